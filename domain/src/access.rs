@@ -1,0 +1,128 @@
+//! Who is acting, and how far their reach goes (DESIGN.md §3): their own organization, the
+//! organizations they act for (a partner's clients, the platform's partners), and within those
+//! the sites they may use.
+
+use std::collections::BTreeSet;
+
+use tokio::sync::OnceCell;
+
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{OrganizationId, SessionId, SiteId};
+use crate::model::{Organization, User};
+use crate::permissions::{AccessLevel, ClientsPermission, Permissions};
+use crate::storage::Reads;
+
+/// An authenticated person, resolved freshly for each request.
+#[derive(Debug)]
+pub struct Actor {
+    pub user: User,
+    pub organization: Organization,
+    pub permissions: Permissions,
+    pub session_id: Option<SessionId>,
+    /// The client's address, for the audit log and throttles.
+    pub ip: Option<String>,
+    /// The sites granted to the user, computed once per request.
+    granted_sites: OnceCell<BTreeSet<SiteId>>,
+}
+
+/// How the actor relates to an organization it can see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Own,
+    /// A direct child organization: a partner's client, or a partner for the platform.
+    Client { manage: bool },
+}
+
+/// Which sites of one organization the actor may use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteAccess {
+    All,
+    Only(BTreeSet<SiteId>),
+}
+
+impl SiteAccess {
+    pub fn allows(&self, site: SiteId) -> bool {
+        match self {
+            SiteAccess::All => true,
+            SiteAccess::Only(sites) => sites.contains(&site),
+        }
+    }
+}
+
+impl Actor {
+    pub fn new(
+        user: User,
+        organization: Organization,
+        permissions: Permissions,
+        session_id: Option<SessionId>,
+        ip: Option<String>,
+    ) -> Self {
+        Actor { user, organization, permissions, session_id, ip, granted_sites: OnceCell::new() }
+    }
+
+    /// How the actor reaches `org`, or `None` when it is invisible to them.
+    pub fn reach(&self, org: &Organization) -> Option<Reach> {
+        self.reach_by_ids(org.id, org.parent_id)
+    }
+
+    pub fn reach_by_ids(&self, org: OrganizationId, parent: Option<OrganizationId>) -> Option<Reach> {
+        if org == self.organization.id {
+            return Some(Reach::Own);
+        }
+        if parent == Some(self.organization.id) && self.permissions.clients >= ClientsPermission::Read {
+            return Some(Reach::Client { manage: self.permissions.clients == ClientsPermission::Manage });
+        }
+        None
+    }
+
+    pub fn can_read_in(&self, org: &Organization) -> bool {
+        self.reach(org).is_some()
+    }
+
+    /// NOT_FOUND when the organization is invisible, FORBIDDEN when it may only be read.
+    pub fn require_write_in(&self, org: &Organization) -> DomainResult<()> {
+        match self.reach(org) {
+            None => Err(DomainError::NotFound("organization")),
+            Some(Reach::Own | Reach::Client { manage: true }) => Ok(()),
+            Some(Reach::Client { manage: false }) => Err(DomainError::forbidden(
+                "your access to this client organization is read-only (clients: READ)",
+            )),
+        }
+    }
+
+    pub fn require<T: PartialOrd + std::fmt::Debug>(&self, area: &str, held: T, needed: T) -> DomainResult<()> {
+        if held >= needed {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden(format!("your profile does not allow this ({area}: {held:?} needed {needed:?})")))
+        }
+    }
+
+    /// The sites the actor may use in `org` (which the caller has checked is visible).
+    pub async fn site_access(&self, store: &dyn Reads, org: OrganizationId) -> DomainResult<SiteAccess> {
+        if self.permissions.sites >= AccessLevel::Edit {
+            return Ok(SiteAccess::All);
+        }
+        if org != self.organization.id {
+            return Ok(SiteAccess::Only(BTreeSet::new()));
+        }
+        let granted = self
+            .granted_sites
+            .get_or_try_init(|| async { effective_site_ids(store, &self.user).await })
+            .await?;
+        Ok(SiteAccess::Only(granted.clone()))
+    }
+}
+
+/// A user's sites: granted directly or through a site group, computed at read time.
+pub async fn effective_site_ids(store: &dyn Reads, user: &User) -> DomainResult<BTreeSet<SiteId>> {
+    let mut sites: BTreeSet<SiteId> = user.site_ids.iter().copied().collect();
+    if !user.site_group_ids.is_empty() {
+        for group in store.site_groups_by_ids(&user.site_group_ids).await? {
+            if group.organization_id == user.organization_id {
+                sites.extend(group.site_ids);
+            }
+        }
+    }
+    Ok(sites)
+}

@@ -1,0 +1,40 @@
+//! The objects of DESIGN.md §2, as plain data. Rules live in `crate::ops`, not here.
+
+mod audit;
+mod booking;
+mod device;
+mod invitation;
+mod organization;
+mod price_list;
+mod profile;
+mod room;
+mod session;
+mod site;
+mod user;
+
+pub use audit::*;
+pub use booking::*;
+pub use device::*;
+pub use invitation::*;
+pub use organization::*;
+pub use price_list::*;
+pub use profile::*;
+pub use room::*;
+pub use session::*;
+pub use site::*;
+pub use user::*;
+
+/// One page of a keyset-paginated list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next_page: bool,
+    /// How many rows match the filter, all pages together.
+    pub total_count: i64,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), has_next_page: self.has_next_page, total_count: self.total_count }
+    }
+}

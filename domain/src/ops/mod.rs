@@ -1,0 +1,118 @@
+//! The operations (use cases). Each takes the authenticated [`Actor`], checks tenancy and
+//! permissions itself, and writes through one storage transaction.
+
+mod auth;
+mod bootstrap;
+mod organizations;
+mod pagination;
+mod price_lists;
+mod profiles;
+mod rooms;
+mod site_groups;
+mod sites;
+mod users;
+
+use std::sync::Arc;
+
+pub use auth::*;
+pub use bootstrap::*;
+pub use organizations::*;
+pub use pagination::*;
+pub use price_lists::*;
+pub use profiles::*;
+pub use rooms::*;
+pub use site_groups::*;
+pub use sites::*;
+pub use users::*;
+
+use crate::access::Actor;
+use crate::clock::Clock;
+use crate::error::DomainError;
+use crate::ids::{AuditEventId, OrganizationId, UserId};
+use crate::model::AuditEvent;
+use crate::secrets::Secrets;
+use crate::storage::{Storage, StorageError, UniqueKey};
+
+/// Tunables of the domain, set from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct DomainConfig {
+    pub access_token_ttl: chrono::Duration,
+    pub refresh_token_ttl: chrono::Duration,
+}
+
+impl Default for DomainConfig {
+    fn default() -> Self {
+        DomainConfig {
+            access_token_ttl: chrono::Duration::minutes(15),
+            refresh_token_ttl: chrono::Duration::days(30),
+        }
+    }
+}
+
+/// The entry point of every operation: storage, secrets, clock and configuration.
+#[derive(Clone)]
+pub struct Domain {
+    pub store: Arc<dyn Storage>,
+    pub secrets: Arc<Secrets>,
+    pub clock: Arc<dyn Clock>,
+    pub config: DomainConfig,
+}
+
+impl std::fmt::Debug for Domain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Domain").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Domain {
+    pub fn new(store: Arc<dyn Storage>, secrets: Arc<Secrets>, clock: Arc<dyn Clock>, config: DomainConfig) -> Self {
+        Domain { store, secrets, clock, config }
+    }
+
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// An audit event about `target`, done by `actor` (or by nobody known, for failed sign-ins).
+    pub(crate) fn audit(
+        &self,
+        actor: Option<&Actor>,
+        organization: Option<OrganizationId>,
+        action: &str,
+        target: Option<(&str, String)>,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: AuditEventId::new(),
+            at: self.now(),
+            actor_id: actor.map(|a| a.user.id),
+            organization_id: organization,
+            action: action.to_owned(),
+            target_type: target.as_ref().map(|(kind, _)| (*kind).to_owned()),
+            target_id: target.map(|(_, id)| id),
+            ip: actor.and_then(|a| a.ip.clone()),
+        }
+    }
+}
+
+pub(crate) fn user_target(id: UserId) -> Option<(&'static str, String)> {
+    Some(("User", id.to_string()))
+}
+
+impl From<StorageError> for DomainError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::Unique(UniqueKey::UserEmail) => {
+                DomainError::conflict("email", "a user with this e-mail already exists")
+            }
+            StorageError::Unique(UniqueKey::UserUsername) => {
+                DomainError::conflict("username", "this username is already taken")
+            }
+            StorageError::Unique(UniqueKey::BookingCode) => {
+                DomainError::conflict("code", "this booking code is already in use")
+            }
+            StorageError::Unique(UniqueKey::SessionToken) => DomainError::internal("refresh token collision"),
+            StorageError::Unavailable(detail) => DomainError::internal(format!("storage unavailable: {detail}")),
+            StorageError::Other(detail) => DomainError::internal(format!("storage: {detail}")),
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Meeting rooms of a site, with their booking policy.
+
+use crate::access::Actor;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{RoomId, SiteId};
+use crate::model::*;
+use crate::ops::Domain;
+use crate::permissions::AccessLevel;
+use crate::values::Name;
+
+#[derive(Debug, Clone, Default)]
+pub struct PolicyChanges {
+    pub slot_minutes: Option<i32>,
+    pub min_minutes: Option<i32>,
+    pub max_minutes: Option<i32>,
+    pub horizon_days: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RoomFields {
+    pub name: Option<String>,
+    pub capacity: Option<i32>,
+    pub equipment: Option<Vec<String>>,
+    pub bookable: Option<bool>,
+    pub policy: Option<PolicyChanges>,
+}
+
+const EQUIPMENT_MAX: usize = 50;
+
+fn parse_equipment(raw: &[String]) -> DomainResult<Vec<String>> {
+    if raw.len() > EQUIPMENT_MAX {
+        return Err(DomainError::validation("equipment", format!("at most {EQUIPMENT_MAX} items")));
+    }
+    let mut items = Vec::with_capacity(raw.len());
+    for item in raw {
+        let name = Name::parse("equipment", item)?.to_string();
+        if !items.contains(&name) {
+            items.push(name);
+        }
+    }
+    Ok(items)
+}
+
+fn parse_capacity(raw: Option<i32>) -> DomainResult<Option<i32>> {
+    match raw {
+        Some(n) if !(1..=10_000).contains(&n) => Err(DomainError::validation("capacity", "must be between 1 and 10000")),
+        other => Ok(other),
+    }
+}
+
+fn apply_policy(policy: BookingPolicy, changes: Option<&PolicyChanges>) -> DomainResult<BookingPolicy> {
+    let c = changes.cloned().unwrap_or_default();
+    policy.with_changes(c.slot_minutes, c.min_minutes, c.max_minutes, c.horizon_days)
+}
+
+impl Domain {
+    pub async fn room(&self, actor: &Actor, id: RoomId) -> DomainResult<Room> {
+        let room = self.store.room(id).await?.ok_or(DomainError::NotFound("room"))?;
+        self.site(actor, room.site_id).await.map_err(|_| DomainError::NotFound("room"))?;
+        Ok(room)
+    }
+
+    pub async fn load_rooms(&self, actor: &Actor, ids: &[RoomId]) -> DomainResult<Vec<Room>> {
+        let rooms = self.store.rooms_by_ids(ids).await?;
+        let site_ids: Vec<SiteId> = rooms.iter().map(|r| r.site_id).collect();
+        let visible: Vec<SiteId> = self.load_sites(actor, &site_ids).await?.iter().map(|s| s.id).collect();
+        Ok(rooms.into_iter().filter(|r| visible.contains(&r.site_id)).collect())
+    }
+
+    /// The rooms of a site the actor may use.
+    pub async fn rooms(&self, actor: &Actor, site_id: SiteId) -> DomainResult<Vec<Room>> {
+        let site = self.site(actor, site_id).await?;
+        Ok(self.store.rooms_of_sites(&[site.id]).await?)
+    }
+
+    /// Rooms of many sites at once (DataLoader batches for `Site.rooms`).
+    pub async fn load_rooms_of_sites(&self, actor: &Actor, site_ids: &[SiteId]) -> DomainResult<Vec<Room>> {
+        let visible: Vec<SiteId> = self.load_sites(actor, site_ids).await?.iter().map(|s| s.id).collect();
+        if visible.is_empty() {
+            return Ok(vec![]);
+        }
+        Ok(self.store.rooms_of_sites(&visible).await?)
+    }
+
+    async fn require_room_editor(&self, actor: &Actor, site: &Site) -> DomainResult<()> {
+        let org = self.organization_of(&*self.store, site.organization_id).await?;
+        actor.require_write_in(&org)?;
+        actor.require("rooms", actor.permissions.rooms, AccessLevel::Edit)
+    }
+
+    pub async fn create_room(&self, actor: &Actor, site_id: SiteId, fields: RoomFields) -> DomainResult<Room> {
+        let site = self.site(actor, site_id).await?;
+        self.require_room_editor(actor, &site).await?;
+        let room = Room {
+            id: RoomId::new(),
+            site_id: site.id,
+            organization_id: site.organization_id,
+            name: Name::parse("name", fields.name.as_deref().unwrap_or_default())?,
+            capacity: parse_capacity(fields.capacity)?,
+            equipment: parse_equipment(fields.equipment.as_deref().unwrap_or_default())?,
+            bookable: fields.bookable.unwrap_or(true),
+            policy: apply_policy(BookingPolicy::default(), fields.policy.as_ref())?,
+            created_at: self.now(),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_room(&room).await?;
+        tx.insert_audit_event(&self.audit(Some(actor), Some(room.organization_id), "room.created", Some(("Room", room.id.to_string()))))
+            .await?;
+        tx.commit().await?;
+        Ok(room)
+    }
+
+    pub async fn update_room(&self, actor: &Actor, id: RoomId, fields: RoomFields) -> DomainResult<Room> {
+        let current = self.room(actor, id).await?;
+        let site = self.site(actor, current.site_id).await?;
+        self.require_room_editor(actor, &site).await?;
+        let mut next = current.clone();
+        if let Some(raw) = fields.name.as_deref() {
+            next.name = Name::parse("name", raw)?;
+        }
+        if fields.capacity.is_some() {
+            next.capacity = parse_capacity(fields.capacity)?;
+        }
+        if let Some(raw) = fields.equipment.as_deref() {
+            next.equipment = parse_equipment(raw)?;
+        }
+        if let Some(bookable) = fields.bookable {
+            next.bookable = bookable;
+        }
+        next.policy = apply_policy(current.policy, fields.policy.as_ref())?;
+        if next == current {
+            return Ok(current);
+        }
+        let mut tx = self.store.begin().await?;
+        tx.update_room(&next).await?;
+        tx.insert_audit_event(&self.audit(Some(actor), Some(next.organization_id), "room.updated", Some(("Room", id.to_string()))))
+            .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+}

@@ -1,0 +1,561 @@
+//! People: creation with generated credentials (shown once), site grants, profiles, listing.
+
+use std::collections::BTreeSet;
+
+use crate::access::{Actor, SiteAccess, effective_site_ids};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{OrganizationId, PriceListId, ProfileId, SiteGroupId, SiteId, UserId};
+use crate::model::*;
+use crate::ops::{Domain, page_size, search_text, user_target};
+use crate::permissions::UsersPermission;
+use crate::secrets::{BOOKING_CODE_DIGITS, random_digits, random_password};
+use crate::storage::{Reads, Transaction};
+use crate::values::{EmailAddress, Language, Name, Secret, Username, optional_text, optional_url};
+
+/// Where generated credentials are e-mailed, besides being returned once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CredentialsRecipient {
+    #[default]
+    None,
+    User,
+    OrganizationAdmin,
+}
+
+/// Credentials generated for a new user: returned once, never stored in clear.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedCredentials {
+    pub login: String,
+    pub temporary_password: Option<String>,
+    pub booking_code: Option<String>,
+}
+
+impl std::fmt::Debug for IssuedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCredentials").field("login", &self.login).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub organization_id: Option<OrganizationId>,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub language: Option<Language>,
+    pub profile_id: Option<ProfileId>,
+    pub site_ids: Vec<SiteId>,
+    pub site_group_ids: Vec<SiteGroupId>,
+    pub default_site_id: Option<SiteId>,
+    pub external_contact: Option<String>,
+    pub price_list_id: Option<PriceListId>,
+    pub photo_url: Option<String>,
+    pub send_credentials_to: CredentialsRecipient,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreatedUser {
+    pub user: User,
+    pub credentials: IssuedCredentials,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub language: Option<Language>,
+    pub profile_id: Option<ProfileId>,
+    pub site_ids: Option<Vec<SiteId>>,
+    pub site_group_ids: Option<Vec<SiteGroupId>>,
+    pub default_site_id: Option<SiteId>,
+    pub external_contact: Option<String>,
+    pub price_list_id: Option<PriceListId>,
+    pub photo_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub organization_id: Option<OrganizationId>,
+    pub search: Option<String>,
+    pub status: Option<UserStatus>,
+    pub site_id: Option<SiteId>,
+    pub profile_id: Option<ProfileId>,
+}
+
+/// Validated grants: what the user is given, and what that amounts to.
+pub(crate) struct Grants {
+    pub site_ids: Vec<SiteId>,
+    pub site_group_ids: Vec<SiteGroupId>,
+    pub effective: BTreeSet<SiteId>,
+}
+
+/// Everything a new user is made of, validated.
+pub(crate) struct NewUserParts<'a> {
+    pub id: UserId,
+    pub organization: &'a Organization,
+    pub first_name: Name,
+    pub last_name: Name,
+    pub email: Option<EmailAddress>,
+    pub username: Option<Username>,
+    pub language: Language,
+    pub profile: &'a Profile,
+    pub site_ids: Vec<SiteId>,
+    pub site_group_ids: Vec<SiteGroupId>,
+    pub default_site_id: Option<SiteId>,
+    pub external_contact: Option<String>,
+    pub price_list_id: Option<PriceListId>,
+    pub photo_url: Option<String>,
+    pub status: UserStatus,
+    /// A chosen password (bootstrap); `None` generates a temporary one that must be changed.
+    pub password: Option<String>,
+}
+
+fn dedup<T: Ord + Copy>(items: &[T]) -> Vec<T> {
+    let set: BTreeSet<T> = items.iter().copied().collect();
+    set.into_iter().collect()
+}
+
+impl Domain {
+    /// Whether the actor may see `user`: themselves, or anyone of an organization in reach when
+    /// holding `users` ≥ READ.
+    fn can_see_user(&self, actor: &Actor, user: &User, org: &Organization) -> bool {
+        user.id == actor.user.id
+            || (actor.permissions.users >= UsersPermission::Read && actor.can_read_in(org))
+    }
+
+    pub async fn user(&self, actor: &Actor, id: UserId) -> DomainResult<User> {
+        let not_found = DomainError::NotFound("user");
+        let user = self.store.user(id).await?.ok_or(not_found.clone())?;
+        let org = self.organization_of(&*self.store, user.organization_id).await?;
+        if self.can_see_user(actor, &user, &org) { Ok(user) } else { Err(not_found) }
+    }
+
+    /// The users among `ids` the actor can see (DataLoader batches): two storage calls.
+    pub async fn load_users(&self, actor: &Actor, ids: &[UserId]) -> DomainResult<Vec<User>> {
+        let users = self.store.users_by_ids(ids).await?;
+        let org_ids = dedup(&users.iter().map(|u| u.organization_id).collect::<Vec<_>>());
+        let orgs = self.store.organizations_by_ids(&org_ids).await?;
+        Ok(users
+            .into_iter()
+            .filter(|user| {
+                orgs.iter()
+                    .find(|org| org.id == user.organization_id)
+                    .is_some_and(|org| self.can_see_user(actor, user, org))
+            })
+            .collect())
+    }
+
+    pub async fn users(
+        &self,
+        actor: &Actor,
+        filter: UserFilter,
+        first: Option<i32>,
+        after: Option<UserId>,
+    ) -> DomainResult<Page<User>> {
+        let org = self.organization(actor, filter.organization_id.unwrap_or(actor.organization.id)).await?;
+        actor.require("users", actor.permissions.users, UsersPermission::Read)?;
+        let site = match filter.site_id {
+            None => None,
+            Some(site_id) => {
+                let groups = self
+                    .store
+                    .site_groups_of(&[org.id])
+                    .await?
+                    .into_iter()
+                    .filter(|g| g.site_ids.contains(&site_id))
+                    .map(|g| g.id)
+                    .collect();
+                Some((site_id, groups))
+            }
+        };
+        let query = UserQuery {
+            organization_ids: vec![org.id],
+            search: search_text(filter.search.as_deref()),
+            status: filter.status,
+            site,
+            profile_id: filter.profile_id,
+            after,
+            first: page_size(first)?,
+        };
+        Ok(self.store.users(&query).await?)
+    }
+
+    /// Each user's sites, direct and through groups (the caller loads them through the visibility
+    /// rules of `load_sites`).
+    pub async fn effective_site_ids_of(&self, users: &[User]) -> DomainResult<Vec<(UserId, Vec<SiteId>)>> {
+        let group_ids = dedup(&users.iter().flat_map(|u| u.site_group_ids.iter().copied()).collect::<Vec<_>>());
+        let groups = if group_ids.is_empty() { vec![] } else { self.store.site_groups_by_ids(&group_ids).await? };
+        Ok(users
+            .iter()
+            .map(|user| {
+                let mut sites: BTreeSet<SiteId> = user.site_ids.iter().copied().collect();
+                for group in groups.iter().filter(|g| user.site_group_ids.contains(&g.id)) {
+                    if group.organization_id == user.organization_id {
+                        sites.extend(group.site_ids.iter().copied());
+                    }
+                }
+                (user.id, sites.into_iter().collect())
+            })
+            .collect())
+    }
+
+    pub async fn create_user(&self, actor: &Actor, input: NewUser) -> DomainResult<CreatedUser> {
+        let org = self.organization(actor, input.organization_id.unwrap_or(actor.organization.id)).await?;
+        actor.require_write_in(&org)?;
+        actor.require("users", actor.permissions.users, UsersPermission::Manage)?;
+        check_credentials_recipient(input.send_credentials_to)?;
+
+        let first_name = Name::parse("firstName", &input.first_name)?;
+        let last_name = Name::parse("lastName", &input.last_name)?;
+        let email = non_empty(input.email.as_deref()).map(|raw| EmailAddress::parse("email", raw)).transpose()?;
+        let username = non_empty(input.username.as_deref()).map(|raw| Username::parse("username", raw)).transpose()?;
+        if email.is_none() && username.is_none() {
+            return Err(DomainError::validation("username", "a user without e-mail needs a username to sign in"));
+        }
+        let profile = self.assignable_profile(actor, &org, input.profile_id).await?;
+        if email.is_none() && profile.permissions.users >= UsersPermission::InviteWithApproval {
+            return Err(DomainError::validation("email", "an e-mail is required for a profile that may add users"));
+        }
+        let grants = self.check_grants(actor, &org, &input.site_ids, &input.site_group_ids).await?;
+        check_default_site(input.default_site_id, &grants.effective)?;
+        let external_contact = optional_text("externalContact", input.external_contact.as_deref(), Name::MAX)?;
+        let photo_url = optional_url("photoUrl", input.photo_url.as_deref())?;
+        let price_list_id = self.check_user_price_list(actor, &org, input.price_list_id).await?;
+        self.check_login_free(&*self.store, email.as_ref(), username.as_ref()).await?;
+
+        let parts = NewUserParts {
+            id: UserId::new(),
+            organization: &org,
+            first_name,
+            last_name,
+            email,
+            username,
+            language: input.language.unwrap_or(org.default_language),
+            profile: &profile,
+            site_ids: grants.site_ids,
+            site_group_ids: grants.site_group_ids,
+            default_site_id: input.default_site_id,
+            external_contact,
+            price_list_id,
+            photo_url,
+            status: UserStatus::Active,
+            password: None,
+        };
+        let mut tx = self.store.begin().await?;
+        let (user, credentials) = self.insert_new_user(&mut *tx, Some(actor), parts).await?;
+        tx.commit().await?;
+        Ok(CreatedUser { user, credentials })
+    }
+
+    /// Generates the user's credentials, inserts the user and its audit event in `tx`.
+    pub(crate) async fn insert_new_user(
+        &self,
+        tx: &mut dyn Transaction,
+        actor: Option<&Actor>,
+        parts: NewUserParts<'_>,
+    ) -> DomainResult<(User, IssuedCredentials)> {
+        // People without e-mail get a 6-digit PIN they must change at first sign-in (seed 002).
+        let chosen = parts.password.is_some();
+        let password = match parts.password {
+            Some(password) => password,
+            None if parts.email.is_some() => random_password(),
+            None => random_digits(6),
+        };
+        let password_hash = self.secrets.hash_password(&password).await?;
+        self.check_login_free(&*tx, parts.email.as_ref(), parts.username.as_ref()).await?;
+        let (booking_code, booking_code_hash) = self.unused_booking_code(&*tx, parts.organization.id).await?;
+        let user = User {
+            id: parts.id,
+            organization_id: parts.organization.id,
+            first_name: parts.first_name,
+            last_name: parts.last_name,
+            email: parts.email,
+            username: parts.username,
+            language: parts.language,
+            status: parts.status,
+            profile_id: parts.profile.id,
+            site_ids: parts.site_ids,
+            site_group_ids: parts.site_group_ids,
+            default_site_id: parts.default_site_id,
+            external_contact: parts.external_contact,
+            price_list_id: parts.price_list_id,
+            photo_url: parts.photo_url,
+            password_hash: Some(password_hash),
+            must_change_password: !chosen,
+            booking_code_hash: Some(booking_code_hash),
+            session_epoch: 0,
+            created_by: actor.map(|a| a.user.id),
+            created_at: self.now(),
+        };
+        tx.insert_user(&user).await?;
+        tx.insert_audit_event(&self.audit(actor, Some(user.organization_id), "user.created", user_target(user.id)))
+            .await?;
+        let credentials = IssuedCredentials {
+            login: user.login(),
+            temporary_password: (!chosen).then_some(password),
+            booking_code: Some(booking_code),
+        };
+        Ok((user, credentials))
+    }
+
+    /// A fresh booking code, unique within the organization.
+    pub(crate) async fn unused_booking_code(&self, store: &dyn Reads, org: OrganizationId) -> DomainResult<(String, Secret)> {
+        for _ in 0..8 {
+            let code = random_digits(BOOKING_CODE_DIGITS);
+            let hash = self.secrets.booking_code_hash(org, &code);
+            if store.user_by_booking_code(org, hash.expose()).await?.is_none() {
+                return Ok((code, hash));
+            }
+        }
+        Err(DomainError::internal("could not draw an unused booking code"))
+    }
+
+    async fn check_login_free(
+        &self,
+        store: &dyn Reads,
+        email: Option<&EmailAddress>,
+        username: Option<&Username>,
+    ) -> DomainResult<()> {
+        if let Some(email) = email
+            && store.user_by_login(email.as_str()).await?.is_some()
+        {
+            return Err(DomainError::conflict("email", "a user with this e-mail already exists"));
+        }
+        if let Some(username) = username
+            && store.user_by_login(username.as_str()).await?.is_some()
+        {
+            return Err(DomainError::conflict("username", "this username is already taken"));
+        }
+        Ok(())
+    }
+
+    /// The profile a new or edited user gets: it must belong to the organization and grant no
+    /// more than the actor holds.
+    pub(crate) async fn assignable_profile(
+        &self,
+        actor: &Actor,
+        org: &Organization,
+        requested: Option<ProfileId>,
+    ) -> DomainResult<Profile> {
+        let id = requested.unwrap_or(org.default_profile_id);
+        let profile = self
+            .store
+            .profile(id)
+            .await?
+            .filter(|p| p.organization_id == org.id)
+            .ok_or(DomainError::NotFound("profile"))?;
+        if let Some(area) = actor.permissions.first_excess(&profile.permissions) {
+            return Err(DomainError::forbidden(format!(
+                "you cannot assign a profile with more rights than your own ({area})"
+            )));
+        }
+        Ok(profile)
+    }
+
+    /// Checks site and site-group grants: each must belong to the organization and be within the
+    /// actor's own site access (nobody grants what they do not have).
+    pub(crate) async fn check_grants(
+        &self,
+        actor: &Actor,
+        org: &Organization,
+        site_ids: &[SiteId],
+        group_ids: &[SiteGroupId],
+    ) -> DomainResult<Grants> {
+        let site_ids = dedup(site_ids);
+        let group_ids = dedup(group_ids);
+        let access = actor.site_access(&*self.store, org.id).await?;
+        let mut effective = BTreeSet::new();
+        if !site_ids.is_empty() {
+            let sites = self.store.sites_by_ids(&site_ids).await?;
+            for id in &site_ids {
+                let ok = sites.iter().any(|s| s.id == *id && s.organization_id == org.id) && access.allows(*id);
+                if !ok {
+                    return Err(DomainError::NotFound("site"));
+                }
+                effective.insert(*id);
+            }
+        }
+        if !group_ids.is_empty() {
+            let groups = self.store.site_groups_by_ids(&group_ids).await?;
+            for id in &group_ids {
+                let group = groups
+                    .iter()
+                    .find(|g| g.id == *id && g.organization_id == org.id)
+                    .ok_or(DomainError::NotFound("site group"))?;
+                if let SiteAccess::Only(mine) = &access
+                    && !group.site_ids.iter().all(|s| mine.contains(s))
+                {
+                    return Err(DomainError::forbidden(format!(
+                        "you cannot grant the site group '{}': it holds sites you have no access to",
+                        group.name
+                    )));
+                }
+                effective.extend(group.site_ids.iter().copied());
+            }
+        }
+        Ok(Grants { site_ids, site_group_ids: group_ids, effective })
+    }
+
+    async fn check_user_price_list(
+        &self,
+        actor: &Actor,
+        org: &Organization,
+        requested: Option<PriceListId>,
+    ) -> DomainResult<Option<PriceListId>> {
+        let Some(id) = requested else { return Ok(None) };
+        let list = self.price_list(actor, id).await?;
+        if list.organization_id != org.id && Some(list.organization_id) != org.parent_id {
+            return Err(DomainError::validation("priceListId", "must be a price list of the organization's partner"));
+        }
+        Ok(Some(id))
+    }
+
+    /// A user the actor may manage: visible, in an organization it can write in, `users: MANAGE`,
+    /// and holding a profile no richer than the actor's.
+    async fn manageable_user(&self, actor: &Actor, id: UserId) -> DomainResult<(User, Organization)> {
+        let user = self.user(actor, id).await?;
+        let org = self.organization_of(&*self.store, user.organization_id).await?;
+        actor.require_write_in(&org)?;
+        actor.require("users", actor.permissions.users, UsersPermission::Manage)?;
+        let profile = self.store.profile(user.profile_id).await?;
+        if profile.is_some_and(|p| !actor.permissions.covers(&p.permissions)) {
+            return Err(DomainError::forbidden("this user holds more rights than you do"));
+        }
+        Ok((user, org))
+    }
+
+    pub async fn update_user(&self, actor: &Actor, id: UserId, changes: UserChanges) -> DomainResult<User> {
+        if changes.username.is_some() {
+            return Err(DomainError::validation("username", "a username never changes"));
+        }
+        let self_service = id == actor.user.id
+            && changes.email.is_none()
+            && changes.profile_id.is_none()
+            && changes.site_ids.is_none()
+            && changes.site_group_ids.is_none()
+            && changes.default_site_id.is_none()
+            && changes.external_contact.is_none()
+            && changes.price_list_id.is_none();
+        let (current, org) = if self_service {
+            let org = actor.organization.clone();
+            (actor.user.clone(), org)
+        } else {
+            self.manageable_user(actor, id).await?
+        };
+        let mut next = current.clone();
+        if let Some(raw) = changes.first_name.as_deref() {
+            next.first_name = Name::parse("firstName", raw)?;
+        }
+        if let Some(raw) = changes.last_name.as_deref() {
+            next.last_name = Name::parse("lastName", raw)?;
+        }
+        if let Some(language) = changes.language {
+            next.language = language;
+        }
+        if changes.photo_url.is_some() {
+            next.photo_url = optional_url("photoUrl", changes.photo_url.as_deref())?;
+        }
+        if changes.external_contact.is_some() {
+            next.external_contact = optional_text("externalContact", changes.external_contact.as_deref(), Name::MAX)?;
+        }
+        if let Some(raw) = non_empty(changes.email.as_deref()) {
+            let email = EmailAddress::parse("email", raw)?;
+            if Some(&email) != current.email.as_ref() {
+                self.check_login_free(&*self.store, Some(&email), None).await?;
+                next.email = Some(email);
+            }
+        }
+        if let Some(profile_id) = changes.profile_id {
+            next.profile_id = self.assignable_profile(actor, &org, Some(profile_id)).await?.id;
+        }
+        let profile = self.store.profile(next.profile_id).await?.ok_or(DomainError::NotFound("profile"))?;
+        if next.email.is_none() && profile.permissions.users >= UsersPermission::InviteWithApproval {
+            return Err(DomainError::validation("email", "an e-mail is required for a profile that may add users"));
+        }
+        if changes.site_ids.is_some() || changes.site_group_ids.is_some() {
+            let sites = changes.site_ids.as_deref().unwrap_or(&current.site_ids);
+            let groups = changes.site_group_ids.as_deref().unwrap_or(&current.site_group_ids);
+            let grants = self.check_grants(actor, &org, sites, groups).await?;
+            next.site_ids = grants.site_ids;
+            next.site_group_ids = grants.site_group_ids;
+        }
+        if let Some(price_list) = changes.price_list_id {
+            next.price_list_id = self.check_user_price_list(actor, &org, Some(price_list)).await?;
+        }
+        let effective = effective_site_ids(&*self.store, &next).await?;
+        match changes.default_site_id {
+            Some(site) => {
+                check_default_site(Some(site), &effective)?;
+                next.default_site_id = Some(site);
+            }
+            // A default site that is no longer granted is cleared rather than left dangling.
+            None => next.default_site_id = next.default_site_id.filter(|s| effective.contains(s)),
+        }
+        if next == current {
+            return Ok(current);
+        }
+        let mut tx = self.store.begin().await?;
+        tx.update_user(&next).await?;
+        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "user.updated", user_target(id))).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Deactivates a user: they can no longer sign in and every session ends at once.
+    pub async fn deactivate_user(&self, actor: &Actor, id: UserId) -> DomainResult<User> {
+        if id == actor.user.id {
+            return Err(DomainError::forbidden("you cannot deactivate yourself"));
+        }
+        let (mut user, org) = self.manageable_user(actor, id).await?;
+        if user.status == UserStatus::Inactive {
+            return Ok(user);
+        }
+        user.status = UserStatus::Inactive;
+        user.session_epoch += 1;
+        let mut tx = self.store.begin().await?;
+        tx.update_user(&user).await?;
+        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "user.deactivated", user_target(id))).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn reactivate_user(&self, actor: &Actor, id: UserId) -> DomainResult<User> {
+        let (mut user, org) = self.manageable_user(actor, id).await?;
+        if user.status != UserStatus::Inactive {
+            return Err(DomainError::validation("userId", "only an inactive user can be reactivated"));
+        }
+        user.status = UserStatus::Active;
+        let mut tx = self.store.begin().await?;
+        tx.update_user(&user).await?;
+        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "user.reactivated", user_target(id))).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+}
+
+fn non_empty(raw: Option<&str>) -> Option<&str> {
+    raw.map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn check_default_site(default: Option<SiteId>, effective: &BTreeSet<SiteId>) -> DomainResult<()> {
+    match default {
+        Some(site) if !effective.contains(&site) => {
+            Err(DomainError::validation("defaultSiteId", "must be one of the user's sites"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// E-mail delivery of credentials arrives with the outbox; until then only `NONE` is accepted,
+/// so that nobody believes a message left when it did not.
+pub(crate) fn check_credentials_recipient(recipient: CredentialsRecipient) -> DomainResult<()> {
+    match recipient {
+        CredentialsRecipient::None => Ok(()),
+        _ => Err(DomainError::validation(
+            "sendCredentialsTo",
+            "e-mail delivery is not available on this server yet; the credentials are in the response",
+        )),
+    }
+}

@@ -1,0 +1,129 @@
+//! The storage traits. Backends only store: every rule (tenancy, permissions, uniqueness checked
+//! up front, overlap) is decided by `crate::ops` before a write reaches them. Unique constraints in
+//! a backend are the backstop for races and surface as [`StorageError::Unique`].
+//!
+//! Reads are on [`Reads`], implemented both by the store (committed data) and by a transaction
+//! (its own writes included). Writes happen only inside a [`Transaction`], which commits all or
+//! nothing; dropping one without `commit` rolls it back.
+
+use async_trait::async_trait;
+
+use crate::ids::*;
+use crate::model::*;
+
+/// A uniqueness rule a backend enforces under concurrency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueKey {
+    /// Login e-mail, case-insensitive, across the installation.
+    UserEmail,
+    /// Username, case-insensitive, across the installation.
+    UserUsername,
+    /// Booking-code hash within an organization.
+    BookingCode,
+    /// Refresh-token hash.
+    SessionToken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    #[error("unique constraint {0:?} violated")]
+    Unique(UniqueKey),
+    /// The backend cannot be reached (database down, pool exhausted).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage failure: {0}")]
+    Other(String),
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+#[async_trait]
+pub trait Reads: Send + Sync {
+    async fn organization(&self, id: OrganizationId) -> StorageResult<Option<Organization>>;
+    async fn organizations_by_ids(&self, ids: &[OrganizationId]) -> StorageResult<Vec<Organization>>;
+    async fn organizations(&self, query: &OrganizationQuery) -> StorageResult<Page<Organization>>;
+    /// Whether any organization exists at all (bootstrap runs once).
+    async fn platform_organization(&self) -> StorageResult<Option<Organization>>;
+
+    async fn profile(&self, id: ProfileId) -> StorageResult<Option<Profile>>;
+    async fn profiles_by_ids(&self, ids: &[ProfileId]) -> StorageResult<Vec<Profile>>;
+    /// Every profile of these organizations, oldest first.
+    async fn profiles_of(&self, organization_ids: &[OrganizationId]) -> StorageResult<Vec<Profile>>;
+    async fn count_users_with_profile(&self, id: ProfileId) -> StorageResult<i64>;
+
+    async fn site(&self, id: SiteId) -> StorageResult<Option<Site>>;
+    async fn sites_by_ids(&self, ids: &[SiteId]) -> StorageResult<Vec<Site>>;
+    async fn sites(&self, query: &SiteQuery) -> StorageResult<Page<Site>>;
+
+    async fn site_group(&self, id: SiteGroupId) -> StorageResult<Option<SiteGroup>>;
+    async fn site_groups_by_ids(&self, ids: &[SiteGroupId]) -> StorageResult<Vec<SiteGroup>>;
+    /// Every site group of these organizations, oldest first.
+    async fn site_groups_of(&self, organization_ids: &[OrganizationId]) -> StorageResult<Vec<SiteGroup>>;
+
+    async fn room(&self, id: RoomId) -> StorageResult<Option<Room>>;
+    async fn rooms_by_ids(&self, ids: &[RoomId]) -> StorageResult<Vec<Room>>;
+    /// Every room of these sites, oldest first.
+    async fn rooms_of_sites(&self, site_ids: &[SiteId]) -> StorageResult<Vec<Room>>;
+
+    async fn price_list(&self, id: PriceListId) -> StorageResult<Option<PriceList>>;
+    async fn price_lists_by_ids(&self, ids: &[PriceListId]) -> StorageResult<Vec<PriceList>>;
+    /// Every price list of these organizations, oldest first.
+    async fn price_lists_of(&self, organization_ids: &[OrganizationId]) -> StorageResult<Vec<PriceList>>;
+
+    async fn user(&self, id: UserId) -> StorageResult<Option<User>>;
+    async fn users_by_ids(&self, ids: &[UserId]) -> StorageResult<Vec<User>>;
+    /// The user whose e-mail or username equals `login` (already lower-cased).
+    async fn user_by_login(&self, login: &str) -> StorageResult<Option<User>>;
+    async fn users(&self, query: &UserQuery) -> StorageResult<Page<User>>;
+    /// The user of `organization` whose booking-code hash is `hash`.
+    async fn user_by_booking_code(&self, organization: OrganizationId, hash: &str) -> StorageResult<Option<User>>;
+
+    async fn session(&self, id: SessionId) -> StorageResult<Option<Session>>;
+    /// The session whose current or previous refresh-token hash is `hash`.
+    async fn session_by_token_hash(&self, hash: &str) -> StorageResult<Option<Session>>;
+
+    async fn audit_events(&self, query: &AuditQuery) -> StorageResult<Page<AuditEvent>>;
+}
+
+#[async_trait]
+pub trait Writes: Reads {
+    async fn insert_organization(&mut self, organization: &Organization) -> StorageResult<()>;
+    async fn update_organization(&mut self, organization: &Organization) -> StorageResult<()>;
+
+    async fn insert_profile(&mut self, profile: &Profile) -> StorageResult<()>;
+    async fn update_profile(&mut self, profile: &Profile) -> StorageResult<()>;
+    async fn delete_profile(&mut self, id: ProfileId) -> StorageResult<()>;
+
+    async fn insert_site(&mut self, site: &Site) -> StorageResult<()>;
+    async fn update_site(&mut self, site: &Site) -> StorageResult<()>;
+
+    async fn insert_site_group(&mut self, group: &SiteGroup) -> StorageResult<()>;
+    async fn update_site_group(&mut self, group: &SiteGroup) -> StorageResult<()>;
+
+    async fn insert_room(&mut self, room: &Room) -> StorageResult<()>;
+    async fn update_room(&mut self, room: &Room) -> StorageResult<()>;
+
+    async fn insert_price_list(&mut self, price_list: &PriceList) -> StorageResult<()>;
+    async fn update_price_list(&mut self, price_list: &PriceList) -> StorageResult<()>;
+
+    async fn insert_user(&mut self, user: &User) -> StorageResult<()>;
+    async fn update_user(&mut self, user: &User) -> StorageResult<()>;
+
+    async fn insert_session(&mut self, session: &Session) -> StorageResult<()>;
+    async fn update_session(&mut self, session: &Session) -> StorageResult<()>;
+
+    async fn insert_audit_event(&mut self, event: &AuditEvent) -> StorageResult<()>;
+}
+
+/// A unit of work: everything written through it is committed together or not at all.
+#[async_trait]
+pub trait Transaction: Writes {
+    async fn commit(self: Box<Self>) -> StorageResult<()>;
+}
+
+#[async_trait]
+pub trait Storage: Reads {
+    async fn begin(&self) -> StorageResult<Box<dyn Transaction + '_>>;
+    /// Answers when the backend is reachable (`/readyz`).
+    async fn ping(&self) -> StorageResult<()>;
+}
