@@ -1,1 +1,276 @@
+//! The storage traits kept in memory, for tests, demos and the server's default.
+//!
+//! Committed data is an immutable snapshot of persistent maps (`imbl`), so cloning it is O(1).
+//! A transaction takes the single writer lock, works on its own copy of the snapshot, and commit
+//! swaps that copy in: transactions are serialisable, readers never wait for writers, and a
+//! dropped transaction leaves nothing behind. The writer lock is the "one critical section" that
+//! makes checks such as booking overlap race-free on this backend.
+
+mod state;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use concierge_domain::ids::*;
+use concierge_domain::model::*;
+use concierge_domain::storage::{Reads, Storage, StorageResult, Transaction, Writes};
+use tokio::sync::{Mutex, MutexGuard};
+
+use state::State;
+
+#[derive(Default)]
+struct Inner {
+    committed: RwLock<Arc<State>>,
+    writer: Mutex<()>,
+    /// Storage calls made, for tests that prove DataLoaders batch.
+    calls: AtomicU64,
+}
+
+/// The in-memory store. Cloning it shares the same data.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many storage calls (reads and writes) have been made so far.
+    pub fn calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
+    }
+
+    fn snapshot(&self) -> Arc<State> {
+        let guard = self.inner.committed.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(&guard)
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+/// A write transaction: the writer lock and a private copy of the data.
+pub struct MemoryTransaction<'a> {
+    store: &'a MemoryStore,
+    working: State,
+    _writer: MutexGuard<'a, ()>,
+}
+
+/// Read access to a state, whichever holder it has.
+trait View {
+    fn with<R>(&self, f: impl FnOnce(&State) -> R) -> R;
+}
+
+impl View for MemoryStore {
+    fn with<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        self.inner.calls.fetch_add(1, Ordering::Relaxed);
+        f(&self.snapshot())
+    }
+}
+
+impl View for MemoryTransaction<'_> {
+    fn with<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        self.store.inner.calls.fetch_add(1, Ordering::Relaxed);
+        f(&self.working)
+    }
+}
+
+/// `Reads` for both holders, written once.
+macro_rules! impl_reads {
+    ($($holder:ty),+) => {$(
+        #[async_trait]
+        impl Reads for $holder {
+            async fn organization(&self, id: OrganizationId) -> StorageResult<Option<Organization>> {
+                Ok(self.with(|s| s.organizations.get(&id).cloned()))
+            }
+            async fn organizations_by_ids(&self, ids: &[OrganizationId]) -> StorageResult<Vec<Organization>> {
+                Ok(self.with(|s| state::by_ids(&s.organizations, ids)))
+            }
+            async fn organizations(&self, query: &OrganizationQuery) -> StorageResult<Page<Organization>> {
+                Ok(self.with(|s| s.organizations_page(query)))
+            }
+            async fn platform_organization(&self) -> StorageResult<Option<Organization>> {
+                Ok(self.with(|s| s.organizations.values().find(|o| o.kind == OrganizationKind::Platform).cloned()))
+            }
+            async fn profile(&self, id: ProfileId) -> StorageResult<Option<Profile>> {
+                Ok(self.with(|s| s.profiles.get(&id).cloned()))
+            }
+            async fn profiles_by_ids(&self, ids: &[ProfileId]) -> StorageResult<Vec<Profile>> {
+                Ok(self.with(|s| state::by_ids(&s.profiles, ids)))
+            }
+            async fn profiles_of(&self, organization_ids: &[OrganizationId]) -> StorageResult<Vec<Profile>> {
+                Ok(self.with(|s| state::of_orgs(&s.profiles, organization_ids, |p| p.organization_id)))
+            }
+            async fn count_users_with_profile(&self, id: ProfileId) -> StorageResult<i64> {
+                Ok(self.with(|s| s.users.values().filter(|u| u.profile_id == id).count() as i64))
+            }
+            async fn site(&self, id: SiteId) -> StorageResult<Option<Site>> {
+                Ok(self.with(|s| s.sites.get(&id).cloned()))
+            }
+            async fn sites_by_ids(&self, ids: &[SiteId]) -> StorageResult<Vec<Site>> {
+                Ok(self.with(|s| state::by_ids(&s.sites, ids)))
+            }
+            async fn sites(&self, query: &SiteQuery) -> StorageResult<Page<Site>> {
+                Ok(self.with(|s| s.sites_page(query)))
+            }
+            async fn site_group(&self, id: SiteGroupId) -> StorageResult<Option<SiteGroup>> {
+                Ok(self.with(|s| s.site_groups.get(&id).cloned()))
+            }
+            async fn site_groups_by_ids(&self, ids: &[SiteGroupId]) -> StorageResult<Vec<SiteGroup>> {
+                Ok(self.with(|s| state::by_ids(&s.site_groups, ids)))
+            }
+            async fn site_groups_of(&self, organization_ids: &[OrganizationId]) -> StorageResult<Vec<SiteGroup>> {
+                Ok(self.with(|s| state::of_orgs(&s.site_groups, organization_ids, |g| g.organization_id)))
+            }
+            async fn room(&self, id: RoomId) -> StorageResult<Option<Room>> {
+                Ok(self.with(|s| s.rooms.get(&id).cloned()))
+            }
+            async fn rooms_by_ids(&self, ids: &[RoomId]) -> StorageResult<Vec<Room>> {
+                Ok(self.with(|s| state::by_ids(&s.rooms, ids)))
+            }
+            async fn rooms_of_sites(&self, site_ids: &[SiteId]) -> StorageResult<Vec<Room>> {
+                Ok(self.with(|s| s.rooms.values().filter(|r| site_ids.contains(&r.site_id)).cloned().collect()))
+            }
+            async fn price_list(&self, id: PriceListId) -> StorageResult<Option<PriceList>> {
+                Ok(self.with(|s| s.price_lists.get(&id).cloned()))
+            }
+            async fn price_lists_by_ids(&self, ids: &[PriceListId]) -> StorageResult<Vec<PriceList>> {
+                Ok(self.with(|s| state::by_ids(&s.price_lists, ids)))
+            }
+            async fn price_lists_of(&self, organization_ids: &[OrganizationId]) -> StorageResult<Vec<PriceList>> {
+                Ok(self.with(|s| state::of_orgs(&s.price_lists, organization_ids, |p| p.organization_id)))
+            }
+            async fn user(&self, id: UserId) -> StorageResult<Option<User>> {
+                Ok(self.with(|s| s.users.get(&id).cloned()))
+            }
+            async fn users_by_ids(&self, ids: &[UserId]) -> StorageResult<Vec<User>> {
+                Ok(self.with(|s| state::by_ids(&s.users, ids)))
+            }
+            async fn user_by_login(&self, login: &str) -> StorageResult<Option<User>> {
+                Ok(self.with(|s| s.logins.get(login).and_then(|id| s.users.get(id)).cloned()))
+            }
+            async fn users(&self, query: &UserQuery) -> StorageResult<Page<User>> {
+                Ok(self.with(|s| s.users_page(query)))
+            }
+            async fn user_by_booking_code(&self, organization: OrganizationId, hash: &str) -> StorageResult<Option<User>> {
+                Ok(self.with(|s| {
+                    s.booking_codes.get(&(organization, hash.to_owned())).and_then(|id| s.users.get(id)).cloned()
+                }))
+            }
+            async fn session(&self, id: SessionId) -> StorageResult<Option<Session>> {
+                Ok(self.with(|s| s.sessions.get(&id).cloned()))
+            }
+            async fn session_by_token_hash(&self, hash: &str) -> StorageResult<Option<Session>> {
+                Ok(self.with(|s| s.session_tokens.get(hash).and_then(|id| s.sessions.get(id)).cloned()))
+            }
+            async fn audit_events(&self, query: &AuditQuery) -> StorageResult<Page<AuditEvent>> {
+                Ok(self.with(|s| s.audit_page(query)))
+            }
+        }
+    )+};
+}
+
+impl_reads!(MemoryStore, MemoryTransaction<'_>);
+
+impl MemoryTransaction<'_> {
+    fn write(&mut self) -> &mut State {
+        self.store.inner.calls.fetch_add(1, Ordering::Relaxed);
+        &mut self.working
+    }
+}
+
+#[async_trait]
+impl Writes for MemoryTransaction<'_> {
+    async fn insert_organization(&mut self, organization: &Organization) -> StorageResult<()> {
+        self.write().organizations.insert(organization.id, organization.clone());
+        Ok(())
+    }
+    async fn update_organization(&mut self, organization: &Organization) -> StorageResult<()> {
+        state::replace(&mut self.write().organizations, organization.id, organization)
+    }
+    async fn insert_profile(&mut self, profile: &Profile) -> StorageResult<()> {
+        self.write().profiles.insert(profile.id, profile.clone());
+        Ok(())
+    }
+    async fn update_profile(&mut self, profile: &Profile) -> StorageResult<()> {
+        state::replace(&mut self.write().profiles, profile.id, profile)
+    }
+    async fn delete_profile(&mut self, id: ProfileId) -> StorageResult<()> {
+        self.write().profiles.remove(&id);
+        Ok(())
+    }
+    async fn insert_site(&mut self, site: &Site) -> StorageResult<()> {
+        self.write().sites.insert(site.id, site.clone());
+        Ok(())
+    }
+    async fn update_site(&mut self, site: &Site) -> StorageResult<()> {
+        state::replace(&mut self.write().sites, site.id, site)
+    }
+    async fn insert_site_group(&mut self, group: &SiteGroup) -> StorageResult<()> {
+        self.write().site_groups.insert(group.id, group.clone());
+        Ok(())
+    }
+    async fn update_site_group(&mut self, group: &SiteGroup) -> StorageResult<()> {
+        state::replace(&mut self.write().site_groups, group.id, group)
+    }
+    async fn insert_room(&mut self, room: &Room) -> StorageResult<()> {
+        self.write().rooms.insert(room.id, room.clone());
+        Ok(())
+    }
+    async fn update_room(&mut self, room: &Room) -> StorageResult<()> {
+        state::replace(&mut self.write().rooms, room.id, room)
+    }
+    async fn insert_price_list(&mut self, price_list: &PriceList) -> StorageResult<()> {
+        self.write().price_lists.insert(price_list.id, price_list.clone());
+        Ok(())
+    }
+    async fn update_price_list(&mut self, price_list: &PriceList) -> StorageResult<()> {
+        state::replace(&mut self.write().price_lists, price_list.id, price_list)
+    }
+    async fn insert_user(&mut self, user: &User) -> StorageResult<()> {
+        self.write().put_user(user, false)
+    }
+    async fn update_user(&mut self, user: &User) -> StorageResult<()> {
+        self.write().put_user(user, true)
+    }
+    async fn insert_session(&mut self, session: &Session) -> StorageResult<()> {
+        self.write().put_session(session, false)
+    }
+    async fn update_session(&mut self, session: &Session) -> StorageResult<()> {
+        self.write().put_session(session, true)
+    }
+    async fn insert_audit_event(&mut self, event: &AuditEvent) -> StorageResult<()> {
+        self.write().audit.insert(event.id, event.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Transaction for MemoryTransaction<'_> {
+    async fn commit(self: Box<Self>) -> StorageResult<()> {
+        let MemoryTransaction { store, working, _writer } = *self;
+        let mut committed = store.inner.committed.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *committed = Arc::new(working);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Storage for MemoryStore {
+    async fn begin(&self) -> StorageResult<Box<dyn Transaction + '_>> {
+        let writer = self.inner.writer.lock().await;
+        let working = State::clone(&self.snapshot());
+        Ok(Box::new(MemoryTransaction { store: self, working, _writer: writer }))
+    }
+
+    async fn ping(&self) -> StorageResult<()> {
+        Ok(())
+    }
+}
 

@@ -1,0 +1,192 @@
+//! The data itself and the queries over it.
+
+use concierge_domain::ids::*;
+use concierge_domain::model::*;
+use concierge_domain::storage::{StorageError, StorageResult, UniqueKey};
+use imbl::{HashMap, OrdMap};
+
+/// Every table, keyed by id (UUIDv7, so key order is creation order), plus the unique indexes.
+#[derive(Clone, Default)]
+pub struct State {
+    pub organizations: OrdMap<OrganizationId, Organization>,
+    pub profiles: OrdMap<ProfileId, Profile>,
+    pub sites: OrdMap<SiteId, Site>,
+    pub site_groups: OrdMap<SiteGroupId, SiteGroup>,
+    pub rooms: OrdMap<RoomId, Room>,
+    pub price_lists: OrdMap<PriceListId, PriceList>,
+    pub users: OrdMap<UserId, User>,
+    pub sessions: OrdMap<SessionId, Session>,
+    pub audit: OrdMap<AuditEventId, AuditEvent>,
+    /// Lower-cased e-mail or username → user.
+    pub logins: HashMap<String, UserId>,
+    pub booking_codes: HashMap<(OrganizationId, String), UserId>,
+    /// Current and previous refresh-token hashes → session.
+    pub session_tokens: HashMap<String, SessionId>,
+}
+
+pub fn by_ids<K: Ord + Clone, V: Clone>(map: &OrdMap<K, V>, ids: &[K]) -> Vec<V> {
+    ids.iter().filter_map(|id| map.get(id).cloned()).collect()
+}
+
+pub fn of_orgs<K: Ord + Clone, V: Clone>(
+    map: &OrdMap<K, V>,
+    orgs: &[OrganizationId],
+    org_of: impl Fn(&V) -> OrganizationId,
+) -> Vec<V> {
+    map.values().filter(|v| orgs.contains(&org_of(v))).cloned().collect()
+}
+
+pub fn replace<K: Ord + Clone, V: Clone>(map: &mut OrdMap<K, V>, id: K, value: &V) -> StorageResult<()> {
+    match map.get_mut(&id) {
+        Some(slot) => {
+            *slot = value.clone();
+            Ok(())
+        }
+        None => Err(StorageError::Other("update of a missing row".into())),
+    }
+}
+
+/// One page of `rows` (already filtered and in page order), skipping those `before_cursor`.
+fn page<'a, K: 'a, V: Clone + 'a>(
+    rows: impl Iterator<Item = (&'a K, &'a V)>,
+    before_cursor: impl Fn(&K) -> bool,
+    first: usize,
+) -> Page<V> {
+    let mut total_count = 0i64;
+    let mut items = Vec::new();
+    let mut has_next_page = false;
+    for (key, value) in rows {
+        total_count += 1;
+        if before_cursor(key) {
+            continue;
+        }
+        if items.len() < first {
+            items.push(value.clone());
+        } else {
+            has_next_page = true;
+        }
+    }
+    Page { items, has_next_page, total_count }
+}
+
+fn contains(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(needle)
+}
+
+impl State {
+    pub fn organizations_page(&self, q: &OrganizationQuery) -> Page<Organization> {
+        let rows = self.organizations.iter().filter(|(_, o)| {
+            (o.id == q.own || (q.include_children && o.parent_id == Some(q.own)))
+                && q.parent_id.is_none_or(|p| o.parent_id == Some(p))
+                && q.kind.is_none_or(|k| o.kind == k)
+                && q.search.as_deref().is_none_or(|s| contains(o.name.as_str(), s))
+        });
+        page(rows, |id| q.after.is_some_and(|after| *id <= after), q.first)
+    }
+
+    pub fn sites_page(&self, q: &SiteQuery) -> Page<Site> {
+        let rows = self.sites.iter().filter(|(_, s)| {
+            q.organization_ids.contains(&s.organization_id) && q.only.as_ref().is_none_or(|only| only.contains(&s.id))
+        });
+        page(rows, |id| q.after.is_some_and(|after| *id <= after), q.first)
+    }
+
+    pub fn users_page(&self, q: &UserQuery) -> Page<User> {
+        let rows = self.users.iter().filter(|(_, u)| {
+            q.organization_ids.contains(&u.organization_id)
+                && q.status.is_none_or(|s| u.status == s)
+                && q.profile_id.is_none_or(|p| u.profile_id == p)
+                && q.site.as_ref().is_none_or(|(site, groups)| {
+                    u.site_ids.contains(site) || u.site_group_ids.iter().any(|g| groups.contains(g))
+                })
+                && q.search.as_deref().is_none_or(|s| {
+                    contains(u.first_name.as_str(), s)
+                        || contains(u.last_name.as_str(), s)
+                        || u.email.as_ref().is_some_and(|e| contains(e.as_str(), s))
+                        || u.username.as_ref().is_some_and(|n| contains(n.as_str(), s))
+                })
+        });
+        page(rows, |id| q.after.is_some_and(|after| *id <= after), q.first)
+    }
+
+    pub fn audit_page(&self, q: &AuditQuery) -> Page<AuditEvent> {
+        let rows = self.audit.iter().rev().filter(|(_, e)| {
+            e.organization_id.is_some_and(|o| q.organization_ids.contains(&o))
+                && q.actor_id.is_none_or(|a| e.actor_id == Some(a))
+                && q.action.as_deref().is_none_or(|a| e.action == a)
+                && q.from.is_none_or(|from| e.at >= from)
+                && q.to.is_none_or(|to| e.at < to)
+        });
+        // Newest first: the page continues below the cursor.
+        page(rows, |id| q.before.is_some_and(|before| *id >= before), q.first)
+    }
+
+    /// Inserts or replaces a user, keeping the login and booking-code indexes unique.
+    pub fn put_user(&mut self, user: &User, update: bool) -> StorageResult<()> {
+        let previous = self.users.get(&user.id).cloned();
+        if update != previous.is_some() {
+            return Err(StorageError::Other(if update { "update of a missing user" } else { "duplicate user id" }.into()));
+        }
+        let taken = |key: &String, index: &HashMap<String, UserId>| index.get(key).is_some_and(|id| *id != user.id);
+        if let Some(email) = &user.email
+            && taken(&email.to_string(), &self.logins)
+        {
+            return Err(StorageError::Unique(UniqueKey::UserEmail));
+        }
+        if let Some(username) = &user.username
+            && taken(&username.to_string(), &self.logins)
+        {
+            return Err(StorageError::Unique(UniqueKey::UserUsername));
+        }
+        if let Some(code) = &user.booking_code_hash
+            && self
+                .booking_codes
+                .get(&(user.organization_id, code.expose().to_owned()))
+                .is_some_and(|id| *id != user.id)
+        {
+            return Err(StorageError::Unique(UniqueKey::BookingCode));
+        }
+        if let Some(old) = previous {
+            for login in [old.email.map(|e| e.to_string()), old.username.map(|u| u.to_string())].into_iter().flatten() {
+                self.logins.remove(&login);
+            }
+            if let Some(code) = old.booking_code_hash {
+                self.booking_codes.remove(&(old.organization_id, code.expose().to_owned()));
+            }
+        }
+        for login in [user.email.as_ref().map(|e| e.to_string()), user.username.as_ref().map(|u| u.to_string())]
+            .into_iter()
+            .flatten()
+        {
+            self.logins.insert(login, user.id);
+        }
+        if let Some(code) = &user.booking_code_hash {
+            self.booking_codes.insert((user.organization_id, code.expose().to_owned()), user.id);
+        }
+        self.users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    pub fn put_session(&mut self, session: &Session, update: bool) -> StorageResult<()> {
+        let previous = self.sessions.get(&session.id).cloned();
+        if update != previous.is_some() {
+            return Err(StorageError::Other("session insert/update mismatch".into()));
+        }
+        let current = session.refresh_token_hash.expose().to_owned();
+        if self.session_tokens.get(&current).is_some_and(|id| *id != session.id) {
+            return Err(StorageError::Unique(UniqueKey::SessionToken));
+        }
+        if let Some(old) = previous {
+            self.session_tokens.remove(old.refresh_token_hash.expose());
+            if let Some(prev) = old.previous_token_hash {
+                self.session_tokens.remove(prev.expose());
+            }
+        }
+        self.session_tokens.insert(current, session.id);
+        if let Some(prev) = &session.previous_token_hash {
+            self.session_tokens.insert(prev.expose().to_owned(), session.id);
+        }
+        self.sessions.insert(session.id, session.clone());
+        Ok(())
+    }
+}
