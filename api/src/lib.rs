@@ -1,1 +1,7 @@
+//! Concierge's API server: the GraphQL schema, the HTTP surface, configuration and start-up.
 
+pub mod app;
+pub mod config;
+pub mod graphql;
+pub mod http;
+pub mod serve;

@@ -1,1 +1,66 @@
-fn main() {}
+//! `concierge [serve|bootstrap|export-schema [PATH]|migrate]`
+
+use std::process::ExitCode;
+
+use concierge_api::config::Config;
+use concierge_api::{graphql, serve};
+
+const USAGE: &str = "usage: concierge [serve | bootstrap | export-schema [PATH] | migrate]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map(String::as_str).unwrap_or("serve");
+    if command == "export-schema" {
+        return export_schema(args.get(1).map(String::as_str));
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    serve::init_logging(config.json_logs);
+    let outcome = match command {
+        "serve" => serve::serve(config).await,
+        "bootstrap" => match &config.bootstrap_admin {
+            None => Err("bootstrap needs BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD".into()),
+            Some(_) if config.database_url.is_none() => {
+                Err("bootstrap without DATABASE_URL would only fill a memory store that ends with this command; `serve` bootstraps at start".into())
+            }
+            Some(_) => serve::build(&config).await.map(|_| ()),
+        },
+        "migrate" => Err("migrate needs the PostgreSQL backend (DATABASE_URL)".into()),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command '{other}'\n{USAGE}")),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn export_schema(path: Option<&str>) -> ExitCode {
+    let sdl = graphql::schema_sdl();
+    match path {
+        None => {
+            print!("{sdl}");
+            ExitCode::SUCCESS
+        }
+        Some(path) => match std::fs::write(path, sdl) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("cannot write {path}: {error}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

@@ -30,7 +30,9 @@ pub struct Actor {
 pub enum Reach {
     Own,
     /// A direct child organization: a partner's client, or a partner for the platform.
-    Client { manage: bool },
+    Client {
+        manage: bool,
+    },
 }
 
 /// Which sites of one organization the actor may use.
@@ -57,7 +59,14 @@ impl Actor {
         session_id: Option<SessionId>,
         ip: Option<String>,
     ) -> Self {
-        Actor { user, organization, permissions, session_id, ip, granted_sites: OnceCell::new() }
+        Actor {
+            user,
+            organization,
+            permissions,
+            session_id,
+            ip,
+            granted_sites: OnceCell::new(),
+        }
     }
 
     /// How the actor reaches `org`, or `None` when it is invisible to them.
@@ -65,12 +74,20 @@ impl Actor {
         self.reach_by_ids(org.id, org.parent_id)
     }
 
-    pub fn reach_by_ids(&self, org: OrganizationId, parent: Option<OrganizationId>) -> Option<Reach> {
+    pub fn reach_by_ids(
+        &self,
+        org: OrganizationId,
+        parent: Option<OrganizationId>,
+    ) -> Option<Reach> {
         if org == self.organization.id {
             return Some(Reach::Own);
         }
-        if parent == Some(self.organization.id) && self.permissions.clients >= ClientsPermission::Read {
-            return Some(Reach::Client { manage: self.permissions.clients == ClientsPermission::Manage });
+        if parent == Some(self.organization.id)
+            && self.permissions.clients >= ClientsPermission::Read
+        {
+            return Some(Reach::Client {
+                manage: self.permissions.clients == ClientsPermission::Manage,
+            });
         }
         None
     }
@@ -90,16 +107,27 @@ impl Actor {
         }
     }
 
-    pub fn require<T: PartialOrd + std::fmt::Debug>(&self, area: &str, held: T, needed: T) -> DomainResult<()> {
+    pub fn require<T: PartialOrd + std::fmt::Debug>(
+        &self,
+        area: &str,
+        held: T,
+        needed: T,
+    ) -> DomainResult<()> {
         if held >= needed {
             Ok(())
         } else {
-            Err(DomainError::forbidden(format!("your profile does not allow this ({area}: {held:?} needed {needed:?})")))
+            Err(DomainError::forbidden(format!(
+                "your profile does not allow this ({area}: {held:?} needed {needed:?})"
+            )))
         }
     }
 
     /// The sites the actor may use in `org` (which the caller has checked is visible).
-    pub async fn site_access(&self, store: &dyn Reads, org: OrganizationId) -> DomainResult<SiteAccess> {
+    pub async fn site_access(
+        &self,
+        store: &dyn Reads,
+        org: OrganizationId,
+    ) -> DomainResult<SiteAccess> {
         if self.permissions.sites >= AccessLevel::Edit {
             return Ok(SiteAccess::All);
         }

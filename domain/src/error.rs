@@ -89,11 +89,17 @@ impl DomainError {
     }
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        DomainError::Validation { field: field.into(), message: message.into() }
+        DomainError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
-        DomainError::Conflict { field: field.into(), message: message.into() }
+        DomainError::Conflict {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -107,12 +113,14 @@ impl DomainError {
     /// Prefixes the field of a VALIDATION or CONFLICT error (`administrator.email`).
     pub fn within(self, parent: &str) -> Self {
         match self {
-            DomainError::Validation { field, message } => {
-                DomainError::Validation { field: format!("{parent}.{field}"), message }
-            }
-            DomainError::Conflict { field, message } => {
-                DomainError::Conflict { field: format!("{parent}.{field}"), message }
-            }
+            DomainError::Validation { field, message } => DomainError::Validation {
+                field: format!("{parent}.{field}"),
+                message,
+            },
+            DomainError::Conflict { field, message } => DomainError::Conflict {
+                field: format!("{parent}.{field}"),
+                message,
+            },
             other => other,
         }
     }

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use crate::error::{DomainError, DomainResult};
 use crate::model::OrganizationKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum UsersPermission {
     None,
     Read,
@@ -14,14 +16,18 @@ pub enum UsersPermission {
     Manage,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum AccessLevel {
     None,
     Read,
     Edit,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum BookingsPermission {
     None,
     SelfOnly,
@@ -29,21 +35,27 @@ pub enum BookingsPermission {
     All,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum ClientsPermission {
     None,
     Read,
     Manage,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum AuditPermission {
     None,
     Read,
 }
 
 /// The module keys of DESIGN.md §3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Module {
     Rooms,
     Directory,
@@ -52,7 +64,12 @@ pub enum Module {
 }
 
 impl Module {
-    pub const ALL: [Module; 4] = [Module::Rooms, Module::Directory, Module::Partner, Module::Analytics];
+    pub const ALL: [Module; 4] = [
+        Module::Rooms,
+        Module::Directory,
+        Module::Partner,
+        Module::Analytics,
+    ];
 
     pub fn key(self) -> &'static str {
         match self {
@@ -64,9 +81,15 @@ impl Module {
     }
 
     pub fn parse(field: &str, key: &str) -> DomainResult<Self> {
-        Module::ALL.into_iter().find(|m| m.key() == key.trim()).ok_or_else(|| {
-            DomainError::validation(field, format!("unknown module '{key}' (rooms, directory, partner, analytics)"))
-        })
+        Module::ALL
+            .into_iter()
+            .find(|m| m.key() == key.trim())
+            .ok_or_else(|| {
+                DomainError::validation(
+                    field,
+                    format!("unknown module '{key}' (rooms, directory, partner, analytics)"),
+                )
+            })
     }
 }
 
@@ -118,7 +141,9 @@ impl Permissions {
             OrganizationKind::Company => Permissions {
                 billing: AccessLevel::Read,
                 clients: ClientsPermission::None,
-                modules: [Module::Rooms, Module::Directory, Module::Analytics].into_iter().collect(),
+                modules: [Module::Rooms, Module::Directory, Module::Analytics]
+                    .into_iter()
+                    .collect(),
                 ..everything
             },
         }
@@ -177,6 +202,9 @@ mod tests {
         assert!(BookingsPermission::Others > BookingsPermission::SelfOnly);
         let mut reader = Permissions::none();
         reader.users = UsersPermission::Read;
-        assert!(!reader.covers(&Permissions { modules: [Module::Rooms].into(), ..Permissions::none() }));
+        assert!(!reader.covers(&Permissions {
+            modules: [Module::Rooms].into(),
+            ..Permissions::none()
+        }));
     }
 }

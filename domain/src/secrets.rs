@@ -27,9 +27,17 @@ pub struct Argon2Cost {
 
 impl Argon2Cost {
     /// OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1.
-    pub const OWASP: Argon2Cost = Argon2Cost { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 };
+    pub const OWASP: Argon2Cost = Argon2Cost {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
     /// For test suites only (selected by configuration, never by `cfg(test)`).
-    pub const FAST_INSECURE: Argon2Cost = Argon2Cost { memory_kib: 64, iterations: 1, parallelism: 1 };
+    pub const FAST_INSECURE: Argon2Cost = Argon2Cost {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
 }
 
 /// The server's keys. `jwt` signs access tokens; `pepper` keys the hashes of codes and tokens.
@@ -73,7 +81,11 @@ impl Secrets {
             .map_err(|e| DomainError::internal(format!("argon2 parameters: {e}")))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = hash_with(&argon2, &random_token())?;
-        Ok(Arc::new(Secrets { keys, argon2, dummy_hash }))
+        Ok(Arc::new(Secrets {
+            keys,
+            argon2,
+            dummy_hash,
+        }))
     }
 
     /// Hashes a password or PIN with Argon2id on a blocking thread.
@@ -96,7 +108,11 @@ impl Secrets {
         let outcome = tokio::task::spawn_blocking(move || {
             let target = stored.as_deref().unwrap_or(&this.dummy_hash);
             PasswordHash::new(target)
-                .map(|parsed| this.argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+                .map(|parsed| {
+                    this.argon2
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
                 .unwrap_or(false)
         })
         .await
@@ -187,13 +203,17 @@ pub fn random_token() -> String {
 
 /// `len` random decimal digits (PINs and booking codes).
 pub fn random_digits(len: usize) -> String {
-    (0..len).map(|_| char::from(b'0' + OsRng.gen_range(0..10u8))).collect()
+    (0..len)
+        .map(|_| char::from(b'0' + OsRng.gen_range(0..10u8)))
+        .collect()
 }
 
 /// A temporary password for people with an e-mail: 16 characters from an unambiguous alphabet.
 pub fn random_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
-    (0..16).map(|_| char::from(ALPHABET[OsRng.gen_range(0..ALPHABET.len())])).collect()
+    (0..16)
+        .map(|_| char::from(ALPHABET[OsRng.gen_range(0..ALPHABET.len())]))
+        .collect()
 }
 
 /// Length of a booking code.
@@ -211,16 +231,28 @@ mod tests {
     use super::*;
 
     fn secrets() -> Arc<Secrets> {
-        Secrets::new(Keys { jwt: b"jwt".to_vec(), pepper: b"pepper".to_vec() }, Argon2Cost::FAST_INSECURE)
-            .expect("secrets")
+        Secrets::new(
+            Keys {
+                jwt: b"jwt".to_vec(),
+                pepper: b"pepper".to_vec(),
+            },
+            Argon2Cost::FAST_INSECURE,
+        )
+        .expect("secrets")
     }
 
     #[tokio::test]
     async fn passwords_round_trip_and_unknown_logins_fail() {
         let s = secrets();
-        let hash = s.hash_password("correct horse battery").await.expect("hash");
+        let hash = s
+            .hash_password("correct horse battery")
+            .await
+            .expect("hash");
         assert!(hash.expose().starts_with("$argon2id$"));
-        assert!(s.verify_password("correct horse battery", Some(&hash)).await);
+        assert!(
+            s.verify_password("correct horse battery", Some(&hash))
+                .await
+        );
         assert!(!s.verify_password("wrong", Some(&hash)).await);
         assert!(!s.verify_password("correct horse battery", None).await);
     }
@@ -229,11 +261,26 @@ mod tests {
     fn code_hashes_depend_on_organization_and_key() {
         let s = secrets();
         let (a, b) = (OrganizationId::new(), OrganizationId::new());
-        assert_eq!(s.booking_code_hash(a, "1234"), s.booking_code_hash(a, "1234"));
-        assert_ne!(s.booking_code_hash(a, "1234"), s.booking_code_hash(b, "1234"));
-        let other = Secrets::new(Keys { jwt: vec![], pepper: b"other".to_vec() }, Argon2Cost::FAST_INSECURE)
-            .expect("secrets");
-        assert_ne!(s.booking_code_hash(a, "1234"), other.booking_code_hash(a, "1234"));
+        assert_eq!(
+            s.booking_code_hash(a, "1234"),
+            s.booking_code_hash(a, "1234")
+        );
+        assert_ne!(
+            s.booking_code_hash(a, "1234"),
+            s.booking_code_hash(b, "1234")
+        );
+        let other = Secrets::new(
+            Keys {
+                jwt: vec![],
+                pepper: b"other".to_vec(),
+            },
+            Argon2Cost::FAST_INSECURE,
+        )
+        .expect("secrets");
+        assert_ne!(
+            s.booking_code_hash(a, "1234"),
+            other.booking_code_hash(a, "1234")
+        );
     }
 
     #[test]
@@ -241,14 +288,31 @@ mod tests {
         let s = secrets();
         let now = Utc::now();
         let (token, _) = s
-            .issue_access_token(UserId::new(), SessionId::new(), now, chrono::Duration::minutes(15))
+            .issue_access_token(
+                UserId::new(),
+                SessionId::new(),
+                now,
+                chrono::Duration::minutes(15),
+            )
             .expect("token");
         assert!(s.decode_access_token(&token).is_some());
         let (old, _) = s
-            .issue_access_token(UserId::new(), SessionId::new(), now - chrono::Duration::hours(1), chrono::Duration::minutes(15))
+            .issue_access_token(
+                UserId::new(),
+                SessionId::new(),
+                now - chrono::Duration::hours(1),
+                chrono::Duration::minutes(15),
+            )
             .expect("token");
         assert!(s.decode_access_token(&old).is_none());
-        let forged = Secrets::new(Keys { jwt: b"other".to_vec(), pepper: vec![] }, Argon2Cost::FAST_INSECURE).expect("s");
+        let forged = Secrets::new(
+            Keys {
+                jwt: b"other".to_vec(),
+                pepper: vec![],
+            },
+            Argon2Cost::FAST_INSECURE,
+        )
+        .expect("s");
         assert!(forged.decode_access_token(&token).is_none());
     }
 

@@ -40,7 +40,10 @@ pub type StorageResult<T> = Result<T, StorageError>;
 #[async_trait]
 pub trait Reads: Send + Sync {
     async fn organization(&self, id: OrganizationId) -> StorageResult<Option<Organization>>;
-    async fn organizations_by_ids(&self, ids: &[OrganizationId]) -> StorageResult<Vec<Organization>>;
+    async fn organizations_by_ids(
+        &self,
+        ids: &[OrganizationId],
+    ) -> StorageResult<Vec<Organization>>;
     async fn organizations(&self, query: &OrganizationQuery) -> StorageResult<Page<Organization>>;
     /// Whether any organization exists at all (bootstrap runs once).
     async fn platform_organization(&self) -> StorageResult<Option<Organization>>;
@@ -48,7 +51,8 @@ pub trait Reads: Send + Sync {
     async fn profile(&self, id: ProfileId) -> StorageResult<Option<Profile>>;
     async fn profiles_by_ids(&self, ids: &[ProfileId]) -> StorageResult<Vec<Profile>>;
     /// Every profile of these organizations, oldest first.
-    async fn profiles_of(&self, organization_ids: &[OrganizationId]) -> StorageResult<Vec<Profile>>;
+    async fn profiles_of(&self, organization_ids: &[OrganizationId])
+    -> StorageResult<Vec<Profile>>;
     async fn count_users_with_profile(&self, id: ProfileId) -> StorageResult<i64>;
 
     async fn site(&self, id: SiteId) -> StorageResult<Option<Site>>;
@@ -58,7 +62,10 @@ pub trait Reads: Send + Sync {
     async fn site_group(&self, id: SiteGroupId) -> StorageResult<Option<SiteGroup>>;
     async fn site_groups_by_ids(&self, ids: &[SiteGroupId]) -> StorageResult<Vec<SiteGroup>>;
     /// Every site group of these organizations, oldest first.
-    async fn site_groups_of(&self, organization_ids: &[OrganizationId]) -> StorageResult<Vec<SiteGroup>>;
+    async fn site_groups_of(
+        &self,
+        organization_ids: &[OrganizationId],
+    ) -> StorageResult<Vec<SiteGroup>>;
 
     async fn room(&self, id: RoomId) -> StorageResult<Option<Room>>;
     async fn rooms_by_ids(&self, ids: &[RoomId]) -> StorageResult<Vec<Room>>;
@@ -68,7 +75,10 @@ pub trait Reads: Send + Sync {
     async fn price_list(&self, id: PriceListId) -> StorageResult<Option<PriceList>>;
     async fn price_lists_by_ids(&self, ids: &[PriceListId]) -> StorageResult<Vec<PriceList>>;
     /// Every price list of these organizations, oldest first.
-    async fn price_lists_of(&self, organization_ids: &[OrganizationId]) -> StorageResult<Vec<PriceList>>;
+    async fn price_lists_of(
+        &self,
+        organization_ids: &[OrganizationId],
+    ) -> StorageResult<Vec<PriceList>>;
 
     async fn user(&self, id: UserId) -> StorageResult<Option<User>>;
     async fn users_by_ids(&self, ids: &[UserId]) -> StorageResult<Vec<User>>;
@@ -76,7 +86,11 @@ pub trait Reads: Send + Sync {
     async fn user_by_login(&self, login: &str) -> StorageResult<Option<User>>;
     async fn users(&self, query: &UserQuery) -> StorageResult<Page<User>>;
     /// The user of `organization` whose booking-code hash is `hash`.
-    async fn user_by_booking_code(&self, organization: OrganizationId, hash: &str) -> StorageResult<Option<User>>;
+    async fn user_by_booking_code(
+        &self,
+        organization: OrganizationId,
+        hash: &str,
+    ) -> StorageResult<Option<User>>;
 
     async fn session(&self, id: SessionId) -> StorageResult<Option<Session>>;
     /// The session whose current or previous refresh-token hash is `hash`.

@@ -13,10 +13,16 @@ fn clean_text(field: &str, raw: &str, max: usize) -> DomainResult<String> {
         return Err(DomainError::validation(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(DomainError::validation(field, format!("must be at most {max} characters")));
+        return Err(DomainError::validation(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(DomainError::validation(field, "must not contain control characters"));
+        return Err(DomainError::validation(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(value.to_owned())
 }
@@ -73,7 +79,9 @@ impl EmailAddress {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
             return Err(invalid());
         }
@@ -106,10 +114,16 @@ impl Username {
     pub fn parse(field: &str, raw: &str) -> DomainResult<Self> {
         let value = raw.trim().to_lowercase();
         if !(3..=64).contains(&value.len()) {
-            return Err(DomainError::validation(field, "must be 3 to 64 characters long"));
+            return Err(DomainError::validation(
+                field,
+                "must be 3 to 64 characters long",
+            ));
         }
         let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
-        let starts_ok = value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let starts_ok = value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
         if !value.chars().all(allowed) || !starts_ok {
             return Err(DomainError::validation(
                 field,
@@ -142,9 +156,9 @@ pub struct TimeZone(chrono_tz::Tz);
 
 impl TimeZone {
     pub fn parse(field: &str, raw: &str) -> DomainResult<Self> {
-        chrono_tz::Tz::from_str(raw.trim())
-            .map(Self)
-            .map_err(|_| DomainError::validation(field, "is not an IANA time zone (e.g. Europe/Paris)"))
+        chrono_tz::Tz::from_str(raw.trim()).map(Self).map_err(|_| {
+            DomainError::validation(field, "is not an IANA time zone (e.g. Europe/Paris)")
+        })
     }
 
     pub fn utc() -> Self {
@@ -181,12 +195,16 @@ impl serde::Serialize for TimeZone {
 impl<'de> serde::Deserialize<'de> for TimeZone {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
-        chrono_tz::Tz::from_str(&raw).map(Self).map_err(serde::de::Error::custom)
+        chrono_tz::Tz::from_str(&raw)
+            .map(Self)
+            .map_err(serde::de::Error::custom)
     }
 }
 
 /// The languages e-mails and interfaces speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum Language {
     #[default]
     En,
@@ -249,8 +267,19 @@ mod tests {
 
     #[test]
     fn email_is_lowercased_and_checked() {
-        assert_eq!(EmailAddress::parse("email", " Ada@Example.COM ").map(|e| e.0), Ok("ada@example.com".into()));
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@ex..com"] {
+        assert_eq!(
+            EmailAddress::parse("email", " Ada@Example.COM ").map(|e| e.0),
+            Ok("ada@example.com".into())
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@ex..com",
+        ] {
             let err = EmailAddress::parse("email", bad).expect_err(bad);
             assert_eq!(err.field(), Some("email"));
         }
@@ -258,7 +287,10 @@ mod tests {
 
     #[test]
     fn username_rules() {
-        assert_eq!(Username::parse("username", "J.Doe_1").map(|u| u.0), Ok("j.doe_1".into()));
+        assert_eq!(
+            Username::parse("username", "J.Doe_1").map(|u| u.0),
+            Ok("j.doe_1".into())
+        );
         for bad in ["ab", "-abc", "jean dupont", "jean@x.fr", &"x".repeat(65)] {
             assert!(Username::parse("username", bad).is_err(), "{bad}");
         }
@@ -266,7 +298,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(Name::parse("name", "  Touch Room ").map(|n| n.0), Ok("Touch Room".into()));
+        assert_eq!(
+            Name::parse("name", "  Touch Room ").map(|n| n.0),
+            Ok("Touch Room".into())
+        );
         assert!(Name::parse("name", "   ").is_err());
         assert!(Name::parse("name", &"x".repeat(201)).is_err());
         assert!(Name::parse("name", "a\u{0}b").is_err());
@@ -274,8 +309,16 @@ mod tests {
 
     #[test]
     fn time_zones_are_iana() {
-        assert_eq!(TimeZone::parse("timeZone", "Europe/Paris").map(|t| t.name()), Ok("Europe/Paris"));
-        assert_eq!(TimeZone::parse("timeZone", "Mars/Olympus").unwrap_err().field(), Some("timeZone"));
+        assert_eq!(
+            TimeZone::parse("timeZone", "Europe/Paris").map(|t| t.name()),
+            Ok("Europe/Paris")
+        );
+        assert_eq!(
+            TimeZone::parse("timeZone", "Mars/Olympus")
+                .unwrap_err()
+                .field(),
+            Some("timeZone")
+        );
     }
 
     #[test]

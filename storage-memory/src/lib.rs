@@ -44,7 +44,11 @@ impl MemoryStore {
     }
 
     fn snapshot(&self) -> Arc<State> {
-        let guard = self.inner.committed.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = self
+            .inner
+            .committed
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         Arc::clone(&guard)
     }
 }
@@ -188,11 +192,17 @@ impl MemoryTransaction<'_> {
 #[async_trait]
 impl Writes for MemoryTransaction<'_> {
     async fn insert_organization(&mut self, organization: &Organization) -> StorageResult<()> {
-        self.write().organizations.insert(organization.id, organization.clone());
+        self.write()
+            .organizations
+            .insert(organization.id, organization.clone());
         Ok(())
     }
     async fn update_organization(&mut self, organization: &Organization) -> StorageResult<()> {
-        state::replace(&mut self.write().organizations, organization.id, organization)
+        state::replace(
+            &mut self.write().organizations,
+            organization.id,
+            organization,
+        )
     }
     async fn insert_profile(&mut self, profile: &Profile) -> StorageResult<()> {
         self.write().profiles.insert(profile.id, profile.clone());
@@ -227,7 +237,9 @@ impl Writes for MemoryTransaction<'_> {
         state::replace(&mut self.write().rooms, room.id, room)
     }
     async fn insert_price_list(&mut self, price_list: &PriceList) -> StorageResult<()> {
-        self.write().price_lists.insert(price_list.id, price_list.clone());
+        self.write()
+            .price_lists
+            .insert(price_list.id, price_list.clone());
         Ok(())
     }
     async fn update_price_list(&mut self, price_list: &PriceList) -> StorageResult<()> {
@@ -254,8 +266,16 @@ impl Writes for MemoryTransaction<'_> {
 #[async_trait]
 impl Transaction for MemoryTransaction<'_> {
     async fn commit(self: Box<Self>) -> StorageResult<()> {
-        let MemoryTransaction { store, working, _writer } = *self;
-        let mut committed = store.inner.committed.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let MemoryTransaction {
+            store,
+            working,
+            _writer,
+        } = *self;
+        let mut committed = store
+            .inner
+            .committed
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *committed = Arc::new(working);
         Ok(())
     }
@@ -266,11 +286,14 @@ impl Storage for MemoryStore {
     async fn begin(&self) -> StorageResult<Box<dyn Transaction + '_>> {
         let writer = self.inner.writer.lock().await;
         let working = State::clone(&self.snapshot());
-        Ok(Box::new(MemoryTransaction { store: self, working, _writer: writer }))
+        Ok(Box::new(MemoryTransaction {
+            store: self,
+            working,
+            _writer: writer,
+        }))
     }
 
     async fn ping(&self) -> StorageResult<()> {
         Ok(())
     }
 }
-

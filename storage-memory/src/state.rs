@@ -33,10 +33,17 @@ pub fn of_orgs<K: Ord + Clone, V: Clone>(
     orgs: &[OrganizationId],
     org_of: impl Fn(&V) -> OrganizationId,
 ) -> Vec<V> {
-    map.values().filter(|v| orgs.contains(&org_of(v))).cloned().collect()
+    map.values()
+        .filter(|v| orgs.contains(&org_of(v)))
+        .cloned()
+        .collect()
 }
 
-pub fn replace<K: Ord + Clone, V: Clone>(map: &mut OrdMap<K, V>, id: K, value: &V) -> StorageResult<()> {
+pub fn replace<K: Ord + Clone, V: Clone>(
+    map: &mut OrdMap<K, V>,
+    id: K,
+    value: &V,
+) -> StorageResult<()> {
     match map.get_mut(&id) {
         Some(slot) => {
             *slot = value.clone();
@@ -66,7 +73,11 @@ fn page<'a, K: 'a, V: Clone + 'a>(
             has_next_page = true;
         }
     }
-    Page { items, has_next_page, total_count }
+    Page {
+        items,
+        has_next_page,
+        total_count,
+    }
 }
 
 fn contains(haystack: &str, needle: &str) -> bool {
@@ -79,16 +90,27 @@ impl State {
             (o.id == q.own || (q.include_children && o.parent_id == Some(q.own)))
                 && q.parent_id.is_none_or(|p| o.parent_id == Some(p))
                 && q.kind.is_none_or(|k| o.kind == k)
-                && q.search.as_deref().is_none_or(|s| contains(o.name.as_str(), s))
+                && q.search
+                    .as_deref()
+                    .is_none_or(|s| contains(o.name.as_str(), s))
         });
-        page(rows, |id| q.after.is_some_and(|after| *id <= after), q.first)
+        page(
+            rows,
+            |id| q.after.is_some_and(|after| *id <= after),
+            q.first,
+        )
     }
 
     pub fn sites_page(&self, q: &SiteQuery) -> Page<Site> {
         let rows = self.sites.iter().filter(|(_, s)| {
-            q.organization_ids.contains(&s.organization_id) && q.only.as_ref().is_none_or(|only| only.contains(&s.id))
+            q.organization_ids.contains(&s.organization_id)
+                && q.only.as_ref().is_none_or(|only| only.contains(&s.id))
         });
-        page(rows, |id| q.after.is_some_and(|after| *id <= after), q.first)
+        page(
+            rows,
+            |id| q.after.is_some_and(|after| *id <= after),
+            q.first,
+        )
     }
 
     pub fn users_page(&self, q: &UserQuery) -> Page<User> {
@@ -106,28 +128,46 @@ impl State {
                         || u.username.as_ref().is_some_and(|n| contains(n.as_str(), s))
                 })
         });
-        page(rows, |id| q.after.is_some_and(|after| *id <= after), q.first)
+        page(
+            rows,
+            |id| q.after.is_some_and(|after| *id <= after),
+            q.first,
+        )
     }
 
     pub fn audit_page(&self, q: &AuditQuery) -> Page<AuditEvent> {
         let rows = self.audit.iter().rev().filter(|(_, e)| {
-            e.organization_id.is_some_and(|o| q.organization_ids.contains(&o))
+            e.organization_id
+                .is_some_and(|o| q.organization_ids.contains(&o))
                 && q.actor_id.is_none_or(|a| e.actor_id == Some(a))
                 && q.action.as_deref().is_none_or(|a| e.action == a)
                 && q.from.is_none_or(|from| e.at >= from)
                 && q.to.is_none_or(|to| e.at < to)
         });
         // Newest first: the page continues below the cursor.
-        page(rows, |id| q.before.is_some_and(|before| *id >= before), q.first)
+        page(
+            rows,
+            |id| q.before.is_some_and(|before| *id >= before),
+            q.first,
+        )
     }
 
     /// Inserts or replaces a user, keeping the login and booking-code indexes unique.
     pub fn put_user(&mut self, user: &User, update: bool) -> StorageResult<()> {
         let previous = self.users.get(&user.id).cloned();
         if update != previous.is_some() {
-            return Err(StorageError::Other(if update { "update of a missing user" } else { "duplicate user id" }.into()));
+            return Err(StorageError::Other(
+                if update {
+                    "update of a missing user"
+                } else {
+                    "duplicate user id"
+                }
+                .into(),
+            ));
         }
-        let taken = |key: &String, index: &HashMap<String, UserId>| index.get(key).is_some_and(|id| *id != user.id);
+        let taken = |key: &String, index: &HashMap<String, UserId>| {
+            index.get(key).is_some_and(|id| *id != user.id)
+        };
         if let Some(email) = &user.email
             && taken(&email.to_string(), &self.logins)
         {
@@ -147,21 +187,32 @@ impl State {
             return Err(StorageError::Unique(UniqueKey::BookingCode));
         }
         if let Some(old) = previous {
-            for login in [old.email.map(|e| e.to_string()), old.username.map(|u| u.to_string())].into_iter().flatten() {
+            for login in [
+                old.email.map(|e| e.to_string()),
+                old.username.map(|u| u.to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            {
                 self.logins.remove(&login);
             }
             if let Some(code) = old.booking_code_hash {
-                self.booking_codes.remove(&(old.organization_id, code.expose().to_owned()));
+                self.booking_codes
+                    .remove(&(old.organization_id, code.expose().to_owned()));
             }
         }
-        for login in [user.email.as_ref().map(|e| e.to_string()), user.username.as_ref().map(|u| u.to_string())]
-            .into_iter()
-            .flatten()
+        for login in [
+            user.email.as_ref().map(|e| e.to_string()),
+            user.username.as_ref().map(|u| u.to_string()),
+        ]
+        .into_iter()
+        .flatten()
         {
             self.logins.insert(login, user.id);
         }
         if let Some(code) = &user.booking_code_hash {
-            self.booking_codes.insert((user.organization_id, code.expose().to_owned()), user.id);
+            self.booking_codes
+                .insert((user.organization_id, code.expose().to_owned()), user.id);
         }
         self.users.insert(user.id, user.clone());
         Ok(())
@@ -173,7 +224,11 @@ impl State {
             return Err(StorageError::Other("session insert/update mismatch".into()));
         }
         let current = session.refresh_token_hash.expose().to_owned();
-        if self.session_tokens.get(&current).is_some_and(|id| *id != session.id) {
+        if self
+            .session_tokens
+            .get(&current)
+            .is_some_and(|id| *id != session.id)
+        {
             return Err(StorageError::Unique(UniqueKey::SessionToken));
         }
         if let Some(old) = previous {
@@ -184,7 +239,8 @@ impl State {
         }
         self.session_tokens.insert(current, session.id);
         if let Some(prev) = &session.previous_token_hash {
-            self.session_tokens.insert(prev.expose().to_owned(), session.id);
+            self.session_tokens
+                .insert(prev.expose().to_owned(), session.id);
         }
         self.sessions.insert(session.id, session.clone());
         Ok(())

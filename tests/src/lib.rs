@@ -1,1 +1,265 @@
+//! Test support: a `TestApp` that drives the real GraphQL schema in process, with helpers that
+//! set up the usual cast (platform operator, partner, company, sites, rooms, users).
 
+use std::sync::Arc;
+
+use async_graphql::{Request, Variables};
+use concierge_api::app::AppState;
+use concierge_api::config::Config;
+use concierge_api::graphql::context::RequestContext;
+use concierge_domain::storage::Storage;
+use concierge_storage_memory::MemoryStore;
+use serde_json::{Value, json};
+
+pub const OPERATOR_EMAIL: &str = "operator@platform.test";
+pub const OPERATOR_PASSWORD: &str = "operator-password-1";
+
+/// A GraphQL response as a client sees it.
+#[derive(Debug, Clone)]
+pub struct Gql {
+    pub data: Value,
+    pub errors: Vec<Value>,
+}
+
+impl Gql {
+    /// The data, asserting there was no error.
+    #[track_caller]
+    pub fn ok(&self) -> &Value {
+        assert!(
+            self.errors.is_empty(),
+            "unexpected errors: {:#}",
+            json!(self.errors)
+        );
+        &self.data
+    }
+
+    /// The first error's `extensions.code`.
+    #[track_caller]
+    pub fn code(&self) -> &str {
+        self.errors
+            .first()
+            .and_then(|e| e["extensions"]["code"].as_str())
+            .unwrap_or_else(|| panic!("expected an error, got data {:#}", self.data))
+    }
+
+    /// The first error's `extensions.field`.
+    pub fn field(&self) -> Option<&str> {
+        self.errors
+            .first()
+            .and_then(|e| e["extensions"]["field"].as_str())
+    }
+
+    pub fn message(&self) -> &str {
+        self.errors
+            .first()
+            .and_then(|e| e["message"].as_str())
+            .unwrap_or("")
+    }
+
+    /// Asserts the first error's code (and field, when given).
+    #[track_caller]
+    pub fn assert_error(&self, code: &str, field: Option<&str>) {
+        assert_eq!(self.code(), code, "errors: {:#}", json!(self.errors));
+        if field.is_some() {
+            assert_eq!(self.field(), field, "errors: {:#}", json!(self.errors));
+        }
+    }
+}
+
+/// An organization created through the API, with its first administrator signed in.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub id: String,
+    pub admin_id: String,
+    pub admin_email: String,
+    pub admin_token: String,
+}
+
+/// The application under test.
+pub struct TestApp {
+    pub state: AppState,
+    /// The memory store, when the app runs on it (to count storage calls).
+    pub memory: Option<MemoryStore>,
+    pub operator_token: String,
+}
+
+fn test_config() -> Config {
+    let vars = [
+        ("ARGON2_COST", "fast-insecure"),
+        ("JWT_SECRET", "test-jwt-secret"),
+        ("CODE_PEPPER", "test-pepper"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into_iter()
+    .collect();
+    Config::from_vars(&vars).expect("test configuration")
+}
+
+impl TestApp {
+    /// A fresh application on its own memory store, with the platform operator signed in.
+    pub async fn spawn() -> Self {
+        let store = MemoryStore::new();
+        let mut app = Self::on_storage(Arc::new(store.clone())).await;
+        app.memory = Some(store);
+        app
+    }
+
+    /// A fresh application on the given (empty) storage.
+    pub async fn on_storage(store: Arc<dyn Storage>) -> Self {
+        let state = AppState::new(store, &test_config()).expect("app state");
+        concierge_api::serve::bootstrap(&state, OPERATOR_EMAIL, OPERATOR_PASSWORD)
+            .await
+            .expect("bootstrap");
+        let mut app = TestApp {
+            state,
+            memory: None,
+            operator_token: String::new(),
+        };
+        app.operator_token = app.login(OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
+        app
+    }
+
+    /// Runs one GraphQL document as the holder of `token` (anonymous when `None`).
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Gql {
+        let context =
+            RequestContext::prepare(&self.state.domain, token, Some("127.0.0.1".into())).await;
+        let request = Request::new(query)
+            .variables(Variables::from_json(variables))
+            .data(context);
+        let response = self.state.schema.execute(request).await;
+        let value = serde_json::to_value(&response).expect("response as JSON");
+        Gql {
+            data: value.get("data").cloned().unwrap_or(Value::Null),
+            errors: value
+                .get("errors")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn login(&self, login: &str, password: &str) -> String {
+        let r = self
+            .gql(
+                None,
+                "mutation($l: String!, $p: String!) { login(input: {login: $l, password: $p}) { accessToken } }",
+                json!({"l": login, "p": password}),
+            )
+            .await;
+        r.ok()["login"]["accessToken"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
+    }
+
+    async fn create_org(&self, token: &str, kind: &str, name: &str, parent: Option<&str>) -> Org {
+        let email = format!("admin@{}.test", name.to_lowercase().replace(' ', "-"));
+        let r = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) {
+                    organization { id } administrator { id } credentials { login temporaryPassword } } }",
+                json!({"i": {"kind": kind, "name": name, "parentId": parent, "timeZone": "Europe/Paris",
+                    "administrator": {"firstName": "Admin", "lastName": name, "email": email}}}),
+            )
+            .await;
+        let payload = &r.ok()["createOrganization"];
+        let password = payload["credentials"]["temporaryPassword"]
+            .as_str()
+            .expect("temporary password");
+        Org {
+            id: payload["organization"]["id"]
+                .as_str()
+                .expect("org id")
+                .to_owned(),
+            admin_id: payload["administrator"]["id"]
+                .as_str()
+                .expect("admin id")
+                .to_owned(),
+            admin_token: self.login(&email, password).await,
+            admin_email: email,
+        }
+    }
+
+    /// A partner created by the platform operator.
+    pub async fn create_partner(&self, name: &str) -> Org {
+        let token = self.operator_token.clone();
+        self.create_org(&token, "PARTNER", name, None).await
+    }
+
+    /// A client company created by the partner's administrator.
+    pub async fn create_company(&self, partner: &Org, name: &str) -> Org {
+        self.create_org(&partner.admin_token, "COMPANY", name, Some(&partner.id))
+            .await
+    }
+
+    /// A partner and one client company: the usual starting point.
+    pub async fn company(&self, name: &str) -> (Org, Org) {
+        let partner = self.create_partner(&format!("{name} Partner")).await;
+        let company = self.create_company(&partner, name).await;
+        (partner, company)
+    }
+
+    pub async fn create_site(&self, token: &str, org_id: &str, name: &str) -> String {
+        let r = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateSiteInput!) { createSite(input: $i) { site { id } } }",
+                json!({"i": {"organizationId": org_id, "name": name, "timeZone": "Europe/Paris"}}),
+            )
+            .await;
+        r.ok()["createSite"]["site"]["id"]
+            .as_str()
+            .expect("site id")
+            .to_owned()
+    }
+
+    pub async fn create_room(&self, token: &str, site_id: &str, name: &str) -> String {
+        let r = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateRoomInput!) { createRoom(input: $i) { room { id } } }",
+                json!({"i": {"siteId": site_id, "name": name, "capacity": 8}}),
+            )
+            .await;
+        r.ok()["createRoom"]["room"]["id"]
+            .as_str()
+            .expect("room id")
+            .to_owned()
+    }
+
+    /// Creates a user from a `CreateUserInput` (organizationId filled in); returns the payload.
+    pub async fn create_user(&self, token: &str, org_id: &str, mut input: Value) -> Value {
+        input["organizationId"] = json!(org_id);
+        let r = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateUserInput!) { createUser(input: $i) {
+                    user { id login status mustChangePassword } credentials { login temporaryPassword bookingCode } } }",
+                json!({"i": input}),
+            )
+            .await;
+        r.ok()["createUser"].clone()
+    }
+
+    /// Creates a user and signs them in; returns (user id, access token).
+    pub async fn user_with_token(
+        &self,
+        token: &str,
+        org_id: &str,
+        input: Value,
+    ) -> (String, String) {
+        let created = self.create_user(token, org_id, input).await;
+        let login = created["credentials"]["login"]
+            .as_str()
+            .expect("login")
+            .to_owned();
+        let password = created["credentials"]["temporaryPassword"]
+            .as_str()
+            .expect("password")
+            .to_owned();
+        let id = created["user"]["id"].as_str().expect("user id").to_owned();
+        (id, self.login(&login, &password).await)
+    }
+}

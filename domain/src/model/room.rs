@@ -17,7 +17,12 @@ pub struct BookingPolicy {
 
 impl Default for BookingPolicy {
     fn default() -> Self {
-        BookingPolicy { slot_minutes: 15, min_minutes: 15, max_minutes: 8 * 60, horizon_days: 90 }
+        BookingPolicy {
+            slot_minutes: 15,
+            min_minutes: 15,
+            max_minutes: 8 * 60,
+            horizon_days: 90,
+        }
     }
 }
 
@@ -37,16 +42,28 @@ impl BookingPolicy {
             horizon_days: horizon_days.unwrap_or(self.horizon_days),
         };
         if !(1..=24 * 60).contains(&next.slot_minutes) || (24 * 60) % next.slot_minutes != 0 {
-            return Err(DomainError::validation("policy.slotMinutes", "must divide a day (1 to 1440 minutes)"));
+            return Err(DomainError::validation(
+                "policy.slotMinutes",
+                "must divide a day (1 to 1440 minutes)",
+            ));
         }
         if next.min_minutes < 1 || next.min_minutes % next.slot_minutes != 0 {
-            return Err(DomainError::validation("policy.minMinutes", "must be a positive multiple of slotMinutes"));
+            return Err(DomainError::validation(
+                "policy.minMinutes",
+                "must be a positive multiple of slotMinutes",
+            ));
         }
         if next.max_minutes < next.min_minutes || next.max_minutes > 7 * 24 * 60 {
-            return Err(DomainError::validation("policy.maxMinutes", "must be between minMinutes and 7 days"));
+            return Err(DomainError::validation(
+                "policy.maxMinutes",
+                "must be between minMinutes and 7 days",
+            ));
         }
         if !(0..=3650).contains(&next.horizon_days) {
-            return Err(DomainError::validation("policy.horizonDays", "must be between 0 and 3650"));
+            return Err(DomainError::validation(
+                "policy.horizonDays",
+                "must be between 0 and 3650",
+            ));
         }
         Ok(next)
     }

@@ -20,11 +20,36 @@ pub const MIN_PASSWORD_LENGTH: usize = 10;
 
 /// The most common passwords of at least ten characters (from public breach corpora).
 const COMMON_PASSWORDS: &[&str] = &[
-    "1234567890", "0123456789", "1111111111", "0000000000", "9876543210", "qwertyuiop",
-    "password12", "password123", "password1234", "passw0rd123", "iloveyou12", "1q2w3e4r5t",
-    "qwerty1234", "qwerty12345", "1qaz2wsx3edc", "abcdefghij", "abc1234567", "azertyuiop",
-    "motdepasse", "motdepasse1", "motdepasse123", "welcome123", "letmein123", "administrator",
-    "changeme123", "football123", "sunshine12", "princess12", "q1w2e3r4t5", "zaq12wsxcde",
+    "1234567890",
+    "0123456789",
+    "1111111111",
+    "0000000000",
+    "9876543210",
+    "qwertyuiop",
+    "password12",
+    "password123",
+    "password1234",
+    "passw0rd123",
+    "iloveyou12",
+    "1q2w3e4r5t",
+    "qwerty1234",
+    "qwerty12345",
+    "1qaz2wsx3edc",
+    "abcdefghij",
+    "abc1234567",
+    "azertyuiop",
+    "motdepasse",
+    "motdepasse1",
+    "motdepasse123",
+    "welcome123",
+    "letmein123",
+    "administrator",
+    "changeme123",
+    "football123",
+    "sunshine12",
+    "princess12",
+    "q1w2e3r4t5",
+    "zaq12wsxcde",
 ];
 
 /// A signed-in session as handed to the client.
@@ -38,7 +63,10 @@ pub struct AuthSession {
 
 impl std::fmt::Debug for AuthSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthSession").field("user", &self.user.id).field("expires_at", &self.expires_at).finish_non_exhaustive()
+        f.debug_struct("AuthSession")
+            .field("user", &self.user.id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,20 +81,34 @@ fn session_expired() -> DomainError {
 /// Checks a new password against the policy; errors name `field`.
 pub fn check_password_policy(field: &str, password: &str) -> DomainResult<()> {
     if password.chars().count() < MIN_PASSWORD_LENGTH {
-        return Err(DomainError::validation(field, format!("must be at least {MIN_PASSWORD_LENGTH} characters long")));
+        return Err(DomainError::validation(
+            field,
+            format!("must be at least {MIN_PASSWORD_LENGTH} characters long"),
+        ));
     }
     if password.len() > 1024 {
-        return Err(DomainError::validation(field, "must be at most 1024 bytes long"));
+        return Err(DomainError::validation(
+            field,
+            "must be at most 1024 bytes long",
+        ));
     }
     let lower = password.to_lowercase();
     if COMMON_PASSWORDS.contains(&lower.as_str()) {
-        return Err(DomainError::validation(field, "is one of the most common passwords"));
+        return Err(DomainError::validation(
+            field,
+            "is one of the most common passwords",
+        ));
     }
     Ok(())
 }
 
 impl Domain {
-    pub async fn login(&self, login: &str, password: &str, ip: Option<&str>) -> DomainResult<AuthSession> {
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &str,
+        ip: Option<&str>,
+    ) -> DomainResult<AuthSession> {
         let normalized = login.trim().to_lowercase();
         let user = if normalized.is_empty() || normalized.len() > 254 {
             None
@@ -74,18 +116,32 @@ impl Domain {
             self.store.user_by_login(&normalized).await?
         };
         // Always one Argon2 verification, so that timing tells nothing about the login.
-        let password_ok = self.secrets.verify_password(password, user.as_ref().and_then(|u| u.password_hash.as_ref())).await;
+        let password_ok = self
+            .secrets
+            .verify_password(
+                password,
+                user.as_ref().and_then(|u| u.password_hash.as_ref()),
+            )
+            .await;
         match user {
             Some(user) if password_ok && user.status == UserStatus::Active => {
                 let mut tx = self.store.begin().await?;
-                let session = self.start_session(&mut *tx, &user, "login.succeeded", ip).await?;
+                let session = self
+                    .start_session(&mut *tx, &user, "login.succeeded", ip)
+                    .await?;
                 tx.commit().await?;
                 Ok(session)
             }
             other => {
-                let mut event = self.audit(None, other.as_ref().map(|u| u.organization_id), "login.failed", None);
+                let mut event = self.audit(
+                    None,
+                    other.as_ref().map(|u| u.organization_id),
+                    "login.failed",
+                    None,
+                );
                 if let Some(user) = &other {
-                    (event.target_type, event.target_id) = (Some("User".into()), Some(user.id.to_string()));
+                    (event.target_type, event.target_id) =
+                        (Some("User".into()), Some(user.id.to_string()));
                 }
                 event.ip = ip.map(str::to_owned);
                 let mut tx = self.store.begin().await?;
@@ -97,7 +153,13 @@ impl Domain {
     }
 
     /// Opens a session (one refresh-token family) and records `action` in the audit log.
-    async fn start_session(&self, tx: &mut dyn Writes, user: &User, action: &str, ip: Option<&str>) -> DomainResult<AuthSession> {
+    async fn start_session(
+        &self,
+        tx: &mut dyn Writes,
+        user: &User,
+        action: &str,
+        ip: Option<&str>,
+    ) -> DomainResult<AuthSession> {
         let now = self.now();
         let refresh_token = random_token();
         let session = Session {
@@ -111,18 +173,38 @@ impl Domain {
             revoked_at: None,
         };
         tx.insert_session(&session).await?;
-        let mut event = self.audit(None, Some(user.organization_id), action, user_target(user.id));
+        let mut event = self.audit(
+            None,
+            Some(user.organization_id),
+            action,
+            user_target(user.id),
+        );
         event.actor_id = Some(user.id);
         event.ip = ip.map(str::to_owned);
         tx.insert_audit_event(&event).await?;
-        let (access_token, expires_at) =
-            self.secrets.issue_access_token(user.id, session.id, now, self.config.access_token_ttl)?;
-        Ok(AuthSession { access_token, refresh_token, expires_at, user: user.clone() })
+        let (access_token, expires_at) = self.secrets.issue_access_token(
+            user.id,
+            session.id,
+            now,
+            self.config.access_token_ttl,
+        )?;
+        Ok(AuthSession {
+            access_token,
+            refresh_token,
+            expires_at,
+            user: user.clone(),
+        })
     }
 
     /// Rotates a refresh token. Presenting one already spent revokes the whole session.
-    pub async fn refresh_session(&self, refresh_token: &str, ip: Option<&str>) -> DomainResult<AuthSession> {
-        let hash = self.secrets.token_hash(REFRESH_PURPOSE, refresh_token.trim());
+    pub async fn refresh_session(
+        &self,
+        refresh_token: &str,
+        ip: Option<&str>,
+    ) -> DomainResult<AuthSession> {
+        let hash = self
+            .secrets
+            .token_hash(REFRESH_PURPOSE, refresh_token.trim());
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let Some(mut session) = tx.session_by_token_hash(hash.expose()).await? else {
@@ -133,7 +215,12 @@ impl Domain {
                 session.revoked_at = Some(now);
                 tx.update_session(&session).await?;
                 let user = tx.user(session.user_id).await?;
-                let mut event = self.audit(None, user.map(|u| u.organization_id), "session.reuse_detected", user_target(session.user_id));
+                let mut event = self.audit(
+                    None,
+                    user.map(|u| u.organization_id),
+                    "session.reuse_detected",
+                    user_target(session.user_id),
+                );
                 event.ip = ip.map(str::to_owned);
                 tx.insert_audit_event(&event).await?;
                 tx.commit().await?;
@@ -143,7 +230,10 @@ impl Domain {
         if session.revoked_at.is_some() || session.expires_at <= now {
             return Err(session_expired());
         }
-        let user = tx.user(session.user_id).await?.ok_or_else(session_expired)?;
+        let user = tx
+            .user(session.user_id)
+            .await?
+            .ok_or_else(session_expired)?;
         if user.status != UserStatus::Active || user.session_epoch != session.epoch {
             return Err(session_expired());
         }
@@ -152,28 +242,55 @@ impl Domain {
         session.refresh_token_hash = self.secrets.token_hash(REFRESH_PURPOSE, &refresh_token);
         tx.update_session(&session).await?;
         tx.commit().await?;
-        let (access_token, expires_at) =
-            self.secrets.issue_access_token(user.id, session.id, now, self.config.access_token_ttl)?;
-        Ok(AuthSession { access_token, refresh_token, expires_at, user })
+        let (access_token, expires_at) = self.secrets.issue_access_token(
+            user.id,
+            session.id,
+            now,
+            self.config.access_token_ttl,
+        )?;
+        Ok(AuthSession {
+            access_token,
+            refresh_token,
+            expires_at,
+            user,
+        })
     }
 
     /// Ends the session of `refresh_token`, or else the actor's current session.
-    pub async fn logout(&self, actor: Option<&Actor>, refresh_token: Option<&str>) -> DomainResult<()> {
+    pub async fn logout(
+        &self,
+        actor: Option<&Actor>,
+        refresh_token: Option<&str>,
+    ) -> DomainResult<()> {
         let mut tx = self.store.begin().await?;
-        let session = match (refresh_token.map(str::trim).filter(|t| !t.is_empty()), actor.and_then(|a| a.session_id)) {
+        let session = match (
+            refresh_token.map(str::trim).filter(|t| !t.is_empty()),
+            actor.and_then(|a| a.session_id),
+        ) {
             (Some(token), _) => {
                 let hash = self.secrets.token_hash(REFRESH_PURPOSE, token);
                 tx.session_by_token_hash(hash.expose()).await?
             }
             (None, Some(id)) => tx.session(id).await?,
-            (None, None) => return Err(DomainError::Unauthenticated("nothing to sign out of".into())),
+            (None, None) => {
+                return Err(DomainError::Unauthenticated(
+                    "nothing to sign out of".into(),
+                ));
+            }
         };
-        let Some(mut session) = session else { return Ok(()) };
+        let Some(mut session) = session else {
+            return Ok(());
+        };
         if session.revoked_at.is_none() {
             session.revoked_at = Some(self.now());
             tx.update_session(&session).await?;
             let user = tx.user(session.user_id).await?;
-            let mut event = self.audit(actor, user.map(|u| u.organization_id), "session.revoked", user_target(session.user_id));
+            let mut event = self.audit(
+                actor,
+                user.map(|u| u.organization_id),
+                "session.revoked",
+                user_target(session.user_id),
+            );
             event.actor_id = event.actor_id.or(Some(session.user_id));
             tx.insert_audit_event(&event).await?;
             tx.commit().await?;
@@ -183,9 +300,16 @@ impl Domain {
 
     /// Resolves a bearer access token into the acting person, or UNAUTHENTICATED. Revoked
     /// sessions, deactivated users and sessions older than the user's epoch are refused at once.
-    pub async fn authenticate(&self, access_token: &str, ip: Option<String>) -> DomainResult<Actor> {
+    pub async fn authenticate(
+        &self,
+        access_token: &str,
+        ip: Option<String>,
+    ) -> DomainResult<Actor> {
         let invalid = || DomainError::Unauthenticated("invalid or expired access token".into());
-        let claims = self.secrets.decode_access_token(access_token).ok_or_else(invalid)?;
+        let claims = self
+            .secrets
+            .decode_access_token(access_token)
+            .ok_or_else(invalid)?;
         let session_id: SessionId = claims.sid.parse().map_err(|_| invalid())?;
         let user_id: UserId = claims.sub.parse().map_err(|_| invalid())?;
         let session = self.store.session(session_id).await?.ok_or_else(invalid)?;
@@ -196,24 +320,48 @@ impl Domain {
         if user.status != UserStatus::Active || user.session_epoch != session.epoch {
             return Err(invalid());
         }
-        let organization = self.organization_of(&*self.store, user.organization_id).await?;
+        let organization = self
+            .organization_of(&*self.store, user.organization_id)
+            .await?;
         let profile = self
             .store
             .profile(user.profile_id)
             .await?
             .ok_or_else(|| DomainError::internal(format!("user {user_id} has no profile")))?;
-        Ok(Actor::new(user, organization, profile.permissions, Some(session_id), ip))
+        Ok(Actor::new(
+            user,
+            organization,
+            profile.permissions,
+            Some(session_id),
+            ip,
+        ))
     }
 
     /// Changes the actor's own password; every session (this one too) ends and a new one starts.
-    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> DomainResult<AuthSession> {
-        let user = self.store.user(actor.user.id).await?.ok_or_else(unauthenticated)?;
-        if !self.secrets.verify_password(current, user.password_hash.as_ref()).await {
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: &str,
+    ) -> DomainResult<AuthSession> {
+        let user = self
+            .store
+            .user(actor.user.id)
+            .await?
+            .ok_or_else(unauthenticated)?;
+        if !self
+            .secrets
+            .verify_password(current, user.password_hash.as_ref())
+            .await
+        {
             return Err(DomainError::validation("currentPassword", "is not correct"));
         }
         check_password_policy("newPassword", new)?;
         if current == new {
-            return Err(DomainError::validation("newPassword", "must differ from the current password"));
+            return Err(DomainError::validation(
+                "newPassword",
+                "must differ from the current password",
+            ));
         }
         let hash = self.secrets.hash_password(new).await?;
         let mut tx = self.store.begin().await?;
@@ -222,7 +370,9 @@ impl Domain {
         next.must_change_password = false;
         next.session_epoch += 1;
         tx.update_user(&next).await?;
-        let session = self.start_session(&mut *tx, &next, "password.changed", actor.ip.as_deref()).await?;
+        let session = self
+            .start_session(&mut *tx, &next, "password.changed", actor.ip.as_deref())
+            .await?;
         tx.commit().await?;
         Ok(session)
     }
@@ -236,6 +386,11 @@ mod tests {
     fn password_policy() {
         assert!(check_password_policy("p", "short").is_err());
         assert!(check_password_policy("p", "Password123").is_ok());
-        assert_eq!(check_password_policy("p", "AzertyUIOP").unwrap_err().field(), Some("p"));
+        assert_eq!(
+            check_password_policy("p", "AzertyUIOP")
+                .unwrap_err()
+                .field(),
+            Some("p")
+        );
     }
 }

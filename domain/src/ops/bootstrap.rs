@@ -18,7 +18,11 @@ pub enum BootstrapOutcome {
 impl Domain {
     /// Creates the platform organization (once) and an operator with this e-mail, unless a user
     /// already has it. The operator's profile grants everything.
-    pub async fn bootstrap_platform(&self, email: &str, password: &str) -> DomainResult<BootstrapOutcome> {
+    pub async fn bootstrap_platform(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> DomainResult<BootstrapOutcome> {
         let email = EmailAddress::parse("BOOTSTRAP_ADMIN_EMAIL", email)?;
         if let Some(existing) = self.store.user_by_login(email.as_str()).await? {
             return Ok(BootstrapOutcome::AlreadyPresent(existing));
@@ -33,7 +37,9 @@ impl Domain {
                     .await?
                     .into_iter()
                     .find(|p| p.built_in)
-                    .ok_or_else(|| DomainError::internal("platform without its built-in profile"))?;
+                    .ok_or_else(|| {
+                        DomainError::internal("platform without its built-in profile")
+                    })?;
                 (org, profile, false)
             }
             None => {

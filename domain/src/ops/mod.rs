@@ -1,6 +1,7 @@
 //! The operations (use cases). Each takes the authenticated [`Actor`], checks tenancy and
 //! permissions itself, and writes through one storage transaction.
 
+mod audit;
 mod auth;
 mod bootstrap;
 mod organizations;
@@ -14,6 +15,7 @@ mod users;
 
 use std::sync::Arc;
 
+pub use audit::*;
 pub use auth::*;
 pub use bootstrap::*;
 pub use organizations::*;
@@ -60,13 +62,25 @@ pub struct Domain {
 
 impl std::fmt::Debug for Domain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Domain").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Domain")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 impl Domain {
-    pub fn new(store: Arc<dyn Storage>, secrets: Arc<Secrets>, clock: Arc<dyn Clock>, config: DomainConfig) -> Self {
-        Domain { store, secrets, clock, config }
+    pub fn new(
+        store: Arc<dyn Storage>,
+        secrets: Arc<Secrets>,
+        clock: Arc<dyn Clock>,
+        config: DomainConfig,
+    ) -> Self {
+        Domain {
+            store,
+            secrets,
+            clock,
+            config,
+        }
     }
 
     pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -110,8 +124,12 @@ impl From<StorageError> for DomainError {
             StorageError::Unique(UniqueKey::BookingCode) => {
                 DomainError::conflict("code", "this booking code is already in use")
             }
-            StorageError::Unique(UniqueKey::SessionToken) => DomainError::internal("refresh token collision"),
-            StorageError::Unavailable(detail) => DomainError::internal(format!("storage unavailable: {detail}")),
+            StorageError::Unique(UniqueKey::SessionToken) => {
+                DomainError::internal("refresh token collision")
+            }
+            StorageError::Unavailable(detail) => {
+                DomainError::internal(format!("storage unavailable: {detail}"))
+            }
             StorageError::Other(detail) => DomainError::internal(format!("storage: {detail}")),
         }
     }

@@ -4,7 +4,9 @@ use crate::access::Actor;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, PriceListId, ProfileId, UserId};
 use crate::model::*;
-use crate::ops::users::{CredentialsRecipient, IssuedCredentials, NewUserParts, check_credentials_recipient};
+use crate::ops::users::{
+    CredentialsRecipient, IssuedCredentials, NewUserParts, check_credentials_recipient,
+};
 use crate::ops::{Domain, page_size, search_text};
 use crate::permissions::{AccessLevel, ClientsPermission, Permissions, UsersPermission};
 use crate::storage::Reads;
@@ -58,7 +60,11 @@ pub struct OrganizationFilter {
 
 impl Domain {
     /// An organization the actor can see, or NOT_FOUND.
-    pub async fn organization(&self, actor: &Actor, id: OrganizationId) -> DomainResult<Organization> {
+    pub async fn organization(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+    ) -> DomainResult<Organization> {
         self.store
             .organization(id)
             .await?
@@ -67,9 +73,16 @@ impl Domain {
     }
 
     /// The organizations among `ids` the actor can see (DataLoader batches).
-    pub async fn load_organizations(&self, actor: &Actor, ids: &[OrganizationId]) -> DomainResult<Vec<Organization>> {
+    pub async fn load_organizations(
+        &self,
+        actor: &Actor,
+        ids: &[OrganizationId],
+    ) -> DomainResult<Vec<Organization>> {
         let orgs = self.store.organizations_by_ids(ids).await?;
-        Ok(orgs.into_iter().filter(|org| actor.can_read_in(org)).collect())
+        Ok(orgs
+            .into_iter()
+            .filter(|org| actor.can_read_in(org))
+            .collect())
     }
 
     /// The actor's own organization and, with `clients` ≥ READ, the ones it acts for.
@@ -92,42 +105,82 @@ impl Domain {
         Ok(self.store.organizations(&query).await?)
     }
 
-    pub async fn create_organization(&self, actor: &Actor, input: NewOrganization) -> DomainResult<CreatedOrganization> {
+    pub async fn create_organization(
+        &self,
+        actor: &Actor,
+        input: NewOrganization,
+    ) -> DomainResult<CreatedOrganization> {
         let parent_id = input.parent_id.unwrap_or(actor.organization.id);
-        let parent = self.organization(actor, parent_id).await.map_err(|_| DomainError::NotFound("organization"))?;
+        let parent = self
+            .organization(actor, parent_id)
+            .await
+            .map_err(|_| DomainError::NotFound("organization"))?;
         let Some(expected_parent) = input.kind.parent_kind() else {
-            return Err(DomainError::validation("kind", "the platform organization is created by bootstrap only"));
+            return Err(DomainError::validation(
+                "kind",
+                "the platform organization is created by bootstrap only",
+            ));
         };
         if parent.kind != expected_parent {
             let message = match input.kind {
                 OrganizationKind::Partner => "partners are created by the platform",
                 _ => "client companies belong to a partner",
             };
-            return Err(DomainError::validation(if input.parent_id.is_some() { "parentId" } else { "kind" }, message));
+            return Err(DomainError::validation(
+                if input.parent_id.is_some() {
+                    "parentId"
+                } else {
+                    "kind"
+                },
+                message,
+            ));
         }
         actor.require_write_in(&parent)?;
-        actor.require("clients", actor.permissions.clients, ClientsPermission::Manage)?;
+        actor.require(
+            "clients",
+            actor.permissions.clients,
+            ClientsPermission::Manage,
+        )?;
         check_credentials_recipient(input.send_credentials_to)?;
 
         let name = Name::parse("name", &input.name)?;
-        let admin_email = match input.admin_email.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let admin_email = match input
+            .admin_email
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(raw) => Some(EmailAddress::parse("adminEmail", raw)?),
             None => parent.admin_email.clone(),
         };
-        let external_contact = optional_text("externalContact", input.external_contact.as_deref(), Name::MAX)?;
+        let external_contact = optional_text(
+            "externalContact",
+            input.external_contact.as_deref(),
+            Name::MAX,
+        )?;
         let time_zone = match input.time_zone.as_deref() {
             Some(raw) => TimeZone::parse("timeZone", raw)?,
             None => parent.time_zone,
         };
         let default_language = input.default_language.unwrap_or(parent.default_language);
-        let price_list_id = self.price_list_for_new_organization(actor, &parent, input.price_list_id).await?;
+        let price_list_id = self
+            .price_list_for_new_organization(actor, &parent, input.price_list_id)
+            .await?;
 
         let admin = &input.administrator;
         let admin_first = Name::parse("administrator.firstName", &admin.first_name)?;
         let admin_last = Name::parse("administrator.lastName", &admin.last_name)?;
         let admin_login = EmailAddress::parse("administrator.email", &admin.email)?;
-        if self.store.user_by_login(admin_login.as_str()).await?.is_some() {
-            return Err(DomainError::conflict("administrator.email", "a user with this e-mail already exists"));
+        if self
+            .store
+            .user_by_login(admin_login.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(DomainError::conflict(
+                "administrator.email",
+                "a user with this e-mail already exists",
+            ));
         }
 
         let now = self.now();
@@ -179,10 +232,19 @@ impl Domain {
             .insert_new_user(&mut *tx, Some(actor), parts)
             .await
             .map_err(|e| e.within("administrator"))?;
-        let org_event = self.audit(Some(actor), Some(org_id), "organization.created", Some(("Organization", org_id.to_string())));
+        let org_event = self.audit(
+            Some(actor),
+            Some(org_id),
+            "organization.created",
+            Some(("Organization", org_id.to_string())),
+        );
         tx.insert_audit_event(&org_event).await?;
         tx.commit().await?;
-        Ok(CreatedOrganization { organization, administrator, credentials })
+        Ok(CreatedOrganization {
+            organization,
+            administrator,
+            credentials,
+        })
     }
 
     async fn price_list_for_new_organization(
@@ -194,7 +256,10 @@ impl Domain {
         // Price lists belong to partners: a company is billed on one of its partner's lists.
         if parent.kind != OrganizationKind::Partner {
             if requested.is_some() {
-                return Err(DomainError::validation("priceListId", "only client companies have a price list"));
+                return Err(DomainError::validation(
+                    "priceListId",
+                    "only client companies have a price list",
+                ));
             }
             return Ok(None);
         }
@@ -202,7 +267,10 @@ impl Domain {
             Some(id) => {
                 let list = self.price_list(actor, id).await?;
                 if list.organization_id != parent.id {
-                    return Err(DomainError::validation("priceListId", "must be one of the partner's price lists"));
+                    return Err(DomainError::validation(
+                        "priceListId",
+                        "must be one of the partner's price lists",
+                    ));
                 }
                 Ok(Some(id))
             }
@@ -238,7 +306,11 @@ impl Domain {
             };
         }
         if changes.external_contact.is_some() {
-            next.external_contact = optional_text("externalContact", changes.external_contact.as_deref(), Name::MAX)?;
+            next.external_contact = optional_text(
+                "externalContact",
+                changes.external_contact.as_deref(),
+                Name::MAX,
+            )?;
         }
         if let Some(language) = changes.default_language {
             next.default_language = language;
@@ -252,22 +324,38 @@ impl Domain {
                 Some(parent) => self.store.organization(parent).await?,
                 None => None,
             };
-            let parent = parent.ok_or_else(|| DomainError::validation("priceListId", "only client companies have a price list"))?;
-            next.price_list_id = self.price_list_for_new_organization(actor, &parent, Some(price_list)).await?;
+            let parent = parent.ok_or_else(|| {
+                DomainError::validation("priceListId", "only client companies have a price list")
+            })?;
+            next.price_list_id = self
+                .price_list_for_new_organization(actor, &parent, Some(price_list))
+                .await?;
         }
         if next == current {
             return Ok(current);
         }
         let mut tx = self.store.begin().await?;
         tx.update_organization(&next).await?;
-        let event = self.audit(Some(actor), Some(id), "organization.updated", Some(("Organization", id.to_string())));
+        let event = self.audit(
+            Some(actor),
+            Some(id),
+            "organization.updated",
+            Some(("Organization", id.to_string())),
+        );
         tx.insert_audit_event(&event).await?;
         tx.commit().await?;
         Ok(next)
     }
 
     /// Reads an organization the caller has already proven visible (by a related object).
-    pub(crate) async fn organization_of(&self, store: &dyn Reads, id: OrganizationId) -> DomainResult<Organization> {
-        store.organization(id).await?.ok_or_else(|| DomainError::internal(format!("dangling organization {id}")))
+    pub(crate) async fn organization_of(
+        &self,
+        store: &dyn Reads,
+        id: OrganizationId,
+    ) -> DomainResult<Organization> {
+        store
+            .organization(id)
+            .await?
+            .ok_or_else(|| DomainError::internal(format!("dangling organization {id}")))
     }
 }

@@ -25,10 +25,17 @@ impl Domain {
     }
 
     pub async fn price_list(&self, actor: &Actor, id: PriceListId) -> DomainResult<PriceList> {
-        self.load_price_lists(actor, &[id]).await?.pop().ok_or(DomainError::NotFound("price list"))
+        self.load_price_lists(actor, &[id])
+            .await?
+            .pop()
+            .ok_or(DomainError::NotFound("price list"))
     }
 
-    pub async fn load_price_lists(&self, actor: &Actor, ids: &[PriceListId]) -> DomainResult<Vec<PriceList>> {
+    pub async fn load_price_lists(
+        &self,
+        actor: &Actor,
+        ids: &[PriceListId],
+    ) -> DomainResult<Vec<PriceList>> {
         let lists = self.store.price_lists_by_ids(ids).await?;
         let mut org_ids: Vec<OrganizationId> = lists.iter().map(|l| l.organization_id).collect();
         org_ids.sort();
@@ -36,15 +43,27 @@ impl Domain {
         let owners = self.store.organizations_by_ids(&org_ids).await?;
         Ok(lists
             .into_iter()
-            .filter(|l| owners.iter().any(|o| o.id == l.organization_id && self.can_read_price_lists_of(actor, o)))
+            .filter(|l| {
+                owners
+                    .iter()
+                    .any(|o| o.id == l.organization_id && self.can_read_price_lists_of(actor, o))
+            })
             .collect())
     }
 
     /// A partner's price lists; for a company, its partner's.
-    pub async fn price_lists(&self, actor: &Actor, organization_id: Option<OrganizationId>) -> DomainResult<Vec<PriceList>> {
+    pub async fn price_lists(
+        &self,
+        actor: &Actor,
+        organization_id: Option<OrganizationId>,
+    ) -> DomainResult<Vec<PriceList>> {
         let requested = organization_id.unwrap_or(actor.organization.id);
         let org = match self.store.organization(requested).await? {
-            Some(org) if actor.can_read_in(&org) || actor.organization.parent_id == Some(org.id) => org,
+            Some(org)
+                if actor.can_read_in(&org) || actor.organization.parent_id == Some(org.id) =>
+            {
+                org
+            }
             _ => return Err(DomainError::NotFound("organization")),
         };
         actor.require("billing", actor.permissions.billing, AccessLevel::Read)?;
@@ -55,12 +74,19 @@ impl Domain {
         Ok(self.store.price_lists_of(&[owner]).await?)
     }
 
-    pub async fn create_price_list(&self, actor: &Actor, input: NewPriceList) -> DomainResult<PriceList> {
+    pub async fn create_price_list(
+        &self,
+        actor: &Actor,
+        input: NewPriceList,
+    ) -> DomainResult<PriceList> {
         let org = self.organization(actor, input.organization_id).await?;
         actor.require_write_in(&org)?;
         actor.require("billing", actor.permissions.billing, AccessLevel::Edit)?;
         if org.kind != OrganizationKind::Partner {
-            return Err(DomainError::validation("organizationId", "price lists belong to partners"));
+            return Err(DomainError::validation(
+                "organizationId",
+                "price lists belong to partners",
+            ));
         }
         let name = Name::parse("name", &input.name)?;
         let mut tx = self.store.begin().await?;
@@ -73,10 +99,21 @@ impl Domain {
                 tx.update_price_list(&old).await?;
             }
         }
-        let list = PriceList { id: PriceListId::new(), organization_id: org.id, name, is_default, created_at: self.now() };
+        let list = PriceList {
+            id: PriceListId::new(),
+            organization_id: org.id,
+            name,
+            is_default,
+            created_at: self.now(),
+        };
         tx.insert_price_list(&list).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "price_list.created", Some(("PriceList", list.id.to_string()))))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "price_list.created",
+            Some(("PriceList", list.id.to_string())),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(list)
     }

@@ -25,32 +25,62 @@ pub struct ProfileChanges {
 
 impl Domain {
     /// The profiles of an organization: for those who read profiles or add users.
-    pub async fn profiles(&self, actor: &Actor, organization_id: Option<OrganizationId>) -> DomainResult<Vec<Profile>> {
-        let org = self.organization(actor, organization_id.unwrap_or(actor.organization.id)).await?;
-        if actor.permissions.profiles < AccessLevel::Read && actor.permissions.users < UsersPermission::InviteWithApproval {
-            return Err(DomainError::forbidden("your profile does not allow reading profiles (profiles: READ needed)"));
+    pub async fn profiles(
+        &self,
+        actor: &Actor,
+        organization_id: Option<OrganizationId>,
+    ) -> DomainResult<Vec<Profile>> {
+        let org = self
+            .organization(actor, organization_id.unwrap_or(actor.organization.id))
+            .await?;
+        if actor.permissions.profiles < AccessLevel::Read
+            && actor.permissions.users < UsersPermission::InviteWithApproval
+        {
+            return Err(DomainError::forbidden(
+                "your profile does not allow reading profiles (profiles: READ needed)",
+            ));
         }
         Ok(self.store.profiles_of(&[org.id]).await?)
     }
 
     /// Profiles among `ids` whose organization the actor can see (for `User.profile` and the like).
-    pub async fn load_profiles(&self, actor: &Actor, ids: &[ProfileId]) -> DomainResult<Vec<Profile>> {
+    pub async fn load_profiles(
+        &self,
+        actor: &Actor,
+        ids: &[ProfileId],
+    ) -> DomainResult<Vec<Profile>> {
         let profiles = self.store.profiles_by_ids(ids).await?;
         let mut org_ids: Vec<OrganizationId> = profiles.iter().map(|p| p.organization_id).collect();
         org_ids.sort();
         org_ids.dedup();
-        let visible: Vec<OrganizationId> = self.load_organizations(actor, &org_ids).await?.iter().map(|o| o.id).collect();
-        Ok(profiles.into_iter().filter(|p| visible.contains(&p.organization_id)).collect())
+        let visible: Vec<OrganizationId> = self
+            .load_organizations(actor, &org_ids)
+            .await?
+            .iter()
+            .map(|o| o.id)
+            .collect();
+        Ok(profiles
+            .into_iter()
+            .filter(|p| visible.contains(&p.organization_id))
+            .collect())
     }
 
-    async fn profile_editor_org(&self, actor: &Actor, org_id: OrganizationId) -> DomainResult<Organization> {
+    async fn profile_editor_org(
+        &self,
+        actor: &Actor,
+        org_id: OrganizationId,
+    ) -> DomainResult<Organization> {
         let org = self.organization(actor, org_id).await?;
         actor.require_write_in(&org)?;
         actor.require("profiles", actor.permissions.profiles, AccessLevel::Edit)?;
         Ok(org)
     }
 
-    fn check_grantable(actor: &Actor, org: &Organization, permissions: &Permissions) -> DomainResult<()> {
+    fn check_grantable(
+        actor: &Actor,
+        org: &Organization,
+        permissions: &Permissions,
+    ) -> DomainResult<()> {
         if let Some(area) = Permissions::enterprise(org.kind).first_excess(permissions) {
             return Err(DomainError::validation(
                 format!("permissions.{area}"),
@@ -58,13 +88,17 @@ impl Domain {
             ));
         }
         if let Some(area) = actor.permissions.first_excess(permissions) {
-            return Err(DomainError::forbidden(format!("you cannot grant more rights than your own ({area})")));
+            return Err(DomainError::forbidden(format!(
+                "you cannot grant more rights than your own ({area})"
+            )));
         }
         Ok(())
     }
 
     pub async fn create_profile(&self, actor: &Actor, input: NewProfile) -> DomainResult<Profile> {
-        let org = self.profile_editor_org(actor, input.organization_id).await?;
+        let org = self
+            .profile_editor_org(actor, input.organization_id)
+            .await?;
         let name = Name::parse("name", &input.name)?;
         Self::check_grantable(actor, &org, &input.permissions)?;
         let profile = Profile {
@@ -77,25 +111,49 @@ impl Domain {
         };
         let mut tx = self.store.begin().await?;
         tx.insert_profile(&profile).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "profile.created", Some(("Profile", profile.id.to_string()))))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "profile.created",
+            Some(("Profile", profile.id.to_string())),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(profile)
     }
 
-    async fn editable_profile(&self, actor: &Actor, id: ProfileId) -> DomainResult<(Profile, Organization)> {
-        let profile = self.load_profiles(actor, &[id]).await?.pop().ok_or(DomainError::NotFound("profile"))?;
-        let org = self.profile_editor_org(actor, profile.organization_id).await?;
+    async fn editable_profile(
+        &self,
+        actor: &Actor,
+        id: ProfileId,
+    ) -> DomainResult<(Profile, Organization)> {
+        let profile = self
+            .load_profiles(actor, &[id])
+            .await?
+            .pop()
+            .ok_or(DomainError::NotFound("profile"))?;
+        let org = self
+            .profile_editor_org(actor, profile.organization_id)
+            .await?;
         if profile.built_in {
-            return Err(DomainError::forbidden("the built-in Enterprise profile cannot be changed or deleted"));
+            return Err(DomainError::forbidden(
+                "the built-in Enterprise profile cannot be changed or deleted",
+            ));
         }
         if !actor.permissions.covers(&profile.permissions) {
-            return Err(DomainError::forbidden("this profile holds more rights than you do"));
+            return Err(DomainError::forbidden(
+                "this profile holds more rights than you do",
+            ));
         }
         Ok((profile, org))
     }
 
-    pub async fn update_profile(&self, actor: &Actor, id: ProfileId, changes: ProfileChanges) -> DomainResult<Profile> {
+    pub async fn update_profile(
+        &self,
+        actor: &Actor,
+        id: ProfileId,
+        changes: ProfileChanges,
+    ) -> DomainResult<Profile> {
         let (current, org) = self.editable_profile(actor, id).await?;
         let mut next = current.clone();
         if let Some(raw) = changes.name.as_deref() {
@@ -110,8 +168,13 @@ impl Domain {
         }
         let mut tx = self.store.begin().await?;
         tx.update_profile(&next).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "profile.updated", Some(("Profile", id.to_string()))))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "profile.updated",
+            Some(("Profile", id.to_string())),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -119,31 +182,54 @@ impl Domain {
     pub async fn delete_profile(&self, actor: &Actor, id: ProfileId) -> DomainResult<ProfileId> {
         let (profile, org) = self.editable_profile(actor, id).await?;
         if org.default_profile_id == profile.id {
-            return Err(DomainError::conflict("id", "the organization's default profile cannot be deleted"));
+            return Err(DomainError::conflict(
+                "id",
+                "the organization's default profile cannot be deleted",
+            ));
         }
         let mut tx = self.store.begin().await?;
         let holders = tx.count_users_with_profile(id).await?;
         if holders > 0 {
-            return Err(DomainError::conflict("id", format!("{holders} user(s) hold this profile")));
+            return Err(DomainError::conflict(
+                "id",
+                format!("{holders} user(s) hold this profile"),
+            ));
         }
         tx.delete_profile(id).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "profile.deleted", Some(("Profile", id.to_string()))))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "profile.deleted",
+            Some(("Profile", id.to_string())),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
 
-    pub async fn set_default_profile(&self, actor: &Actor, organization_id: OrganizationId, profile_id: ProfileId) -> DomainResult<Organization> {
+    pub async fn set_default_profile(
+        &self,
+        actor: &Actor,
+        organization_id: OrganizationId,
+        profile_id: ProfileId,
+    ) -> DomainResult<Organization> {
         let mut org = self.profile_editor_org(actor, organization_id).await?;
-        let profile = self.assignable_profile(actor, &org, Some(profile_id)).await?;
+        let profile = self
+            .assignable_profile(actor, &org, Some(profile_id))
+            .await?;
         if org.default_profile_id == profile.id {
             return Ok(org);
         }
         org.default_profile_id = profile.id;
         let mut tx = self.store.begin().await?;
         tx.update_organization(&org).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "organization.default_profile_set", Some(("Profile", profile_id.to_string()))))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "organization.default_profile_set",
+            Some(("Profile", profile_id.to_string())),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(org)
     }

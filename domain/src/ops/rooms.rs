@@ -29,7 +29,10 @@ const EQUIPMENT_MAX: usize = 50;
 
 fn parse_equipment(raw: &[String]) -> DomainResult<Vec<String>> {
     if raw.len() > EQUIPMENT_MAX {
-        return Err(DomainError::validation("equipment", format!("at most {EQUIPMENT_MAX} items")));
+        return Err(DomainError::validation(
+            "equipment",
+            format!("at most {EQUIPMENT_MAX} items"),
+        ));
     }
     let mut items = Vec::with_capacity(raw.len());
     for item in raw {
@@ -43,28 +46,48 @@ fn parse_equipment(raw: &[String]) -> DomainResult<Vec<String>> {
 
 fn parse_capacity(raw: Option<i32>) -> DomainResult<Option<i32>> {
     match raw {
-        Some(n) if !(1..=10_000).contains(&n) => Err(DomainError::validation("capacity", "must be between 1 and 10000")),
+        Some(n) if !(1..=10_000).contains(&n) => Err(DomainError::validation(
+            "capacity",
+            "must be between 1 and 10000",
+        )),
         other => Ok(other),
     }
 }
 
-fn apply_policy(policy: BookingPolicy, changes: Option<&PolicyChanges>) -> DomainResult<BookingPolicy> {
+fn apply_policy(
+    policy: BookingPolicy,
+    changes: Option<&PolicyChanges>,
+) -> DomainResult<BookingPolicy> {
     let c = changes.cloned().unwrap_or_default();
     policy.with_changes(c.slot_minutes, c.min_minutes, c.max_minutes, c.horizon_days)
 }
 
 impl Domain {
     pub async fn room(&self, actor: &Actor, id: RoomId) -> DomainResult<Room> {
-        let room = self.store.room(id).await?.ok_or(DomainError::NotFound("room"))?;
-        self.site(actor, room.site_id).await.map_err(|_| DomainError::NotFound("room"))?;
+        let room = self
+            .store
+            .room(id)
+            .await?
+            .ok_or(DomainError::NotFound("room"))?;
+        self.site(actor, room.site_id)
+            .await
+            .map_err(|_| DomainError::NotFound("room"))?;
         Ok(room)
     }
 
     pub async fn load_rooms(&self, actor: &Actor, ids: &[RoomId]) -> DomainResult<Vec<Room>> {
         let rooms = self.store.rooms_by_ids(ids).await?;
         let site_ids: Vec<SiteId> = rooms.iter().map(|r| r.site_id).collect();
-        let visible: Vec<SiteId> = self.load_sites(actor, &site_ids).await?.iter().map(|s| s.id).collect();
-        Ok(rooms.into_iter().filter(|r| visible.contains(&r.site_id)).collect())
+        let visible: Vec<SiteId> = self
+            .load_sites(actor, &site_ids)
+            .await?
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        Ok(rooms
+            .into_iter()
+            .filter(|r| visible.contains(&r.site_id))
+            .collect())
     }
 
     /// The rooms of a site the actor may use.
@@ -74,8 +97,17 @@ impl Domain {
     }
 
     /// Rooms of many sites at once (DataLoader batches for `Site.rooms`).
-    pub async fn load_rooms_of_sites(&self, actor: &Actor, site_ids: &[SiteId]) -> DomainResult<Vec<Room>> {
-        let visible: Vec<SiteId> = self.load_sites(actor, site_ids).await?.iter().map(|s| s.id).collect();
+    pub async fn load_rooms_of_sites(
+        &self,
+        actor: &Actor,
+        site_ids: &[SiteId],
+    ) -> DomainResult<Vec<Room>> {
+        let visible: Vec<SiteId> = self
+            .load_sites(actor, site_ids)
+            .await?
+            .iter()
+            .map(|s| s.id)
+            .collect();
         if visible.is_empty() {
             return Ok(vec![]);
         }
@@ -83,12 +115,19 @@ impl Domain {
     }
 
     async fn require_room_editor(&self, actor: &Actor, site: &Site) -> DomainResult<()> {
-        let org = self.organization_of(&*self.store, site.organization_id).await?;
+        let org = self
+            .organization_of(&*self.store, site.organization_id)
+            .await?;
         actor.require_write_in(&org)?;
         actor.require("rooms", actor.permissions.rooms, AccessLevel::Edit)
     }
 
-    pub async fn create_room(&self, actor: &Actor, site_id: SiteId, fields: RoomFields) -> DomainResult<Room> {
+    pub async fn create_room(
+        &self,
+        actor: &Actor,
+        site_id: SiteId,
+        fields: RoomFields,
+    ) -> DomainResult<Room> {
         let site = self.site(actor, site_id).await?;
         self.require_room_editor(actor, &site).await?;
         let room = Room {
@@ -104,13 +143,23 @@ impl Domain {
         };
         let mut tx = self.store.begin().await?;
         tx.insert_room(&room).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(room.organization_id), "room.created", Some(("Room", room.id.to_string()))))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(room.organization_id),
+            "room.created",
+            Some(("Room", room.id.to_string())),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(room)
     }
 
-    pub async fn update_room(&self, actor: &Actor, id: RoomId, fields: RoomFields) -> DomainResult<Room> {
+    pub async fn update_room(
+        &self,
+        actor: &Actor,
+        id: RoomId,
+        fields: RoomFields,
+    ) -> DomainResult<Room> {
         let current = self.room(actor, id).await?;
         let site = self.site(actor, current.site_id).await?;
         self.require_room_editor(actor, &site).await?;
@@ -133,8 +182,13 @@ impl Domain {
         }
         let mut tx = self.store.begin().await?;
         tx.update_room(&next).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(next.organization_id), "room.updated", Some(("Room", id.to_string()))))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(next.organization_id),
+            "room.updated",
+            Some(("Room", id.to_string())),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(next)
     }

@@ -23,21 +23,43 @@ pub struct SiteGroupChanges {
 }
 
 impl Domain {
-    pub async fn site_groups(&self, actor: &Actor, organization_id: Option<OrganizationId>) -> DomainResult<Vec<SiteGroup>> {
-        let org = self.organization(actor, organization_id.unwrap_or(actor.organization.id)).await?;
+    pub async fn site_groups(
+        &self,
+        actor: &Actor,
+        organization_id: Option<OrganizationId>,
+    ) -> DomainResult<Vec<SiteGroup>> {
+        let org = self
+            .organization(actor, organization_id.unwrap_or(actor.organization.id))
+            .await?;
         Ok(self.store.site_groups_of(&[org.id]).await?)
     }
 
-    pub async fn load_site_groups(&self, actor: &Actor, ids: &[SiteGroupId]) -> DomainResult<Vec<SiteGroup>> {
+    pub async fn load_site_groups(
+        &self,
+        actor: &Actor,
+        ids: &[SiteGroupId],
+    ) -> DomainResult<Vec<SiteGroup>> {
         let groups = self.store.site_groups_by_ids(ids).await?;
         let mut org_ids: Vec<OrganizationId> = groups.iter().map(|g| g.organization_id).collect();
         org_ids.sort();
         org_ids.dedup();
-        let visible: Vec<OrganizationId> = self.load_organizations(actor, &org_ids).await?.iter().map(|o| o.id).collect();
-        Ok(groups.into_iter().filter(|g| visible.contains(&g.organization_id)).collect())
+        let visible: Vec<OrganizationId> = self
+            .load_organizations(actor, &org_ids)
+            .await?
+            .iter()
+            .map(|o| o.id)
+            .collect();
+        Ok(groups
+            .into_iter()
+            .filter(|g| visible.contains(&g.organization_id))
+            .collect())
     }
 
-    async fn site_group_editable(&self, actor: &Actor, org_id: OrganizationId) -> DomainResult<Organization> {
+    async fn site_group_editable(
+        &self,
+        actor: &Actor,
+        org_id: OrganizationId,
+    ) -> DomainResult<Organization> {
         let org = self.organization(actor, org_id).await?;
         actor.require_write_in(&org)?;
         actor.require("sites", actor.permissions.sites, AccessLevel::Edit)?;
@@ -45,35 +67,71 @@ impl Domain {
     }
 
     /// Every listed site must be one of the organization's (visible to the actor).
-    async fn check_group_sites(&self, actor: &Actor, org: &Organization, site_ids: &[SiteId]) -> DomainResult<Vec<SiteId>> {
+    async fn check_group_sites(
+        &self,
+        actor: &Actor,
+        org: &Organization,
+        site_ids: &[SiteId],
+    ) -> DomainResult<Vec<SiteId>> {
         let mut ids = site_ids.to_vec();
         ids.sort();
         ids.dedup();
         let sites = self.load_sites(actor, &ids).await?;
         for id in &ids {
-            if !sites.iter().any(|s| s.id == *id && s.organization_id == org.id) {
+            if !sites
+                .iter()
+                .any(|s| s.id == *id && s.organization_id == org.id)
+            {
                 return Err(DomainError::NotFound("site"));
             }
         }
         Ok(ids)
     }
 
-    pub async fn create_site_group(&self, actor: &Actor, input: NewSiteGroup) -> DomainResult<SiteGroup> {
-        let org = self.site_group_editable(actor, input.organization_id).await?;
+    pub async fn create_site_group(
+        &self,
+        actor: &Actor,
+        input: NewSiteGroup,
+    ) -> DomainResult<SiteGroup> {
+        let org = self
+            .site_group_editable(actor, input.organization_id)
+            .await?;
         let name = Name::parse("name", &input.name)?;
         let site_ids = self.check_group_sites(actor, &org, &input.site_ids).await?;
-        let group = SiteGroup { id: SiteGroupId::new(), organization_id: org.id, name, site_ids, created_at: self.now() };
+        let group = SiteGroup {
+            id: SiteGroupId::new(),
+            organization_id: org.id,
+            name,
+            site_ids,
+            created_at: self.now(),
+        };
         let mut tx = self.store.begin().await?;
         tx.insert_site_group(&group).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "site_group.created", Some(("SiteGroup", group.id.to_string()))))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "site_group.created",
+            Some(("SiteGroup", group.id.to_string())),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(group)
     }
 
-    pub async fn update_site_group(&self, actor: &Actor, id: SiteGroupId, changes: SiteGroupChanges) -> DomainResult<SiteGroup> {
-        let current = self.load_site_groups(actor, &[id]).await?.pop().ok_or(DomainError::NotFound("site group"))?;
-        let org = self.site_group_editable(actor, current.organization_id).await?;
+    pub async fn update_site_group(
+        &self,
+        actor: &Actor,
+        id: SiteGroupId,
+        changes: SiteGroupChanges,
+    ) -> DomainResult<SiteGroup> {
+        let current = self
+            .load_site_groups(actor, &[id])
+            .await?
+            .pop()
+            .ok_or(DomainError::NotFound("site group"))?;
+        let org = self
+            .site_group_editable(actor, current.organization_id)
+            .await?;
         let mut next = current.clone();
         if let Some(raw) = changes.name.as_deref() {
             next.name = Name::parse("name", raw)?;
@@ -86,8 +144,13 @@ impl Domain {
         }
         let mut tx = self.store.begin().await?;
         tx.update_site_group(&next).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "site_group.updated", Some(("SiteGroup", id.to_string()))))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "site_group.updated",
+            Some(("SiteGroup", id.to_string())),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(next)
     }

@@ -29,12 +29,23 @@ const ADDRESS_MAX: usize = 500;
 impl Domain {
     /// A site the actor may use, or NOT_FOUND.
     pub async fn site(&self, actor: &Actor, id: SiteId) -> DomainResult<Site> {
-        let site = self.store.site(id).await?.ok_or(DomainError::NotFound("site"))?;
-        self.visible_sites(actor, vec![site]).await?.pop().ok_or(DomainError::NotFound("site"))
+        let site = self
+            .store
+            .site(id)
+            .await?
+            .ok_or(DomainError::NotFound("site"))?;
+        self.visible_sites(actor, vec![site])
+            .await?
+            .pop()
+            .ok_or(DomainError::NotFound("site"))
     }
 
     /// Keeps the sites the actor may use.
-    pub(crate) async fn visible_sites(&self, actor: &Actor, sites: Vec<Site>) -> DomainResult<Vec<Site>> {
+    pub(crate) async fn visible_sites(
+        &self,
+        actor: &Actor,
+        sites: Vec<Site>,
+    ) -> DomainResult<Vec<Site>> {
         let mut org_ids: Vec<OrganizationId> = sites.iter().map(|s| s.organization_id).collect();
         org_ids.sort();
         org_ids.dedup();
@@ -46,7 +57,9 @@ impl Domain {
         Ok(sites
             .into_iter()
             .filter(|site| {
-                access.iter().any(|(org, access)| *org == site.organization_id && access.allows(site.id))
+                access
+                    .iter()
+                    .any(|(org, access)| *org == site.organization_id && access.allows(site.id))
             })
             .collect())
     }
@@ -63,22 +76,36 @@ impl Domain {
         first: Option<i32>,
         after: Option<SiteId>,
     ) -> DomainResult<Page<Site>> {
-        let org = self.organization(actor, organization_id.unwrap_or(actor.organization.id)).await?;
+        let org = self
+            .organization(actor, organization_id.unwrap_or(actor.organization.id))
+            .await?;
         let only = match actor.site_access(&*self.store, org.id).await? {
             SiteAccess::All => None,
             SiteAccess::Only(sites) => Some(sites.into_iter().collect()),
         };
-        let query = SiteQuery { organization_ids: vec![org.id], only, after, first: page_size(first)? };
+        let query = SiteQuery {
+            organization_ids: vec![org.id],
+            only,
+            after,
+            first: page_size(first)?,
+        };
         Ok(self.store.sites(&query).await?)
     }
 
     /// A site the actor may edit: visible, organization writable, `sites: EDIT`.
-    async fn editable_site_org(&self, actor: &Actor, org_id: OrganizationId) -> DomainResult<Organization> {
+    async fn editable_site_org(
+        &self,
+        actor: &Actor,
+        org_id: OrganizationId,
+    ) -> DomainResult<Organization> {
         let org = self.organization(actor, org_id).await?;
         actor.require_write_in(&org)?;
         actor.require("sites", actor.permissions.sites, AccessLevel::Edit)?;
         if org.kind != OrganizationKind::Company {
-            return Err(DomainError::validation("organizationId", "sites belong to client companies"));
+            return Err(DomainError::validation(
+                "organizationId",
+                "sites belong to client companies",
+            ));
         }
         Ok(org)
     }
@@ -95,15 +122,26 @@ impl Domain {
         };
         let mut tx = self.store.begin().await?;
         tx.insert_site(&site).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "site.created", Some(("Site", site.id.to_string()))))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "site.created",
+            Some(("Site", site.id.to_string())),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(site)
     }
 
-    pub async fn update_site(&self, actor: &Actor, id: SiteId, changes: SiteChanges) -> DomainResult<Site> {
+    pub async fn update_site(
+        &self,
+        actor: &Actor,
+        id: SiteId,
+        changes: SiteChanges,
+    ) -> DomainResult<Site> {
         let current = self.site(actor, id).await?;
-        self.editable_site_org(actor, current.organization_id).await?;
+        self.editable_site_org(actor, current.organization_id)
+            .await?;
         let mut next = current.clone();
         if let Some(raw) = changes.name.as_deref() {
             next.name = Name::parse("name", raw)?;
@@ -119,8 +157,13 @@ impl Domain {
         }
         let mut tx = self.store.begin().await?;
         tx.update_site(&next).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(next.organization_id), "site.updated", Some(("Site", id.to_string()))))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(next.organization_id),
+            "site.updated",
+            Some(("Site", id.to_string())),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(next)
     }

@@ -31,7 +31,9 @@ pub struct IssuedCredentials {
 
 impl std::fmt::Debug for IssuedCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedCredentials").field("login", &self.login).finish_non_exhaustive()
+        f.debug_struct("IssuedCredentials")
+            .field("login", &self.login)
+            .finish_non_exhaustive()
     }
 }
 
@@ -128,8 +130,14 @@ impl Domain {
     pub async fn user(&self, actor: &Actor, id: UserId) -> DomainResult<User> {
         let not_found = DomainError::NotFound("user");
         let user = self.store.user(id).await?.ok_or(not_found.clone())?;
-        let org = self.organization_of(&*self.store, user.organization_id).await?;
-        if self.can_see_user(actor, &user, &org) { Ok(user) } else { Err(not_found) }
+        let org = self
+            .organization_of(&*self.store, user.organization_id)
+            .await?;
+        if self.can_see_user(actor, &user, &org) {
+            Ok(user)
+        } else {
+            Err(not_found)
+        }
     }
 
     /// The users among `ids` the actor can see (DataLoader batches): two storage calls.
@@ -154,7 +162,12 @@ impl Domain {
         first: Option<i32>,
         after: Option<UserId>,
     ) -> DomainResult<Page<User>> {
-        let org = self.organization(actor, filter.organization_id.unwrap_or(actor.organization.id)).await?;
+        let org = self
+            .organization(
+                actor,
+                filter.organization_id.unwrap_or(actor.organization.id),
+            )
+            .await?;
         actor.require("users", actor.permissions.users, UsersPermission::Read)?;
         let site = match filter.site_id {
             None => None,
@@ -184,14 +197,29 @@ impl Domain {
 
     /// Each user's sites, direct and through groups (the caller loads them through the visibility
     /// rules of `load_sites`).
-    pub async fn effective_site_ids_of(&self, users: &[User]) -> DomainResult<Vec<(UserId, Vec<SiteId>)>> {
-        let group_ids = dedup(&users.iter().flat_map(|u| u.site_group_ids.iter().copied()).collect::<Vec<_>>());
-        let groups = if group_ids.is_empty() { vec![] } else { self.store.site_groups_by_ids(&group_ids).await? };
+    pub async fn effective_site_ids_of(
+        &self,
+        users: &[User],
+    ) -> DomainResult<Vec<(UserId, Vec<SiteId>)>> {
+        let group_ids = dedup(
+            &users
+                .iter()
+                .flat_map(|u| u.site_group_ids.iter().copied())
+                .collect::<Vec<_>>(),
+        );
+        let groups = if group_ids.is_empty() {
+            vec![]
+        } else {
+            self.store.site_groups_by_ids(&group_ids).await?
+        };
         Ok(users
             .iter()
             .map(|user| {
                 let mut sites: BTreeSet<SiteId> = user.site_ids.iter().copied().collect();
-                for group in groups.iter().filter(|g| user.site_group_ids.contains(&g.id)) {
+                for group in groups
+                    .iter()
+                    .filter(|g| user.site_group_ids.contains(&g.id))
+                {
                     if group.organization_id == user.organization_id {
                         sites.extend(group.site_ids.iter().copied());
                     }
@@ -202,28 +230,54 @@ impl Domain {
     }
 
     pub async fn create_user(&self, actor: &Actor, input: NewUser) -> DomainResult<CreatedUser> {
-        let org = self.organization(actor, input.organization_id.unwrap_or(actor.organization.id)).await?;
+        let org = self
+            .organization(
+                actor,
+                input.organization_id.unwrap_or(actor.organization.id),
+            )
+            .await?;
         actor.require_write_in(&org)?;
         actor.require("users", actor.permissions.users, UsersPermission::Manage)?;
         check_credentials_recipient(input.send_credentials_to)?;
 
         let first_name = Name::parse("firstName", &input.first_name)?;
         let last_name = Name::parse("lastName", &input.last_name)?;
-        let email = non_empty(input.email.as_deref()).map(|raw| EmailAddress::parse("email", raw)).transpose()?;
-        let username = non_empty(input.username.as_deref()).map(|raw| Username::parse("username", raw)).transpose()?;
+        let email = non_empty(input.email.as_deref())
+            .map(|raw| EmailAddress::parse("email", raw))
+            .transpose()?;
+        let username = non_empty(input.username.as_deref())
+            .map(|raw| Username::parse("username", raw))
+            .transpose()?;
         if email.is_none() && username.is_none() {
-            return Err(DomainError::validation("username", "a user without e-mail needs a username to sign in"));
+            return Err(DomainError::validation(
+                "username",
+                "a user without e-mail needs a username to sign in",
+            ));
         }
-        let profile = self.assignable_profile(actor, &org, input.profile_id).await?;
+        let profile = self
+            .assignable_profile(actor, &org, input.profile_id)
+            .await?;
         if email.is_none() && profile.permissions.users >= UsersPermission::InviteWithApproval {
-            return Err(DomainError::validation("email", "an e-mail is required for a profile that may add users"));
+            return Err(DomainError::validation(
+                "email",
+                "an e-mail is required for a profile that may add users",
+            ));
         }
-        let grants = self.check_grants(actor, &org, &input.site_ids, &input.site_group_ids).await?;
+        let grants = self
+            .check_grants(actor, &org, &input.site_ids, &input.site_group_ids)
+            .await?;
         check_default_site(input.default_site_id, &grants.effective)?;
-        let external_contact = optional_text("externalContact", input.external_contact.as_deref(), Name::MAX)?;
+        let external_contact = optional_text(
+            "externalContact",
+            input.external_contact.as_deref(),
+            Name::MAX,
+        )?;
         let photo_url = optional_url("photoUrl", input.photo_url.as_deref())?;
-        let price_list_id = self.check_user_price_list(actor, &org, input.price_list_id).await?;
-        self.check_login_free(&*self.store, email.as_ref(), username.as_ref()).await?;
+        let price_list_id = self
+            .check_user_price_list(actor, &org, input.price_list_id)
+            .await?;
+        self.check_login_free(&*self.store, email.as_ref(), username.as_ref())
+            .await?;
 
         let parts = NewUserParts {
             id: UserId::new(),
@@ -264,8 +318,11 @@ impl Domain {
             None => random_digits(6),
         };
         let password_hash = self.secrets.hash_password(&password).await?;
-        self.check_login_free(&*tx, parts.email.as_ref(), parts.username.as_ref()).await?;
-        let (booking_code, booking_code_hash) = self.unused_booking_code(&*tx, parts.organization.id).await?;
+        self.check_login_free(&*tx, parts.email.as_ref(), parts.username.as_ref())
+            .await?;
+        let (booking_code, booking_code_hash) = self
+            .unused_booking_code(&*tx, parts.organization.id)
+            .await?;
         let user = User {
             id: parts.id,
             organization_id: parts.organization.id,
@@ -290,8 +347,13 @@ impl Domain {
             created_at: self.now(),
         };
         tx.insert_user(&user).await?;
-        tx.insert_audit_event(&self.audit(actor, Some(user.organization_id), "user.created", user_target(user.id)))
-            .await?;
+        tx.insert_audit_event(&self.audit(
+            actor,
+            Some(user.organization_id),
+            "user.created",
+            user_target(user.id),
+        ))
+        .await?;
         let credentials = IssuedCredentials {
             login: user.login(),
             temporary_password: (!chosen).then_some(password),
@@ -301,15 +363,25 @@ impl Domain {
     }
 
     /// A fresh booking code, unique within the organization.
-    pub(crate) async fn unused_booking_code(&self, store: &dyn Reads, org: OrganizationId) -> DomainResult<(String, Secret)> {
+    pub(crate) async fn unused_booking_code(
+        &self,
+        store: &dyn Reads,
+        org: OrganizationId,
+    ) -> DomainResult<(String, Secret)> {
         for _ in 0..8 {
             let code = random_digits(BOOKING_CODE_DIGITS);
             let hash = self.secrets.booking_code_hash(org, &code);
-            if store.user_by_booking_code(org, hash.expose()).await?.is_none() {
+            if store
+                .user_by_booking_code(org, hash.expose())
+                .await?
+                .is_none()
+            {
                 return Ok((code, hash));
             }
         }
-        Err(DomainError::internal("could not draw an unused booking code"))
+        Err(DomainError::internal(
+            "could not draw an unused booking code",
+        ))
     }
 
     async fn check_login_free(
@@ -321,12 +393,18 @@ impl Domain {
         if let Some(email) = email
             && store.user_by_login(email.as_str()).await?.is_some()
         {
-            return Err(DomainError::conflict("email", "a user with this e-mail already exists"));
+            return Err(DomainError::conflict(
+                "email",
+                "a user with this e-mail already exists",
+            ));
         }
         if let Some(username) = username
             && store.user_by_login(username.as_str()).await?.is_some()
         {
-            return Err(DomainError::conflict("username", "this username is already taken"));
+            return Err(DomainError::conflict(
+                "username",
+                "this username is already taken",
+            ));
         }
         Ok(())
     }
@@ -370,7 +448,10 @@ impl Domain {
         if !site_ids.is_empty() {
             let sites = self.store.sites_by_ids(&site_ids).await?;
             for id in &site_ids {
-                let ok = sites.iter().any(|s| s.id == *id && s.organization_id == org.id) && access.allows(*id);
+                let ok = sites
+                    .iter()
+                    .any(|s| s.id == *id && s.organization_id == org.id)
+                    && access.allows(*id);
                 if !ok {
                     return Err(DomainError::NotFound("site"));
                 }
@@ -395,7 +476,11 @@ impl Domain {
                 effective.extend(group.site_ids.iter().copied());
             }
         }
-        Ok(Grants { site_ids, site_group_ids: group_ids, effective })
+        Ok(Grants {
+            site_ids,
+            site_group_ids: group_ids,
+            effective,
+        })
     }
 
     async fn check_user_price_list(
@@ -407,28 +492,47 @@ impl Domain {
         let Some(id) = requested else { return Ok(None) };
         let list = self.price_list(actor, id).await?;
         if list.organization_id != org.id && Some(list.organization_id) != org.parent_id {
-            return Err(DomainError::validation("priceListId", "must be a price list of the organization's partner"));
+            return Err(DomainError::validation(
+                "priceListId",
+                "must be a price list of the organization's partner",
+            ));
         }
         Ok(Some(id))
     }
 
     /// A user the actor may manage: visible, in an organization it can write in, `users: MANAGE`,
     /// and holding a profile no richer than the actor's.
-    async fn manageable_user(&self, actor: &Actor, id: UserId) -> DomainResult<(User, Organization)> {
+    async fn manageable_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+    ) -> DomainResult<(User, Organization)> {
         let user = self.user(actor, id).await?;
-        let org = self.organization_of(&*self.store, user.organization_id).await?;
+        let org = self
+            .organization_of(&*self.store, user.organization_id)
+            .await?;
         actor.require_write_in(&org)?;
         actor.require("users", actor.permissions.users, UsersPermission::Manage)?;
         let profile = self.store.profile(user.profile_id).await?;
         if profile.is_some_and(|p| !actor.permissions.covers(&p.permissions)) {
-            return Err(DomainError::forbidden("this user holds more rights than you do"));
+            return Err(DomainError::forbidden(
+                "this user holds more rights than you do",
+            ));
         }
         Ok((user, org))
     }
 
-    pub async fn update_user(&self, actor: &Actor, id: UserId, changes: UserChanges) -> DomainResult<User> {
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        changes: UserChanges,
+    ) -> DomainResult<User> {
         if changes.username.is_some() {
-            return Err(DomainError::validation("username", "a username never changes"));
+            return Err(DomainError::validation(
+                "username",
+                "a username never changes",
+            ));
         }
         let self_service = id == actor.user.id
             && changes.email.is_none()
@@ -458,31 +562,52 @@ impl Domain {
             next.photo_url = optional_url("photoUrl", changes.photo_url.as_deref())?;
         }
         if changes.external_contact.is_some() {
-            next.external_contact = optional_text("externalContact", changes.external_contact.as_deref(), Name::MAX)?;
+            next.external_contact = optional_text(
+                "externalContact",
+                changes.external_contact.as_deref(),
+                Name::MAX,
+            )?;
         }
         if let Some(raw) = non_empty(changes.email.as_deref()) {
             let email = EmailAddress::parse("email", raw)?;
             if Some(&email) != current.email.as_ref() {
-                self.check_login_free(&*self.store, Some(&email), None).await?;
+                self.check_login_free(&*self.store, Some(&email), None)
+                    .await?;
                 next.email = Some(email);
             }
         }
         if let Some(profile_id) = changes.profile_id {
-            next.profile_id = self.assignable_profile(actor, &org, Some(profile_id)).await?.id;
+            next.profile_id = self
+                .assignable_profile(actor, &org, Some(profile_id))
+                .await?
+                .id;
         }
-        let profile = self.store.profile(next.profile_id).await?.ok_or(DomainError::NotFound("profile"))?;
-        if next.email.is_none() && profile.permissions.users >= UsersPermission::InviteWithApproval {
-            return Err(DomainError::validation("email", "an e-mail is required for a profile that may add users"));
+        let profile = self
+            .store
+            .profile(next.profile_id)
+            .await?
+            .ok_or(DomainError::NotFound("profile"))?;
+        if next.email.is_none() && profile.permissions.users >= UsersPermission::InviteWithApproval
+        {
+            return Err(DomainError::validation(
+                "email",
+                "an e-mail is required for a profile that may add users",
+            ));
         }
         if changes.site_ids.is_some() || changes.site_group_ids.is_some() {
             let sites = changes.site_ids.as_deref().unwrap_or(&current.site_ids);
-            let groups = changes.site_group_ids.as_deref().unwrap_or(&current.site_group_ids);
+            let groups = changes
+                .site_group_ids
+                .as_deref()
+                .unwrap_or(&current.site_group_ids);
             let grants = self.check_grants(actor, &org, sites, groups).await?;
             next.site_ids = grants.site_ids;
             next.site_group_ids = grants.site_group_ids;
         }
         if let Some(price_list) = changes.price_list_id {
-            next.price_list_id = self.check_user_price_list(actor, &org, Some(price_list)).await?;
+            next.price_list_id = self
+                .check_user_price_list(actor, &org, Some(price_list))
+                .await?;
         }
         let effective = effective_site_ids(&*self.store, &next).await?;
         match changes.default_site_id {
@@ -498,7 +623,13 @@ impl Domain {
         }
         let mut tx = self.store.begin().await?;
         tx.update_user(&next).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "user.updated", user_target(id))).await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "user.updated",
+            user_target(id),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -516,7 +647,13 @@ impl Domain {
         user.session_epoch += 1;
         let mut tx = self.store.begin().await?;
         tx.update_user(&user).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "user.deactivated", user_target(id))).await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "user.deactivated",
+            user_target(id),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -524,12 +661,21 @@ impl Domain {
     pub async fn reactivate_user(&self, actor: &Actor, id: UserId) -> DomainResult<User> {
         let (mut user, org) = self.manageable_user(actor, id).await?;
         if user.status != UserStatus::Inactive {
-            return Err(DomainError::validation("userId", "only an inactive user can be reactivated"));
+            return Err(DomainError::validation(
+                "userId",
+                "only an inactive user can be reactivated",
+            ));
         }
         user.status = UserStatus::Active;
         let mut tx = self.store.begin().await?;
         tx.update_user(&user).await?;
-        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "user.reactivated", user_target(id))).await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "user.reactivated",
+            user_target(id),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -541,9 +687,10 @@ fn non_empty(raw: Option<&str>) -> Option<&str> {
 
 fn check_default_site(default: Option<SiteId>, effective: &BTreeSet<SiteId>) -> DomainResult<()> {
     match default {
-        Some(site) if !effective.contains(&site) => {
-            Err(DomainError::validation("defaultSiteId", "must be one of the user's sites"))
-        }
+        Some(site) if !effective.contains(&site) => Err(DomainError::validation(
+            "defaultSiteId",
+            "must be one of the user's sites",
+        )),
         _ => Ok(()),
     }
 }

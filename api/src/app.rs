@@ -1,0 +1,50 @@
+//! Wiring: storage backend, domain and schema from a configuration.
+
+use std::sync::Arc;
+
+use concierge_domain::clock::SystemClock;
+use concierge_domain::secrets::{Keys, Secrets};
+use concierge_domain::storage::Storage;
+use concierge_domain::{Domain, DomainConfig, DomainError};
+use concierge_storage_memory::MemoryStore;
+
+use crate::config::Config;
+use crate::graphql::{ConciergeSchema, build_schema};
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub domain: Domain,
+    pub schema: ConciergeSchema,
+    pub production: bool,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Storage>, config: &Config) -> Result<Self, DomainError> {
+        let keys = Keys {
+            jwt: config.jwt_secret.clone(),
+            pepper: config.code_pepper.clone(),
+        };
+        let secrets = Secrets::new(keys, config.argon2)?;
+        let domain = Domain::new(
+            store,
+            secrets,
+            Arc::new(SystemClock),
+            DomainConfig::default(),
+        );
+        let schema = build_schema(Some(domain.clone()));
+        Ok(AppState {
+            domain,
+            schema,
+            production: config.production,
+        })
+    }
+}
+
+/// The storage the configuration asks for. PostgreSQL arrives with its own backend crate.
+pub async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, String> {
+    match &config.database_url {
+        None => Ok(Arc::new(MemoryStore::new())),
+        Some(_) => Err("DATABASE_URL is set, but this build has no PostgreSQL backend yet".into()),
+    }
+}

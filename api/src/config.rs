@@ -1,0 +1,151 @@
+//! Configuration: environment variables, optionally preceded by a `KEY=value` file named by
+//! `CONFIG_FILE` (the environment wins). Every setting is optional.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use concierge_domain::secrets::{Argon2Cost, random_token};
+
+#[derive(Clone)]
+pub struct Config {
+    pub listen_addr: SocketAddr,
+    pub database_url: Option<String>,
+    pub jwt_secret: Vec<u8>,
+    pub code_pepper: Vec<u8>,
+    /// True when a secret was generated for this start (tokens die with the process).
+    pub ephemeral_secrets: bool,
+    pub public_url: String,
+    pub smtp_url: Option<String>,
+    pub mail_dir: PathBuf,
+    pub production: bool,
+    pub bootstrap_admin: Option<(String, String)>,
+    pub argon2: Argon2Cost,
+    pub auto_migrate: bool,
+    pub json_logs: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen_addr", &self.listen_addr)
+            .field("database", &self.database_url.as_ref().map(|_| "postgres"))
+            .field("public_url", &self.public_url)
+            .field("production", &self.production)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Reads the process environment (and `CONFIG_FILE`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        if let Ok(path) = std::env::var("CONFIG_FILE") {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError(format!("CONFIG_FILE {path}: {e}")))?;
+            vars.extend(parse_env_file(&text));
+        }
+        vars.extend(std::env::vars());
+        Self::from_vars(&vars)
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |key: &str| {
+            vars.get(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let listen_addr = get("LISTEN_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .map_err(|e| ConfigError(format!("LISTEN_ADDR: {e}")))?;
+        let (jwt_secret, jwt_ephemeral) = secret(get("JWT_SECRET"));
+        let (code_pepper, pepper_ephemeral) = secret(get("CODE_PEPPER"));
+        let bootstrap_admin = match (
+            get("BOOTSTRAP_ADMIN_EMAIL"),
+            get("BOOTSTRAP_ADMIN_PASSWORD"),
+        ) {
+            (Some(email), Some(password)) => Some((email, password)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError(
+                    "BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD go together".into(),
+                ));
+            }
+        };
+        let production = get("APP_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
+        let argon2 = match get("ARGON2_COST").as_deref() {
+            None | Some("owasp") => Argon2Cost::OWASP,
+            Some("fast-insecure") if !production => Argon2Cost::FAST_INSECURE,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "ARGON2_COST: unknown or not allowed here: {other}"
+                )));
+            }
+        };
+        Ok(Config {
+            listen_addr,
+            database_url: get("DATABASE_URL"),
+            jwt_secret,
+            code_pepper,
+            ephemeral_secrets: jwt_ephemeral || pepper_ephemeral,
+            public_url: get("PUBLIC_URL").unwrap_or_else(|| format!("http://{listen_addr}")),
+            smtp_url: get("SMTP_URL"),
+            mail_dir: PathBuf::from(get("MAIL_DIR").unwrap_or_else(|| "./mailbox".into())),
+            production,
+            bootstrap_admin,
+            argon2,
+            auto_migrate: get("AUTO_MIGRATE").is_none_or(|v| !v.eq_ignore_ascii_case("false")),
+            json_logs: get("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
+        })
+    }
+}
+
+fn secret(value: Option<String>) -> (Vec<u8>, bool) {
+    match value {
+        Some(v) => (v.into_bytes(), false),
+        None => (random_token().into_bytes(), true),
+    }
+}
+
+fn parse_env_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let config = Config::from_vars(&HashMap::new()).expect("defaults");
+        assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8080");
+        assert!(config.ephemeral_secrets && config.database_url.is_none() && !config.production);
+        let vars: HashMap<String, String> =
+            parse_env_file("# c\nLISTEN_ADDR=0.0.0.0:9000\nJWT_SECRET=\"abc\"\nCODE_PEPPER=x\n")
+                .into_iter()
+                .collect();
+        let config = Config::from_vars(&vars).expect("file");
+        assert_eq!(config.listen_addr.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.jwt_secret, b"abc");
+        assert!(!config.ephemeral_secrets);
+    }
+
+    #[test]
+    fn fast_hashing_is_refused_in_production() {
+        let vars: HashMap<String, String> =
+            [("APP_ENV", "production"), ("ARGON2_COST", "fast-insecure")]
+                .map(|(k, v)| (k.into(), v.into()))
+                .into();
+        assert!(Config::from_vars(&vars).is_err());
+    }
+}

@@ -1,0 +1,54 @@
+//! The audit log.
+
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+use concierge_domain as d;
+
+use crate::graphql::context::acting;
+use crate::graphql::errors::{GqlResult, parse_opt_id};
+use crate::graphql::types::*;
+
+#[derive(InputObject, Default)]
+pub struct AuditEventFilter {
+    pub organization_id: Option<ID>,
+    pub actor_id: Option<ID>,
+    /// Exact action, e.g. `user.created`.
+    pub action: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// Newest first; needs `audit: READ`. Partners also see their clients' events.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditEventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<AuditEventConnection> {
+        let (domain, actor) = acting(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let domain_filter = d::AuditFilter {
+            organization_id: parse_opt_id(filter.organization_id.as_ref(), "organization")?,
+            actor_id: parse_opt_id(filter.actor_id.as_ref(), "user")?,
+            action: filter.action,
+            from: filter.from,
+            to: filter.to,
+        };
+        let page = domain
+            .audit_events(
+                &actor,
+                domain_filter,
+                first,
+                decode_cursor(after.as_deref())?,
+            )
+            .await
+            .gql()?;
+        Ok(AuditEventConnection::from_page(page, after.is_some()))
+    }
+}

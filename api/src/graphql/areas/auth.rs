@@ -1,0 +1,147 @@
+//! Sign-in and sessions.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use concierge_domain as d;
+
+use crate::graphql::context::{acting, actor, adopt_session, client_ip, domain, optional_actor};
+use crate::graphql::errors::GqlResult;
+use crate::graphql::types::UserObject;
+
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// Short-lived JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Opaque, single use: exchange it with `refreshSession` for a new pair.
+    pub refresh_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: UserObject,
+    /// When true, the user must call `changePassword` before anything else.
+    pub must_change_password: bool,
+}
+
+impl From<d::AuthSession> for AuthPayload {
+    fn from(s: d::AuthSession) -> Self {
+        AuthPayload {
+            access_token: s.access_token,
+            refresh_token: s.refresh_token,
+            expires_at: s.expires_at,
+            must_change_password: s.user.must_change_password,
+            user: UserObject(s.user),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct OkPayload {
+    pub ok: bool,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// E-mail, or username for people without one.
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(InputObject)]
+pub struct RefreshSessionInput {
+    pub refresh_token: String,
+}
+
+#[derive(InputObject)]
+pub struct LogoutInput {
+    /// The session to end; the current one when omitted.
+    pub refresh_token: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// The payload of a new session; its relations resolve as the signed-in user.
+async fn signed_in(
+    ctx: &Context<'_>,
+    session: d::AuthSession,
+) -> async_graphql::Result<AuthPayload> {
+    adopt_session(ctx, &session.access_token).await?;
+    Ok(session.into())
+}
+
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<UserObject> {
+        Ok(UserObject(actor(ctx)?.user.clone()))
+    }
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Signs in with e-mail or username and password. Unknown login, wrong password and an
+    /// account that may not sign in all answer the same UNAUTHENTICATED error.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        input: LoginInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let ip = client_ip(ctx);
+        let session = domain(ctx)?
+            .login(&input.login, &input.password, ip.as_deref())
+            .await
+            .gql()?;
+        signed_in(ctx, session).await
+    }
+
+    /// Exchanges a refresh token for a new pair. A spent token revokes its whole session.
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        input: RefreshSessionInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let ip = client_ip(ctx);
+        let session = domain(ctx)?
+            .refresh_session(&input.refresh_token, ip.as_deref())
+            .await
+            .gql()?;
+        signed_in(ctx, session).await
+    }
+
+    /// Ends a session.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        input: LogoutInput,
+    ) -> async_graphql::Result<OkPayload> {
+        domain(ctx)?
+            .logout(
+                optional_actor(ctx).as_deref(),
+                input.refresh_token.as_deref(),
+            )
+            .await
+            .gql()?;
+        Ok(OkPayload { ok: true })
+    }
+
+    /// Changes the caller's password; every other session ends.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangePasswordInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let (domain, actor) = acting(ctx)?;
+        let session = domain
+            .change_password(&actor, &input.current_password, &input.new_password)
+            .await
+            .gql()?;
+        signed_in(ctx, session).await
+    }
+}

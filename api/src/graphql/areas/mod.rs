@@ -1,0 +1,11 @@
+//! One file per area of the API; each contributes a query and a mutation object, merged in
+//! `graphql::schema`.
+
+pub mod audit;
+pub mod auth;
+pub mod organizations;
+pub mod price_lists;
+pub mod profiles;
+pub mod rooms;
+pub mod sites;
+pub mod users;

@@ -1,0 +1,128 @@
+//! Rooms and their booking policy.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use concierge_domain as d;
+
+use crate::graphql::context::acting;
+use crate::graphql::errors::{GqlResult, parse_id};
+use crate::graphql::types::*;
+
+#[derive(InputObject, Clone)]
+pub struct BookingPolicyInput {
+    pub slot_minutes: Option<i32>,
+    pub min_minutes: Option<i32>,
+    pub max_minutes: Option<i32>,
+    pub horizon_days: Option<i32>,
+}
+
+impl From<BookingPolicyInput> for d::PolicyChanges {
+    fn from(p: BookingPolicyInput) -> Self {
+        d::PolicyChanges {
+            slot_minutes: p.slot_minutes,
+            min_minutes: p.min_minutes,
+            max_minutes: p.max_minutes,
+            horizon_days: p.horizon_days,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateRoomInput {
+    pub site_id: ID,
+    pub name: String,
+    pub capacity: Option<i32>,
+    pub equipment: Option<Vec<String>>,
+    pub bookable: Option<bool>,
+    pub policy: Option<BookingPolicyInput>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateRoomInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub capacity: Option<i32>,
+    pub equipment: Option<Vec<String>>,
+    pub bookable: Option<bool>,
+    pub policy: Option<BookingPolicyInput>,
+}
+
+#[derive(SimpleObject)]
+pub struct RoomPayload {
+    pub room: RoomObject,
+}
+
+#[derive(Default)]
+pub struct RoomsQuery;
+
+#[Object]
+impl RoomsQuery {
+    async fn room(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<RoomObject>> {
+        let (domain, actor) = acting(ctx)?;
+        let id = parse_id(&id, "room")?;
+        domain
+            .room(&actor, id)
+            .await
+            .gql()
+            .map(|r| Some(RoomObject(r)))
+    }
+
+    async fn rooms(
+        &self,
+        ctx: &Context<'_>,
+        site_id: ID,
+    ) -> async_graphql::Result<Vec<RoomObject>> {
+        let (domain, actor) = acting(ctx)?;
+        let site_id = parse_id(&site_id, "site")?;
+        Ok(domain
+            .rooms(&actor, site_id)
+            .await
+            .gql()?
+            .into_iter()
+            .map(RoomObject)
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct RoomsMutation;
+
+#[Object]
+impl RoomsMutation {
+    async fn create_room(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateRoomInput,
+    ) -> async_graphql::Result<RoomPayload> {
+        let (domain, actor) = acting(ctx)?;
+        let site_id = parse_id(&input.site_id, "site")?;
+        let fields = d::RoomFields {
+            name: Some(input.name),
+            capacity: input.capacity,
+            equipment: input.equipment,
+            bookable: input.bookable,
+            policy: input.policy.map(Into::into),
+        };
+        Ok(RoomPayload {
+            room: RoomObject(domain.create_room(&actor, site_id, fields).await.gql()?),
+        })
+    }
+
+    async fn update_room(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateRoomInput,
+    ) -> async_graphql::Result<RoomPayload> {
+        let (domain, actor) = acting(ctx)?;
+        let id = parse_id(&input.id, "room")?;
+        let fields = d::RoomFields {
+            name: input.name,
+            capacity: input.capacity,
+            equipment: input.equipment,
+            bookable: input.bookable,
+            policy: input.policy.map(Into::into),
+        };
+        Ok(RoomPayload {
+            room: RoomObject(domain.update_room(&actor, id, fields).await.gql()?),
+        })
+    }
+}

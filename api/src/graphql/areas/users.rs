@@ -1,0 +1,211 @@
+//! Users: creation with credentials shown once, updates, listing, (de)activation.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use concierge_domain as d;
+
+use crate::graphql::context::acting;
+use crate::graphql::errors::{GqlResult, parse_id, parse_ids, parse_opt_id};
+use crate::graphql::types::*;
+
+#[derive(InputObject, Default)]
+pub struct UserFilter {
+    pub organization_id: Option<ID>,
+    /// Case-insensitive substring of first name, last name, e-mail or username.
+    pub search: Option<String>,
+    pub status: Option<UserStatus>,
+    /// Users granted this site, directly or through a site group.
+    pub site_id: Option<ID>,
+    pub profile_id: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub organization_id: ID,
+    pub first_name: String,
+    pub last_name: String,
+    /// The login; required for profiles that may add users.
+    pub email: Option<String>,
+    /// The login of people without e-mail (unique, case-insensitive, immutable).
+    pub username: Option<String>,
+    pub language: Option<Language>,
+    /// The organization's default profile when omitted.
+    pub profile_id: Option<ID>,
+    pub site_ids: Option<Vec<ID>>,
+    pub site_group_ids: Option<Vec<ID>>,
+    pub default_site_id: Option<ID>,
+    pub external_contact: Option<String>,
+    pub price_list_id: Option<ID>,
+    pub photo_url: Option<String>,
+    /// Where the generated credentials are e-mailed; the payload returns them once either way.
+    pub send_credentials_to: Option<CredentialsRecipient>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateUserPayload {
+    pub user: UserObject,
+    /// Shown this once, never readable again.
+    pub credentials: Credentials,
+}
+
+#[derive(InputObject)]
+pub struct UpdateUserInput {
+    pub id: ID,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub language: Option<Language>,
+    pub profile_id: Option<ID>,
+    pub site_ids: Option<Vec<ID>>,
+    pub site_group_ids: Option<Vec<ID>>,
+    pub default_site_id: Option<ID>,
+    pub external_contact: Option<String>,
+    pub price_list_id: Option<ID>,
+    pub photo_url: Option<String>,
+    /// Present only to be refused: a username never changes (VALIDATION on field username).
+    pub username: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct UserPayload {
+    pub user: UserObject,
+}
+
+#[derive(InputObject)]
+pub struct UserIdInput {
+    pub user_id: ID,
+}
+
+#[derive(Default)]
+pub struct UsersQuery;
+
+#[Object]
+impl UsersQuery {
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<UserObject>> {
+        let (domain, actor) = acting(ctx)?;
+        let id = parse_id(&id, "user")?;
+        domain
+            .user(&actor, id)
+            .await
+            .gql()
+            .map(|u| Some(UserObject(u)))
+    }
+
+    /// Users of an organization (the caller's by default), oldest first; needs `users` ≥ READ.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UserFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<UserConnection> {
+        let (domain, actor) = acting(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let domain_filter = d::UserFilter {
+            organization_id: parse_opt_id(filter.organization_id.as_ref(), "organization")?,
+            search: filter.search,
+            status: filter.status.map(Into::into),
+            site_id: parse_opt_id(filter.site_id.as_ref(), "site")?,
+            profile_id: parse_opt_id(filter.profile_id.as_ref(), "profile")?,
+        };
+        let page = domain
+            .users(
+                &actor,
+                domain_filter,
+                first,
+                decode_cursor(after.as_deref())?,
+            )
+            .await
+            .gql()?;
+        Ok(UserConnection::from_page(page, after.is_some()))
+    }
+}
+
+#[derive(Default)]
+pub struct UsersMutation;
+
+#[Object]
+impl UsersMutation {
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> async_graphql::Result<CreateUserPayload> {
+        let (domain, actor) = acting(ctx)?;
+        let new = d::NewUser {
+            organization_id: Some(parse_id(&input.organization_id, "organization")?),
+            first_name: input.first_name,
+            last_name: input.last_name,
+            email: input.email,
+            username: input.username,
+            language: input.language.map(Into::into),
+            profile_id: parse_opt_id(input.profile_id.as_ref(), "profile")?,
+            site_ids: parse_ids(input.site_ids.as_deref(), "site")?.unwrap_or_default(),
+            site_group_ids: parse_ids(input.site_group_ids.as_deref(), "site group")?
+                .unwrap_or_default(),
+            default_site_id: parse_opt_id(input.default_site_id.as_ref(), "site")?,
+            external_contact: input.external_contact,
+            price_list_id: parse_opt_id(input.price_list_id.as_ref(), "price list")?,
+            photo_url: input.photo_url,
+            send_credentials_to: input
+                .send_credentials_to
+                .map(Into::into)
+                .unwrap_or_default(),
+        };
+        let created = domain.create_user(&actor, new).await.gql()?;
+        Ok(CreateUserPayload {
+            user: UserObject(created.user),
+            credentials: created.credentials.into(),
+        })
+    }
+
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateUserInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let (domain, actor) = acting(ctx)?;
+        let id = parse_id(&input.id, "user")?;
+        let changes = d::UserChanges {
+            first_name: input.first_name,
+            last_name: input.last_name,
+            email: input.email,
+            username: input.username,
+            language: input.language.map(Into::into),
+            profile_id: parse_opt_id(input.profile_id.as_ref(), "profile")?,
+            site_ids: parse_ids(input.site_ids.as_deref(), "site")?,
+            site_group_ids: parse_ids(input.site_group_ids.as_deref(), "site group")?,
+            default_site_id: parse_opt_id(input.default_site_id.as_ref(), "site")?,
+            external_contact: input.external_contact,
+            price_list_id: parse_opt_id(input.price_list_id.as_ref(), "price list")?,
+            photo_url: input.photo_url,
+        };
+        Ok(UserPayload {
+            user: UserObject(domain.update_user(&actor, id, changes).await.gql()?),
+        })
+    }
+
+    /// The user can no longer sign in; every session ends at once.
+    async fn deactivate_user(
+        &self,
+        ctx: &Context<'_>,
+        input: UserIdInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let (domain, actor) = acting(ctx)?;
+        let id = parse_id(&input.user_id, "user")?;
+        Ok(UserPayload {
+            user: UserObject(domain.deactivate_user(&actor, id).await.gql()?),
+        })
+    }
+
+    async fn reactivate_user(
+        &self,
+        ctx: &Context<'_>,
+        input: UserIdInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let (domain, actor) = acting(ctx)?;
+        let id = parse_id(&input.user_id, "user")?;
+        Ok(UserPayload {
+            user: UserObject(domain.reactivate_user(&actor, id).await.gql()?),
+        })
+    }
+}

@@ -1,0 +1,70 @@
+//! DataLoaders: relation fields of a page are fetched in one batched domain read per relation,
+//! through the same visibility rules as single reads.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use concierge_domain::*;
+
+pub struct DomainLoader {
+    pub domain: Domain,
+    pub actor: Arc<Actor>,
+}
+
+/// Key for "the rooms of this site".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoomsOfSite(pub SiteId);
+
+fn index<K: Eq + Hash, V>(items: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V> {
+    items.into_iter().map(|v| (key(&v), v)).collect()
+}
+
+macro_rules! by_id_loader {
+    ($($key:ty => $value:ty, $method:ident;)+) => {$(
+        impl Loader<$key> for DomainLoader {
+            type Value = $value;
+            type Error = DomainError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, DomainError> {
+                Ok(index(self.domain.$method(&self.actor, keys).await?, |v| v.id))
+            }
+        }
+    )+};
+}
+
+by_id_loader! {
+    OrganizationId => Organization, load_organizations;
+    UserId => User, load_users;
+    ProfileId => Profile, load_profiles;
+    SiteId => Site, load_sites;
+    SiteGroupId => SiteGroup, load_site_groups;
+    RoomId => Room, load_rooms;
+    PriceListId => PriceList, load_price_lists;
+}
+
+impl Loader<RoomsOfSite> for DomainLoader {
+    type Value = Vec<Room>;
+    type Error = DomainError;
+
+    async fn load(
+        &self,
+        keys: &[RoomsOfSite],
+    ) -> Result<HashMap<RoomsOfSite, Vec<Room>>, DomainError> {
+        let site_ids: Vec<SiteId> = keys.iter().map(|k| k.0).collect();
+        let rooms = self
+            .domain
+            .load_rooms_of_sites(&self.actor, &site_ids)
+            .await?;
+        let mut grouped: HashMap<RoomsOfSite, Vec<Room>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for room in rooms {
+            grouped
+                .entry(RoomsOfSite(room.site_id))
+                .or_default()
+                .push(room);
+        }
+        Ok(grouped)
+    }
+}

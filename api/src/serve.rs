@@ -1,0 +1,93 @@
+//! Start-up: logging, storage, bootstrap, and serving until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+
+use concierge_domain::BootstrapOutcome;
+
+use crate::app::{AppState, open_storage};
+use crate::config::Config;
+use crate::http::router;
+
+pub fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Builds the application for `config`, creating the bootstrap operator when configured.
+pub async fn build(config: &Config) -> Result<AppState, String> {
+    let store = open_storage(config).await?;
+    let state = AppState::new(store, config).map_err(|e| format!("{e:?}"))?;
+    if let Some((email, password)) = &config.bootstrap_admin {
+        bootstrap(&state, email, password).await?;
+    }
+    Ok(state)
+}
+
+pub async fn bootstrap(state: &AppState, email: &str, password: &str) -> Result<(), String> {
+    match state.domain.bootstrap_platform(email, password).await {
+        Ok(BootstrapOutcome::Created(user)) => {
+            tracing::info!(user = %user.id, "bootstrap: platform operator created");
+            Ok(())
+        }
+        Ok(BootstrapOutcome::AlreadyPresent(_)) => {
+            tracing::info!("bootstrap: platform operator already present");
+            Ok(())
+        }
+        Err(error) => Err(format!("bootstrap failed: {}", error.public_message())),
+    }
+}
+
+pub async fn serve(config: Config) -> Result<(), String> {
+    if config.ephemeral_secrets {
+        tracing::warn!(
+            "JWT_SECRET or CODE_PEPPER not set: using random keys, sessions and booking codes end with this process"
+        );
+    }
+    let state = build(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let backend = if config.database_url.is_some() {
+        "postgresql"
+    } else {
+        "memory"
+    };
+    tracing::info!(%local, backend, "Concierge listening");
+    println!("Concierge listening on http://{local}/graphql ({backend} storage)");
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| e.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
