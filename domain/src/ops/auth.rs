@@ -385,7 +385,8 @@ mod tests {
     #[test]
     fn password_policy() {
         assert!(check_password_policy("p", "short").is_err());
-        assert!(check_password_policy("p", "Password123").is_ok());
+        assert!(check_password_policy("p", "correct-horse-9").is_ok());
+        assert!(check_password_policy("p", "Password123").is_err());
         assert_eq!(
             check_password_policy("p", "AzertyUIOP")
                 .unwrap_err()
