@@ -32,7 +32,7 @@ impl AppState {
             Arc::new(SystemClock),
             DomainConfig::default(),
         );
-        let schema = build_schema(Some(domain.clone()));
+        let schema = build_schema(Some(domain.clone()), config.production);
         Ok(AppState {
             domain,
             schema,

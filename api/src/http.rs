@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use async_graphql::BatchRequest;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -15,9 +16,13 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use crate::graphql::context::RequestContext;
+use crate::graphql::edge::{VALIDATION_FAILED, refusal};
+use crate::graphql::execute as execute_graphql;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Most operations in one batched (JSON array) request; each counts on its own (throttles too).
+pub const MAX_BATCH: usize = 10;
 
 pub fn router(state: AppState) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
@@ -25,7 +30,9 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -50,13 +57,57 @@ fn client_ip(request: &Request) -> Option<String> {
 async fn execute(state: AppState, request: Request) -> Response {
     let token = bearer(request.headers());
     let ip = client_ip(&request);
-    let graphql =
-        match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
-            Ok(graphql) => graphql.into_inner(),
-            Err(rejection) => return rejection.into_response(),
+    let batch =
+        match <GraphQLBatchRequest as FromRequest<AppState>>::from_request(request, &state).await {
+            Ok(batch) => batch.into_inner(),
+            Err(rejection) => return refuse_unreadable(rejection.0),
         };
-    let context = RequestContext::prepare(&state.domain, token.as_deref(), ip).await;
-    GraphQLResponse::from(state.schema.execute(graphql.data(context)).await).into_response()
+    let run = |request: async_graphql::Request| {
+        let (state, token, ip) = (state.clone(), token.clone(), ip.clone());
+        async move {
+            let context = RequestContext::prepare(&state.domain, token.as_deref(), ip).await;
+            execute_graphql(&state.schema, request.data(context)).await
+        }
+    };
+    match batch {
+        BatchRequest::Single(request) => GraphQLResponse::from(run(request).await).into_response(),
+        BatchRequest::Batch(many) if many.len() > MAX_BATCH => {
+            let body = refusal(
+                &format!("a batch may hold at most {MAX_BATCH} operations"),
+                VALIDATION_FAILED,
+            );
+            (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+        }
+        BatchRequest::Batch(many) => {
+            let mut responses = Vec::with_capacity(many.len());
+            for request in many {
+                responses.push(run(request).await);
+            }
+            GraphQLResponse::from(async_graphql::BatchResponse::Batch(responses)).into_response()
+        }
+    }
+}
+
+/// A body that is not a GraphQL request: 413 when too large, 400 otherwise, with a coded error.
+fn refuse_unreadable(error: async_graphql::ParseRequestError) -> Response {
+    let too_large = matches!(error, async_graphql::ParseRequestError::PayloadTooLarge)
+        || error.to_string().to_lowercase().contains("length limit");
+    let (status, message) = if too_large {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body may be at most {MAX_BODY_BYTES} bytes"),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("not a GraphQL request: {error}"),
+        )
+    };
+    (
+        status,
+        axum::Json(refusal(&message, crate::graphql::edge::PARSE_FAILED)),
+    )
+        .into_response()
 }
 
 async fn graphql_post(State(state): State<AppState>, request: Request) -> Response {

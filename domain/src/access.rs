@@ -25,6 +25,34 @@ pub struct Actor {
     granted_sites: OnceCell<BTreeSet<SiteId>>,
 }
 
+/// A signed-in person as the bearer token proves them. Someone whose password must change first
+/// (a temporary password, a PIN set by an administrator) gets no [`Actor`] for ordinary
+/// operations: only for seeing themselves, changing the password and signing out.
+#[derive(Debug, Clone)]
+pub struct Authenticated(std::sync::Arc<Actor>);
+
+/// Why [`Authenticated::actor`] refuses.
+pub const PASSWORD_CHANGE_REQUIRED: &str = "you must change your password first (changePassword)";
+
+impl Authenticated {
+    pub fn new(actor: Actor) -> Self {
+        Authenticated(std::sync::Arc::new(actor))
+    }
+
+    /// The actor for any operation; FORBIDDEN while a password change is pending.
+    pub fn actor(&self) -> DomainResult<std::sync::Arc<Actor>> {
+        if self.0.user.must_change_password {
+            return Err(DomainError::forbidden(PASSWORD_CHANGE_REQUIRED));
+        }
+        Ok(std::sync::Arc::clone(&self.0))
+    }
+
+    /// The actor for `me`, `changePassword` and `logout`, which stay open during a pending change.
+    pub fn even_with_pending_password_change(&self) -> std::sync::Arc<Actor> {
+        std::sync::Arc::clone(&self.0)
+    }
+}
+
 /// How the actor relates to an organization it can see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {

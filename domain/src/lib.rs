@@ -13,7 +13,7 @@ pub mod secrets;
 pub mod storage;
 pub mod values;
 
-pub use access::{Actor, Reach, SiteAccess};
+pub use access::{Actor, Authenticated, Reach, SiteAccess};
 pub use error::{DomainError, DomainResult, ErrorCode};
 pub use ids::*;
 pub use model::*;

@@ -1,6 +1,7 @@
 //! Test support: a `TestApp` that drives the real GraphQL schema in process, with helpers that
 //! set up the usual cast (platform operator, partner, company, sites, rooms, users).
 
+
 use std::sync::Arc;
 
 use async_graphql::{Request, Variables};
@@ -13,6 +14,8 @@ use serde_json::{Value, json};
 
 pub const OPERATOR_EMAIL: &str = "operator@platform.test";
 pub const OPERATOR_PASSWORD: &str = "operator-password-1";
+/// The password the harness chooses when a new user first signs in.
+pub const CHOSEN_PASSWORD: &str = "chosen-password-42";
 
 /// A GraphQL response as a client sees it.
 #[derive(Debug, Clone)]
@@ -126,7 +129,7 @@ impl TestApp {
         let request = Request::new(query)
             .variables(Variables::from_json(variables))
             .data(context);
-        let response = self.state.schema.execute(request).await;
+        let response = concierge_api::graphql::execute(&self.state.schema, request).await;
         let value = serde_json::to_value(&response).expect("response as JSON");
         Gql {
             data: value.get("data").cloned().unwrap_or(Value::Null),
@@ -177,7 +180,7 @@ impl TestApp {
                 .as_str()
                 .expect("admin id")
                 .to_owned(),
-            admin_token: self.login(&email, password).await,
+            admin_token: self.first_sign_in(&email, password).await,
             admin_email: email,
         }
     }
@@ -260,6 +263,156 @@ impl TestApp {
             .expect("password")
             .to_owned();
         let id = created["user"]["id"].as_str().expect("user id").to_owned();
-        (id, self.login(&login, &password).await)
+        (id, self.first_sign_in(&login, &password).await)
+    }
+
+    /// Signs in with a temporary password and changes it to [`CHOSEN_PASSWORD`], as a new user
+    /// must before doing anything else; returns the new session's access token.
+    pub async fn first_sign_in(&self, login: &str, temporary_password: &str) -> String {
+        let token = self.login(login, temporary_password).await;
+        let r = self
+            .gql(
+                Some(&token),
+                "mutation($c: String!, $n: String!) { changePassword(input: {currentPassword: $c, newPassword: $n}) { accessToken } }",
+                json!({"c": temporary_password, "n": CHOSEN_PASSWORD}),
+            )
+            .await;
+        r.ok()["changePassword"]["accessToken"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
+    }
+}
+
+/// Helpers for the area test modules: profiles, people holding them, site groups, the audit log.
+impl TestApp {
+    /// A permission set granting nothing but what `overrides` names, e.g.
+    /// `json!({"users": "READ", "modules": ["directory"]})`, as a `PermissionsInput`.
+    pub fn permissions(overrides: Value) -> Value {
+        let mut set = json!({"users": "NONE", "profiles": "NONE", "sites": "NONE", "rooms": "NONE",
+            "bookings": "NONE", "billing": "NONE", "clients": "NONE", "audit": "NONE", "modules": []});
+        if let (Some(set), Some(overrides)) = (set.as_object_mut(), overrides.as_object()) {
+            for (area, level) in overrides {
+                set.insert(area.clone(), level.clone());
+            }
+        }
+        set
+    }
+
+    /// Creates a profile with `TestApp::permissions(overrides)`; returns its id.
+    pub async fn create_profile(
+        &self,
+        token: &str,
+        org_id: &str,
+        name: &str,
+        overrides: Value,
+    ) -> String {
+        let r = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateProfileInput!) { createProfile(input: $i) { profile { id } } }",
+                json!({"i": {"organizationId": org_id, "name": name,
+                    "permissions": Self::permissions(overrides)}}),
+            )
+            .await;
+        r.ok()["createProfile"]["profile"]["id"]
+            .as_str()
+            .expect("profile id")
+            .to_owned()
+    }
+
+    /// A person of `org_id` holding a new profile with `TestApp::permissions(overrides)`, created
+    /// by the holder of `token` and signed in with the returned temporary password; returns
+    /// (user id, access token). `extra` adds fields of `CreateUserInput` (sites, groups…).
+    pub async fn member(
+        &self,
+        token: &str,
+        org_id: &str,
+        overrides: Value,
+        extra: Value,
+    ) -> (String, String) {
+        let profile = self
+            .create_profile(token, org_id, "Member profile", overrides)
+            .await;
+        let mut input = json!({"firstName": "Member", "lastName": "Of Staff",
+            "email": format!("m-{profile}@members.test"), "profileId": profile});
+        if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+            for (key, value) in extra {
+                input.insert(key.clone(), value.clone());
+            }
+        }
+        self.user_with_token(token, org_id, input).await
+    }
+
+    pub async fn create_site_group(
+        &self,
+        token: &str,
+        org_id: &str,
+        name: &str,
+        site_ids: &[&str],
+    ) -> String {
+        let r = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateSiteGroupInput!) { createSiteGroup(input: $i) { siteGroup { id } } }",
+                json!({"i": {"organizationId": org_id, "name": name, "siteIds": site_ids}}),
+            )
+            .await;
+        r.ok()["createSiteGroup"]["siteGroup"]["id"]
+            .as_str()
+            .expect("site group id")
+            .to_owned()
+    }
+
+    /// A price list of a partner, created by the holder of `token`; returns its id.
+    pub async fn create_price_list(
+        &self,
+        token: &str,
+        partner_id: &str,
+        name: &str,
+        is_default: bool,
+    ) -> String {
+        let r = self
+            .gql(
+                Some(token),
+                "mutation($i: CreatePriceListInput!) { createPriceList(input: $i) { priceList { id } } }",
+                json!({"i": {"organizationId": partner_id, "name": name, "isDefault": is_default}}),
+            )
+            .await;
+        r.ok()["createPriceList"]["priceList"]["id"]
+            .as_str()
+            .expect("price list id")
+            .to_owned()
+    }
+
+    /// The audit events with this action that the holder of `token` may read, newest first:
+    /// `{ action actor { id } organization { id } targetType targetId }` each.
+    pub async fn audit_events(&self, token: &str, action: &str) -> Vec<Value> {
+        let r = self
+            .gql(
+                Some(token),
+                "query($a: String!) { auditEvents(filter: {action: $a}, first: 200) { edges { node {
+                    action actor { id } organization { id } targetType targetId } } } }",
+                json!({"a": action}),
+            )
+            .await;
+        r.ok()["auditEvents"]["edges"]
+            .as_array()
+            .expect("audit edges")
+            .iter()
+            .map(|edge| edge["node"].clone())
+            .collect()
+    }
+
+    /// How many users `users(filter: {organizationId})` counts for the holder of `token`.
+    pub async fn user_count(&self, token: &str, org_id: &str) -> i64 {
+        let r = self
+            .gql(
+                Some(token),
+                "query($o: ID!) { users(filter: {organizationId: $o}) { totalCount } }",
+                json!({"o": org_id}),
+            )
+            .await;
+        r.ok()["users"]["totalCount"].as_i64().expect("totalCount")
     }
 }

@@ -4,7 +4,7 @@ use std::sync::{Arc, RwLock};
 
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use concierge_domain::{Actor, Domain, DomainError};
+use concierge_domain::{Actor, Authenticated, Domain, DomainError};
 
 use crate::graphql::errors::to_graphql;
 use crate::graphql::loaders::DomainLoader;
@@ -14,7 +14,7 @@ pub type RequestLoader = DataLoader<DomainLoader, HashMapCache>;
 /// The caller and their DataLoader, or why there is no caller.
 #[derive(Clone)]
 struct Auth {
-    actor: Result<Arc<Actor>, DomainError>,
+    caller: Result<Authenticated, DomainError>,
     loader: Option<Arc<RequestLoader>>,
 }
 
@@ -38,15 +38,20 @@ fn loader_for(domain: &Domain, actor: &Arc<Actor>) -> Arc<RequestLoader> {
 impl RequestContext {
     /// Authenticates `bearer` (when given) and prepares the request's DataLoader.
     pub async fn prepare(domain: &Domain, bearer: Option<&str>, ip: Option<String>) -> Self {
-        let actor = match bearer {
+        let caller = match bearer {
             None => Err(DomainError::Unauthenticated(
                 "sign in first (Authorization: Bearer <token>)".into(),
             )),
-            Some(token) => domain.authenticate(token, ip.clone()).await.map(Arc::new),
+            Some(token) => domain.authenticate(token, ip.clone()).await,
         };
-        let loader = actor.as_ref().ok().map(|actor| loader_for(domain, actor));
+        // Relations resolve for whoever is signed in, pending password change or not: what may
+        // be asked at the root is decided by `actor` below.
+        let loader = caller
+            .as_ref()
+            .ok()
+            .map(|c| loader_for(domain, &c.even_with_pending_password_change()));
         RequestContext {
-            auth: RwLock::new(Auth { actor, loader }),
+            auth: RwLock::new(Auth { caller, loader }),
             ip,
         }
     }
@@ -59,14 +64,16 @@ impl RequestContext {
     }
 
     /// After a sign-in, the rest of the request (the payload's relations) acts as that user.
-    pub fn signed_in(&self, domain: &Domain, actor: Actor) {
-        let actor = Arc::new(actor);
-        let loader = Some(loader_for(domain, &actor));
+    pub fn signed_in(&self, domain: &Domain, caller: Authenticated) {
+        let loader = Some(loader_for(
+            domain,
+            &caller.even_with_pending_password_change(),
+        ));
         *self
             .auth
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Auth {
-            actor: Ok(actor),
+            caller: Ok(caller),
             loader,
         };
     }
@@ -80,13 +87,24 @@ pub fn domain<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Domain> {
     ctx.data::<Domain>()
 }
 
-/// The authenticated caller, or UNAUTHENTICATED.
-pub fn actor(ctx: &Context<'_>) -> async_graphql::Result<Arc<Actor>> {
-    request(ctx)?.auth().actor.map_err(to_graphql)
+fn caller(ctx: &Context<'_>) -> async_graphql::Result<Authenticated> {
+    request(ctx)?.auth().caller.map_err(to_graphql)
 }
 
-pub fn optional_actor(ctx: &Context<'_>) -> Option<Arc<Actor>> {
-    request(ctx).ok().and_then(|r| r.auth().actor.ok())
+/// The authenticated caller, or UNAUTHENTICATED (FORBIDDEN while a password change is pending).
+pub fn actor(ctx: &Context<'_>) -> async_graphql::Result<Arc<Actor>> {
+    caller(ctx)?.actor().map_err(to_graphql)
+}
+
+/// The caller for `me`, `changePassword` and `logout`, open during a pending password change.
+pub fn self_actor(ctx: &Context<'_>) -> async_graphql::Result<Arc<Actor>> {
+    Ok(caller(ctx)?.even_with_pending_password_change())
+}
+
+pub fn optional_self_actor(ctx: &Context<'_>) -> Option<Arc<Actor>> {
+    caller(ctx)
+        .ok()
+        .map(|c| c.even_with_pending_password_change())
 }
 
 pub fn client_ip(ctx: &Context<'_>) -> Option<String> {
@@ -95,7 +113,7 @@ pub fn client_ip(ctx: &Context<'_>) -> Option<String> {
 
 pub fn loader(ctx: &Context<'_>) -> async_graphql::Result<Arc<RequestLoader>> {
     let auth = request(ctx)?.auth();
-    auth.actor.map_err(to_graphql)?;
+    auth.caller.map_err(to_graphql)?;
     auth.loader
         .ok_or_else(|| to_graphql(DomainError::internal("request without loader")))
 }

@@ -2,6 +2,7 @@
 
 pub mod areas;
 pub mod context;
+pub mod edge;
 pub mod errors;
 pub mod loaders;
 pub mod types;
@@ -41,17 +42,38 @@ pub type ConciergeSchema = Schema<Query, Mutation, EmptySubscription>;
 pub const MAX_DEPTH: usize = 15;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
-pub fn build_schema(domain: Option<Domain>) -> ConciergeSchema {
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+/// The schema. In production, introspection and "did you mean" suggestions are off.
+/// The cost of a connection: its page size times the cost of one row.
+pub fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first.map_or(concierge_domain::DEFAULT_PAGE_SIZE, |n| {
+        n.clamp(1, 10_000) as usize
+    });
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
+pub fn build_schema(domain: Option<Domain>, production: bool) -> ConciergeSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .extension(edge::Edge)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY);
+    if production {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
     match domain {
         Some(domain) => builder.data(domain).finish(),
         None => builder.finish(),
     }
 }
 
+/// Executes one request; every error of the response carries a code.
+pub async fn execute(
+    schema: &ConciergeSchema,
+    request: async_graphql::Request,
+) -> async_graphql::Response {
+    edge::ensure_codes(schema.execute(request).await)
+}
+
 /// The schema as SDL, as committed in `schema.graphql`.
 pub fn schema_sdl() -> String {
-    build_schema(None).sdl()
+    build_schema(None, false).sdl()
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::access::Actor;
+use crate::access::{Actor, Authenticated};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{SessionId, UserId};
 use crate::model::*;
@@ -304,7 +304,7 @@ impl Domain {
         &self,
         access_token: &str,
         ip: Option<String>,
-    ) -> DomainResult<Actor> {
+    ) -> DomainResult<Authenticated> {
         let invalid = || DomainError::Unauthenticated("invalid or expired access token".into());
         let claims = self
             .secrets
@@ -328,13 +328,13 @@ impl Domain {
             .profile(user.profile_id)
             .await?
             .ok_or_else(|| DomainError::internal(format!("user {user_id} has no profile")))?;
-        Ok(Actor::new(
+        Ok(Authenticated::new(Actor::new(
             user,
             organization,
             profile.permissions,
             Some(session_id),
             ip,
-        ))
+        )))
     }
 
     /// Changes the actor's own password; every session (this one too) ends and a new one starts.

@@ -115,6 +115,14 @@ impl Domain {
             .organization(actor, parent_id)
             .await
             .map_err(|_| DomainError::NotFound("organization"))?;
+        // Who may create organizations at all comes first: a caller without `clients: MANAGE`
+        // is refused whatever kind it asks for (FORBIDDEN, not a VALIDATION of `kind`).
+        actor.require_write_in(&parent)?;
+        actor.require(
+            "clients",
+            actor.permissions.clients,
+            ClientsPermission::Manage,
+        )?;
         let Some(expected_parent) = input.kind.parent_kind() else {
             return Err(DomainError::validation(
                 "kind",
@@ -135,12 +143,6 @@ impl Domain {
                 message,
             ));
         }
-        actor.require_write_in(&parent)?;
-        actor.require(
-            "clients",
-            actor.permissions.clients,
-            ClientsPermission::Manage,
-        )?;
         check_credentials_recipient(input.send_credentials_to)?;
 
         let name = Name::parse("name", &input.name)?;

@@ -2,5 +2,15 @@
 //! area, so the suite links once.
 
 mod dataloaders;
+mod edge;
+mod http;
+mod organizations;
+mod passwords;
+mod profiles;
+mod rooms;
 mod schema;
 mod sessions;
+mod sites;
+mod support;
+mod tenancy;
+mod users;

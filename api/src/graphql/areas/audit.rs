@@ -1,7 +1,6 @@
 //! The audit log.
 
 use async_graphql::{Context, ID, InputObject, Object};
-use chrono::{DateTime, Utc};
 use concierge_domain as d;
 
 use crate::graphql::context::acting;
@@ -14,8 +13,8 @@ pub struct AuditEventFilter {
     pub actor_id: Option<ID>,
     /// Exact action, e.g. `user.created`.
     pub action: Option<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
+    pub from: Option<DateTime>,
+    pub to: Option<DateTime>,
 }
 
 #[derive(Default)]
@@ -24,6 +23,7 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// Newest first; needs `audit: READ`. Partners also see their clients' events.
+    #[graphql(complexity = "crate::graphql::page_complexity(first, child_complexity)")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
@@ -37,8 +37,8 @@ impl AuditQuery {
             organization_id: parse_opt_id(filter.organization_id.as_ref(), "organization")?,
             actor_id: parse_opt_id(filter.actor_id.as_ref(), "user")?,
             action: filter.action,
-            from: filter.from,
-            to: filter.to,
+            from: filter.from.map(|t| t.0),
+            to: filter.to.map(|t| t.0),
         };
         let page = domain
             .audit_events(

@@ -1,12 +1,11 @@
 //! Sign-in and sessions.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use concierge_domain as d;
 
-use crate::graphql::context::{acting, actor, adopt_session, client_ip, domain, optional_actor};
+use crate::graphql::context::{adopt_session, client_ip, domain, optional_self_actor, self_actor};
 use crate::graphql::errors::GqlResult;
-use crate::graphql::types::UserObject;
+use crate::graphql::types::{DateTime, UserObject};
 
 #[derive(SimpleObject)]
 pub struct AuthPayload {
@@ -14,7 +13,7 @@ pub struct AuthPayload {
     pub access_token: String,
     /// Opaque, single use: exchange it with `refreshSession` for a new pair.
     pub refresh_token: String,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: DateTime,
     pub user: UserObject,
     /// When true, the user must call `changePassword` before anything else.
     pub must_change_password: bool,
@@ -25,7 +24,7 @@ impl From<d::AuthSession> for AuthPayload {
         AuthPayload {
             access_token: s.access_token,
             refresh_token: s.refresh_token,
-            expires_at: s.expires_at,
+            expires_at: s.expires_at.into(),
             must_change_password: s.user.must_change_password,
             user: UserObject(s.user),
         }
@@ -77,7 +76,7 @@ pub struct AuthQuery;
 impl AuthQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<UserObject> {
-        Ok(UserObject(actor(ctx)?.user.clone()))
+        Ok(UserObject(self_actor(ctx)?.user.clone()))
     }
 }
 
@@ -123,7 +122,7 @@ impl AuthMutation {
     ) -> async_graphql::Result<OkPayload> {
         domain(ctx)?
             .logout(
-                optional_actor(ctx).as_deref(),
+                optional_self_actor(ctx).as_deref(),
                 input.refresh_token.as_deref(),
             )
             .await
@@ -137,7 +136,7 @@ impl AuthMutation {
         ctx: &Context<'_>,
         input: ChangePasswordInput,
     ) -> async_graphql::Result<AuthPayload> {
-        let (domain, actor) = acting(ctx)?;
+        let (domain, actor) = (domain(ctx)?, self_actor(ctx)?);
         let session = domain
             .change_password(&actor, &input.current_password, &input.new_password)
             .await

@@ -83,6 +83,7 @@ impl OrganizationsQuery {
     }
 
     /// The caller's organization and, with `clients` ≥ READ, those it acts for.
+    #[graphql(complexity = "crate::graphql::page_complexity(first, child_complexity)")]
     async fn organizations(
         &self,
         ctx: &Context<'_>,

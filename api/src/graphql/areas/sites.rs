@@ -64,6 +64,7 @@ impl SitesQuery {
     }
 
     /// The sites the caller may use in an organization (its own by default).
+    #[graphql(complexity = "crate::graphql::page_complexity(first, child_complexity)")]
     async fn sites(
         &self,
         ctx: &Context<'_>,

@@ -91,6 +91,7 @@ impl UsersQuery {
     }
 
     /// Users of an organization (the caller's by default), oldest first; needs `users` ≥ READ.
+    #[graphql(complexity = "crate::graphql::page_complexity(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,4 @@
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use concierge_domain as d;
 
 use super::*;
@@ -17,8 +16,8 @@ impl AuditEventObject {
     async fn id(&self) -> ID {
         id(self.0.id)
     }
-    async fn at(&self) -> DateTime<Utc> {
-        self.0.at
+    async fn at(&self) -> DateTime {
+        self.0.at.into()
     }
     /// Who did it, when the caller may see them.
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserObject>> {

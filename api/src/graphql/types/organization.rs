@@ -1,5 +1,4 @@
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use concierge_domain as d;
 
 use super::*;
@@ -59,8 +58,8 @@ impl OrganizationObject {
             None => Ok(None),
         }
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 }
 

@@ -1,7 +1,6 @@
 use std::collections::BTreeSet;
 
 use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use concierge_domain as d;
 
 use super::*;
@@ -123,8 +122,8 @@ impl UserObject {
             None => Ok(None),
         }
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 }
 
