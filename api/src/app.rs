@@ -6,7 +6,7 @@ use concierge_domain::clock::SystemClock;
 use concierge_domain::secrets::{Keys, Secrets};
 use concierge_domain::storage::Storage;
 use concierge_domain::{Domain, DomainConfig, DomainError};
-use concierge_storage_memory::MemoryStore;
+use concierge_storage_memory::{MemoryAttemptCounter, MemoryStore};
 
 use crate::config::Config;
 use crate::graphql::{ConciergeSchema, build_schema};
@@ -26,8 +26,10 @@ impl AppState {
             pepper: config.code_pepper.clone(),
         };
         let secrets = Secrets::new(keys, config.argon2)?;
+        // Throttle counters are per process for now (see the note on multi-replica in README).
         let domain = Domain::new(
             store,
+            Arc::new(MemoryAttemptCounter::new()),
             secrets,
             Arc::new(SystemClock),
             DomainConfig::default(),

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod permissions;
 pub mod secrets;
 pub mod storage;
+pub mod throttle;
 pub mod values;
 
 pub use access::{Actor, Authenticated, Reach, SiteAccess};

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use concierge_domain::ids::*;
 use concierge_domain::model::*;
 use concierge_domain::storage::{Reads, Storage, StorageResult, Transaction, Writes};
+use concierge_domain::throttle::{AttemptCounter, Window};
 use tokio::sync::{Mutex, MutexGuard};
 
 use state::State;
@@ -294,6 +295,83 @@ impl Storage for MemoryStore {
     }
 
     async fn ping(&self) -> StorageResult<()> {
+        Ok(())
+    }
+}
+
+/// Sliding-window attempt counters in memory (per process).
+#[derive(Default)]
+pub struct MemoryAttemptCounter {
+    attempts: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            std::collections::VecDeque<chrono::DateTime<chrono::Utc>>,
+        >,
+    >,
+}
+
+impl MemoryAttemptCounter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with_key<R>(
+        &self,
+        key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        window: chrono::Duration,
+        f: impl FnOnce(&mut std::collections::VecDeque<chrono::DateTime<chrono::Utc>>) -> R,
+    ) -> R {
+        let mut map = self
+            .attempts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = map.entry(key.to_owned()).or_default();
+        while entry.front().is_some_and(|t| *t <= now - window) {
+            entry.pop_front();
+        }
+        f(entry)
+    }
+}
+
+fn window_of(entry: &std::collections::VecDeque<chrono::DateTime<chrono::Utc>>) -> Window {
+    Window {
+        count: entry.len() as u32,
+        oldest: entry.front().copied(),
+    }
+}
+
+#[async_trait]
+impl AttemptCounter for MemoryAttemptCounter {
+    async fn record(
+        &self,
+        key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        window: chrono::Duration,
+    ) -> StorageResult<Window> {
+        Ok(self.with_key(key, now, window, |entry| {
+            entry.push_back(now);
+            window_of(entry)
+        }))
+    }
+
+    async fn peek(
+        &self,
+        key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        window: chrono::Duration,
+    ) -> StorageResult<Window> {
+        Ok(self.with_key(key, now, window, |entry| window_of(entry)))
+    }
+
+    async fn forget_latest(&self, key: &str) -> StorageResult<()> {
+        let mut map = self
+            .attempts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(entry) = map.get_mut(key) {
+            entry.pop_back();
+        }
         Ok(())
     }
 }

@@ -1,7 +1,6 @@
 //! Test support: a `TestApp` that drives the real GraphQL schema in process, with helpers that
 //! set up the usual cast (platform operator, partner, company, sites, rooms, users).
 
-
 use std::sync::Arc;
 
 use async_graphql::{Request, Variables};

@@ -10,6 +10,7 @@ use crate::model::*;
 use crate::ops::{Domain, user_target};
 use crate::secrets::random_token;
 use crate::storage::Writes;
+use crate::throttle::{Limit, claim_attempt, release};
 
 /// The one answer for an unknown login, a wrong password and an account that may not sign in.
 pub const INVALID_CREDENTIALS: &str = "invalid login or password";
@@ -103,6 +104,8 @@ pub fn check_password_policy(field: &str, password: &str) -> DomainResult<()> {
 }
 
 impl Domain {
+    /// Signs in with e-mail or username. Throttled per account and per client address: attempts
+    /// beyond the limits answer RATE_LIMITED whatever the password.
     pub async fn login(
         &self,
         login: &str,
@@ -110,6 +113,18 @@ impl Domain {
         ip: Option<&str>,
     ) -> DomainResult<AuthSession> {
         let normalized = login.trim().to_lowercase();
+        let rules = self.config.throttle;
+        let mut limits = vec![Limit::account(&normalized, &rules)];
+        limits.extend(ip.map(|ip| Limit::address(ip, &rules)));
+        let now = self.now();
+        let (claimed, locking) =
+            match claim_attempt(&*self.attempts, &limits, now, rules.window).await {
+                Ok(claim) => claim,
+                Err(refusal) => {
+                    self.record_failure("login.failed", None, ip).await?;
+                    return Err(refusal);
+                }
+            };
         let user = if normalized.is_empty() || normalized.len() > 254 {
             None
         } else {
@@ -125,6 +140,7 @@ impl Domain {
             .await;
         match user {
             Some(user) if password_ok && user.status == UserStatus::Active => {
+                release(&*self.attempts, &claimed).await?;
                 let mut tx = self.store.begin().await?;
                 let session = self
                     .start_session(&mut *tx, &user, "login.succeeded", ip)
@@ -133,27 +149,37 @@ impl Domain {
                 Ok(session)
             }
             other => {
-                let mut event = self.audit(
-                    None,
-                    other.as_ref().map(|u| u.organization_id),
-                    "login.failed",
-                    None,
-                );
-                if let Some(user) = &other {
-                    (event.target_type, event.target_id) =
-                        (Some("User".into()), Some(user.id.to_string()));
+                self.record_failure("login.failed", other.as_ref(), ip)
+                    .await?;
+                if locking {
+                    self.record_failure("login.locked", other.as_ref(), ip)
+                        .await?;
                 }
-                event.ip = ip.map(str::to_owned);
-                let mut tx = self.store.begin().await?;
-                tx.insert_audit_event(&event).await?;
-                tx.commit().await?;
                 Err(unauthenticated())
             }
         }
     }
 
+    /// Audits a failed or refused attempt against `user` (when the login named one).
+    pub(crate) async fn record_failure(
+        &self,
+        action: &str,
+        user: Option<&User>,
+        ip: Option<&str>,
+    ) -> DomainResult<()> {
+        let mut event = self.audit(None, user.map(|u| u.organization_id), action, None);
+        if let Some(user) = user {
+            (event.target_type, event.target_id) = (Some("User".into()), Some(user.id.to_string()));
+        }
+        event.ip = ip.map(str::to_owned);
+        let mut tx = self.store.begin().await?;
+        tx.insert_audit_event(&event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Opens a session (one refresh-token family) and records `action` in the audit log.
-    async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         tx: &mut dyn Writes,
         user: &User,

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod bootstrap;
+mod credentials;
 mod organizations;
 mod pagination;
 mod price_lists;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 pub use audit::*;
 pub use auth::*;
 pub use bootstrap::*;
+pub use credentials::*;
 pub use organizations::*;
 pub use pagination::*;
 pub use price_lists::*;
@@ -34,12 +36,14 @@ use crate::ids::{AuditEventId, OrganizationId, UserId};
 use crate::model::AuditEvent;
 use crate::secrets::Secrets;
 use crate::storage::{Storage, StorageError, UniqueKey};
+use crate::throttle::{AttemptCounter, ThrottleRules};
 
 /// Tunables of the domain, set from the server's configuration.
 #[derive(Debug, Clone)]
 pub struct DomainConfig {
     pub access_token_ttl: chrono::Duration,
     pub refresh_token_ttl: chrono::Duration,
+    pub throttle: ThrottleRules,
 }
 
 impl Default for DomainConfig {
@@ -47,6 +51,7 @@ impl Default for DomainConfig {
         DomainConfig {
             access_token_ttl: chrono::Duration::minutes(15),
             refresh_token_ttl: chrono::Duration::days(30),
+            throttle: ThrottleRules::default(),
         }
     }
 }
@@ -55,6 +60,8 @@ impl Default for DomainConfig {
 #[derive(Clone)]
 pub struct Domain {
     pub store: Arc<dyn Storage>,
+    /// Attempt counters for throttling guessable secrets.
+    pub attempts: Arc<dyn AttemptCounter>,
     pub secrets: Arc<Secrets>,
     pub clock: Arc<dyn Clock>,
     pub config: DomainConfig,
@@ -71,12 +78,14 @@ impl std::fmt::Debug for Domain {
 impl Domain {
     pub fn new(
         store: Arc<dyn Storage>,
+        attempts: Arc<dyn AttemptCounter>,
         secrets: Arc<Secrets>,
         clock: Arc<dyn Clock>,
         config: DomainConfig,
     ) -> Self {
         Domain {
             store,
+            attempts,
             secrets,
             clock,
             config,

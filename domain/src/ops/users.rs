@@ -266,7 +266,8 @@ impl Domain {
         let grants = self
             .check_grants(actor, &org, &input.site_ids, &input.site_group_ids)
             .await?;
-        check_default_site(input.default_site_id, &grants.effective)?;
+        self.check_default_site(actor, &org, input.default_site_id, &grants.effective)
+            .await?;
         let external_contact = optional_text(
             "externalContact",
             input.external_contact.as_deref(),
@@ -483,6 +484,33 @@ impl Domain {
         })
     }
 
+    /// A default site must be one of the user's sites (VALIDATION on `defaultSiteId`); a site the
+    /// actor cannot see in the organization (another tenant's, an unknown one) is NOT_FOUND.
+    async fn check_default_site(
+        &self,
+        actor: &Actor,
+        org: &Organization,
+        default: Option<SiteId>,
+        effective: &BTreeSet<SiteId>,
+    ) -> DomainResult<()> {
+        let Some(site) = default else { return Ok(()) };
+        if effective.contains(&site) {
+            return Ok(());
+        }
+        let visible = self
+            .load_sites(actor, &[site])
+            .await?
+            .iter()
+            .any(|s| s.organization_id == org.id);
+        if !visible {
+            return Err(DomainError::NotFound("site"));
+        }
+        Err(DomainError::validation(
+            "defaultSiteId",
+            "must be one of the user's sites",
+        ))
+    }
+
     async fn check_user_price_list(
         &self,
         actor: &Actor,
@@ -502,7 +530,7 @@ impl Domain {
 
     /// A user the actor may manage: visible, in an organization it can write in, `users: MANAGE`,
     /// and holding a profile no richer than the actor's.
-    async fn manageable_user(
+    pub(crate) async fn manageable_user(
         &self,
         actor: &Actor,
         id: UserId,
@@ -612,7 +640,8 @@ impl Domain {
         let effective = effective_site_ids(&*self.store, &next).await?;
         match changes.default_site_id {
             Some(site) => {
-                check_default_site(Some(site), &effective)?;
+                self.check_default_site(actor, &org, Some(site), &effective)
+                    .await?;
                 next.default_site_id = Some(site);
             }
             // A default site that is no longer granted is cleared rather than left dangling.
@@ -683,16 +712,6 @@ impl Domain {
 
 fn non_empty(raw: Option<&str>) -> Option<&str> {
     raw.map(str::trim).filter(|s| !s.is_empty())
-}
-
-fn check_default_site(default: Option<SiteId>, effective: &BTreeSet<SiteId>) -> DomainResult<()> {
-    match default {
-        Some(site) if !effective.contains(&site) => Err(DomainError::validation(
-            "defaultSiteId",
-            "must be one of the user's sites",
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// E-mail delivery of credentials arrives with the outbox; until then only `NONE` is accepted,

@@ -1,6 +1,7 @@
 //! End-to-end tests through the GraphQL schema on the memory backend. One binary, one module per
 //! area, so the suite links once.
 
+mod booking_codes;
 mod dataloaders;
 mod edge;
 mod http;
@@ -13,4 +14,5 @@ mod sessions;
 mod sites;
 mod support;
 mod tenancy;
+mod throttling;
 mod users;

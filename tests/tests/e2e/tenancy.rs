@@ -92,7 +92,8 @@ async fn own_counts(app: &TestApp, token: &str, org_id: &str) -> Value {
             "query($o: ID!) { users(filter: {organizationId: $o}) { totalCount }
                 sites(organizationId: $o) { totalCount }
                 siteGroups(organizationId: $o) { id sites { id } }
-                profiles(organizationId: $o) { id } }",
+                profiles(organizationId: $o) { id }
+                me { sites { id } siteGroups { id } profile { id } defaultSite { id } priceList { id } } }",
             json!({"o": org_id}),
         )
         .await;
@@ -143,6 +144,8 @@ async fn assert_isolated(
     victim: &Tenant,
     shares_partner: bool,
 ) {
+    let me = app.gql(Some(token), "{ me { id } }", json!({})).await;
+    let own_user = text(&me.ok()["me"]["id"]);
     let before = (
         snapshot(app, victim).await,
         own_counts(app, token, own_org).await,
@@ -173,7 +176,7 @@ async fn assert_isolated(
     for (field, query, id) in queries {
         assert_not_found_alike(app, token, field, query, json!({"v": "$X"}), id).await;
         let r = app.gql(Some(token), query, json!({"v": id})).await;
-        assert_eq!(r.data, json!({field: null}), "{field}");
+        assert_eq!(r.data[field], Value::Null, "{field}");
     }
 
     let m = |name: &str, input_type: &str, selection: &str| {
@@ -305,6 +308,13 @@ async fn assert_isolated(
             &victim.profile,
         ),
         (
+            "createUser with default site",
+            m("createUser", "CreateUserInput", "user { id }"),
+            json!({"organizationId": own_org, "firstName": "Planted", "lastName": "User",
+                "email": "planted@attacker.test", "defaultSiteId": "$X"}),
+            &victim.site,
+        ),
+        (
             "createSiteGroup with site",
             m(
                 "createSiteGroup",
@@ -325,7 +335,29 @@ async fn assert_isolated(
             &victim.profile,
         ),
     ];
+    // The victim's objects given to the attacker's own account.
+    for (field, value, id) in [
+        ("siteIds", json!(["$X"]), &victim.site),
+        ("siteGroupIds", json!(["$X"]), &victim.group),
+        ("profileId", json!("$X"), &victim.profile),
+        ("defaultSiteId", json!("$X"), &victim.site),
+    ] {
+        let mut input = json!({"id": own_user});
+        input[field] = value;
+        mutations.push((
+            field,
+            m("updateUser", "UpdateUserInput", "user { id }"),
+            input,
+            id,
+        ));
+    }
     if !shares_partner {
+        mutations.push((
+            "priceListId",
+            m("updateUser", "UpdateUserInput", "user { id }"),
+            json!({"id": own_user, "priceListId": "$X"}),
+            &victim.price_list,
+        ));
         mutations.push((
             "createUser with price list",
             m("createUser", "CreateUserInput", "user { id }"),

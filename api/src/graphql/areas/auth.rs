@@ -1,6 +1,6 @@
 //! Sign-in and sessions.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use concierge_domain as d;
 
 use crate::graphql::context::{adopt_session, client_ip, domain, optional_self_actor, self_actor};
@@ -41,6 +41,13 @@ pub struct LoginInput {
     /// E-mail, or username for people without one.
     pub login: String,
     pub password: String,
+}
+
+#[derive(InputObject)]
+pub struct LoginWithBookingCodeInput {
+    pub organization_id: ID,
+    /// The person's personal booking code.
+    pub code: String,
 }
 
 #[derive(InputObject)]
@@ -95,6 +102,25 @@ impl AuthMutation {
         let ip = client_ip(ctx);
         let session = domain(ctx)?
             .login(&input.login, &input.password, ip.as_deref())
+            .await
+            .gql()?;
+        signed_in(ctx, session).await
+    }
+
+    /// Signs in to the apps with a personal booking code (throttled per client address).
+    async fn login_with_booking_code(
+        &self,
+        ctx: &Context<'_>,
+        input: LoginWithBookingCodeInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let ip = client_ip(ctx);
+        let Ok(organization) = input.organization_id.as_str().parse() else {
+            return Err(crate::graphql::errors::to_graphql(
+                d::DomainError::Unauthenticated(d::INVALID_CREDENTIALS.into()),
+            ));
+        };
+        let session = domain(ctx)?
+            .login_with_booking_code(organization, &input.code, ip.as_deref())
             .await
             .gql()?;
         signed_in(ctx, session).await

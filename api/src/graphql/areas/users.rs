@@ -75,6 +75,28 @@ pub struct UserIdInput {
     pub user_id: ID,
 }
 
+#[derive(InputObject)]
+pub struct ResetUserPasswordInput {
+    pub user_id: ID,
+    pub method: PasswordResetMethod,
+    /// With SET: the new temporary password (a 6-digit PIN will do); generated when omitted.
+    pub new_password: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ResetUserPasswordPayload {
+    pub user: UserObject,
+    /// The generated password, shown this once.
+    pub temporary_password: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct BookingCodePayload {
+    pub user: UserObject,
+    /// The new booking code, shown this once.
+    pub booking_code: String,
+}
+
 #[derive(Default)]
 pub struct UsersQuery;
 
@@ -207,6 +229,44 @@ impl UsersMutation {
         let id = parse_id(&input.user_id, "user")?;
         Ok(UserPayload {
             user: UserObject(domain.reactivate_user(&actor, id).await.gql()?),
+        })
+    }
+
+    /// Sets a new password (returned once when generated) that must change at next sign-in.
+    async fn reset_user_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ResetUserPasswordInput,
+    ) -> async_graphql::Result<ResetUserPasswordPayload> {
+        let (domain, actor) = acting(ctx)?;
+        let id = parse_id(&input.user_id, "user")?;
+        let reset = domain
+            .reset_user_password(
+                &actor,
+                id,
+                input.method.into(),
+                input.new_password.as_deref(),
+            )
+            .await
+            .gql()?;
+        Ok(ResetUserPasswordPayload {
+            user: UserObject(reset.user),
+            temporary_password: reset.temporary_password,
+        })
+    }
+
+    /// A new booking code, shown once; the old one stops working at once.
+    async fn reset_booking_code(
+        &self,
+        ctx: &Context<'_>,
+        input: UserIdInput,
+    ) -> async_graphql::Result<BookingCodePayload> {
+        let (domain, actor) = acting(ctx)?;
+        let id = parse_id(&input.user_id, "user")?;
+        let (user, booking_code) = domain.reset_booking_code(&actor, id).await.gql()?;
+        Ok(BookingCodePayload {
+            user: UserObject(user),
+            booking_code,
         })
     }
 }

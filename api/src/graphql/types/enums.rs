@@ -76,3 +76,10 @@ pub enum CredentialsRecipient {
     User,
     OrganizationAdmin,
 }
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "d::PasswordResetMethod")]
+pub enum PasswordResetMethod {
+    EmailLink,
+    Set,
+}

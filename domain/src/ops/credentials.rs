@@ -1,0 +1,164 @@
+//! Credentials an administrator hands out: booking codes (seed 000) and passwords set by hand
+//! (seed 002), and signing in with a booking code.
+
+use crate::access::Actor;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{OrganizationId, UserId};
+use crate::model::*;
+use crate::ops::auth::{AuthSession, INVALID_CREDENTIALS, check_password_policy};
+use crate::ops::{Domain, user_target};
+use crate::secrets::{random_digits, random_password};
+use crate::throttle::{Limit, claim_attempt, release};
+
+/// How an administrator resets someone's password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordResetMethod {
+    /// E-mail a single-use link.
+    EmailLink,
+    /// Set it now (given, or generated and returned once); it must change at next sign-in.
+    Set,
+}
+
+/// The outcome of an administrator's password reset.
+#[derive(Debug, Clone)]
+pub struct PasswordReset {
+    pub user: User,
+    /// The generated temporary password, returned once (none when the administrator chose it).
+    pub temporary_password: Option<String>,
+}
+
+/// A temporary password chosen by an administrator: a PIN of at least 6 digits, or a password
+/// meeting the policy. Its owner must change it at next sign-in.
+fn check_temporary_password(password: &str) -> DomainResult<()> {
+    let is_pin = password.len() >= 6 && password.chars().all(|c| c.is_ascii_digit());
+    if is_pin {
+        Ok(())
+    } else {
+        check_password_policy("newPassword", password)
+    }
+}
+
+impl Domain {
+    /// Gives the user a new booking code, returned once; the old one stops working at once.
+    pub async fn reset_booking_code(
+        &self,
+        actor: &Actor,
+        id: UserId,
+    ) -> DomainResult<(User, String)> {
+        let (current, org) = self.manageable_user(actor, id).await?;
+        let mut tx = self.store.begin().await?;
+        let (code, hash) = self.unused_booking_code(&*tx, org.id).await?;
+        let mut user = tx
+            .user(current.id)
+            .await?
+            .ok_or(DomainError::NotFound("user"))?;
+        user.booking_code_hash = Some(hash);
+        tx.update_user(&user).await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "booking_code.reset",
+            user_target(id),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok((user, code))
+    }
+
+    /// An administrator resets a user's password. Every session of the user ends.
+    pub async fn reset_user_password(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        method: PasswordResetMethod,
+        new_password: Option<&str>,
+    ) -> DomainResult<PasswordReset> {
+        let (current, org) = self.manageable_user(actor, id).await?;
+        if method == PasswordResetMethod::EmailLink {
+            if current.email.is_none() {
+                return Err(DomainError::validation(
+                    "method",
+                    "this user has no e-mail; set the password instead",
+                ));
+            }
+            return Err(DomainError::validation(
+                "method",
+                "e-mail delivery is not available on this server yet; use SET",
+            ));
+        }
+        let (password, generated) = match new_password.filter(|p| !p.is_empty()) {
+            Some(chosen) => {
+                check_temporary_password(chosen)?;
+                (chosen.to_owned(), false)
+            }
+            None if current.email.is_some() => (random_password(), true),
+            None => (random_digits(6), true),
+        };
+        let hash = self.secrets.hash_password(&password).await?;
+        let mut tx = self.store.begin().await?;
+        let mut user = tx
+            .user(current.id)
+            .await?
+            .ok_or(DomainError::NotFound("user"))?;
+        user.password_hash = Some(hash);
+        user.must_change_password = true;
+        user.session_epoch += 1;
+        tx.update_user(&user).await?;
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(org.id),
+            "password.reset",
+            user_target(id),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(PasswordReset {
+            user,
+            temporary_password: generated.then_some(password),
+        })
+    }
+
+    /// Signs in to the apps with a personal booking code. Wrong codes are throttled per client
+    /// address, like every guessable secret.
+    pub async fn login_with_booking_code(
+        &self,
+        organization: OrganizationId,
+        code: &str,
+        ip: Option<&str>,
+    ) -> DomainResult<AuthSession> {
+        let rules = self.config.throttle;
+        let source = ip.unwrap_or("unknown");
+        let limits = [
+            Limit::code_guesses(source, &rules),
+            Limit::address(source, &rules),
+        ];
+        let (claimed, _) =
+            claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
+        let code = code.trim();
+        let user =
+            if code.is_empty() || code.len() > 32 || !code.chars().all(|c| c.is_ascii_digit()) {
+                None
+            } else {
+                let hash = self.secrets.booking_code_hash(organization, code);
+                self.store
+                    .user_by_booking_code(organization, hash.expose())
+                    .await?
+            };
+        match user {
+            Some(user) if user.status == UserStatus::Active => {
+                release(&*self.attempts, &claimed).await?;
+                let mut tx = self.store.begin().await?;
+                let session = self
+                    .start_session(&mut *tx, &user, "login.succeeded", ip)
+                    .await?;
+                tx.commit().await?;
+                Ok(session)
+            }
+            other => {
+                self.record_failure("login.failed", other.as_ref(), ip)
+                    .await?;
+                Err(DomainError::Unauthenticated(INVALID_CREDENTIALS.to_owned()))
+            }
+        }
+    }
+}
