@@ -3,6 +3,7 @@
 //! traits of [`storage`], implemented by the `storage-*` crates.
 
 pub mod access;
+pub mod booking_rules;
 pub mod clock;
 pub mod error;
 pub mod ids;

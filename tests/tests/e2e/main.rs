@@ -1,18 +1,22 @@
 //! End-to-end tests through the GraphQL schema on the memory backend. One binary, one module per
 //! area, so the suite links once.
 
+mod audit;
 mod booking_codes;
 mod dataloaders;
 mod edge;
 mod http;
 mod organizations;
 mod passwords;
+mod price_lists;
 mod profiles;
 mod rooms;
 mod schema;
 mod sessions;
+mod signin;
 mod sites;
 mod support;
 mod tenancy;
 mod throttling;
 mod users;
+mod validation;

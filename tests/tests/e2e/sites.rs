@@ -245,7 +245,7 @@ async fn people_without_sites_edit_see_only_the_sites_granted_to_them() {
 }
 
 #[tokio::test]
-async fn sites_page_with_cursors_and_refuse_bad_arguments() {
+async fn sites_page_with_cursors() {
     let app = TestApp::spawn().await;
     let (_, company) = app.company("Many Sites").await;
     let token = company.admin_token.clone();
@@ -271,16 +271,6 @@ async fn sites_page_with_cursors_and_refuse_bad_arguments() {
     let mut seen = node_ids(&first);
     seen.extend(node_ids(&second));
     assert_eq!(seen, created);
-
-    let light =
-        "query($first: Int, $after: String) { sites(first: $first, after: $after) { totalCount } }";
-    for (field, vars) in [
-        ("first", json!({"first": 1000})),
-        ("after", json!({"after": "%%%"})),
-    ] {
-        let r = app.gql(Some(&token), light, vars).await;
-        r.assert_error("VALIDATION", Some(field));
-    }
 }
 
 #[tokio::test]
