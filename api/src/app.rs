@@ -10,6 +10,7 @@ use concierge_storage_memory::{MemoryAttemptCounter, MemoryStore};
 
 use crate::config::Config;
 use crate::graphql::{ConciergeSchema, build_schema};
+use crate::metrics::Metrics;
 
 /// Everything a request handler needs.
 #[derive(Clone)]
@@ -17,6 +18,7 @@ pub struct AppState {
     pub domain: Domain,
     pub schema: ConciergeSchema,
     pub production: bool,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -34,11 +36,17 @@ impl AppState {
             Arc::new(SystemClock),
             DomainConfig::default(),
         );
-        let schema = build_schema(Some(domain.clone()), config.production);
+        let metrics = Metrics::new().map_err(|e| DomainError::internal(format!("metrics: {e}")))?;
+        let schema = build_schema(
+            Some(domain.clone()),
+            config.production,
+            Some(Arc::clone(&metrics)),
+        );
         Ok(AppState {
             domain,
             schema,
             production: config.production,
+            metrics,
         })
     }
 }

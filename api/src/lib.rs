@@ -4,4 +4,5 @@ pub mod app;
 pub mod config;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod serve;

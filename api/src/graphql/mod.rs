@@ -51,11 +51,18 @@ pub fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
     rows.saturating_mul(child_complexity).saturating_add(1)
 }
 
-pub fn build_schema(domain: Option<Domain>, production: bool) -> ConciergeSchema {
+pub fn build_schema(
+    domain: Option<Domain>,
+    production: bool,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+) -> ConciergeSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .extension(edge::Edge)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY);
+    if let Some(metrics) = metrics {
+        builder = builder.extension(crate::metrics::MetricsExtension(metrics));
+    }
     if production {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -75,5 +82,5 @@ pub async fn execute(
 
 /// The schema as SDL, as committed in `schema.graphql`.
 pub fn schema_sdl() -> String {
-    build_schema(None, false).sdl()
+    build_schema(None, false, None).sdl()
 }

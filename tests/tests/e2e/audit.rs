@@ -57,7 +57,13 @@ async fn mutations_write_events_naming_the_actor_and_the_target() {
     let recent: Vec<(String, String, String)> = mine
         .iter()
         .take(expected.len())
-        .map(|e| (text(&e["action"]), text(&e["targetType"]), text(&e["targetId"])))
+        .map(|e| {
+            (
+                text(&e["action"]),
+                text(&e["targetType"]),
+                text(&e["targetId"]),
+            )
+        })
         .collect();
     let expected_rows: Vec<(String, String, String)> = expected
         .iter()
@@ -211,11 +217,7 @@ async fn partners_read_their_clients_events_and_companies_only_their_own() {
             .iter()
             .all(|e| e["organization"]["id"] == json!(company.id))
     );
-    assert!(
-        !company_view
-            .iter()
-            .any(|e| e["targetId"] == json!(list))
-    );
+    assert!(!company_view.iter().any(|e| e["targetId"] == json!(list)));
     app.gql(
         Some(&company.admin_token),
         EVENTS,

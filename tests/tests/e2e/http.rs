@@ -117,3 +117,56 @@ async fn oversized_bodies_are_refused() {
     let (status, _, _) = send(&app, post(&huge, None)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn metrics_count_operations_by_root_field_and_code() {
+    let app = TestApp::spawn().await;
+    let token = app.operator_token.clone();
+    send(
+        &app,
+        post(&json!({"query": "{ me { login } }"}), Some(&token)),
+    )
+    .await;
+    send(
+        &app,
+        post(
+            &json!({"query": "{ organization(id: \"nope\") { id } }"}),
+            Some(&token),
+        ),
+    )
+    .await;
+    let (status, headers, body) = send(
+        &app,
+        Request::get("/metrics")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/plain")
+    );
+    let text = String::from_utf8(body).expect("utf-8");
+    // Every sample line is `name{labels} value` with a numeric value.
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let value = line.rsplit(' ').next().unwrap_or("");
+        assert!(value.parse::<f64>().is_ok(), "not a sample: {line}");
+    }
+    assert!(
+        text.contains(r#"concierge_graphql_requests_total{code="OK",operation="me"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"concierge_graphql_requests_total{code="NOT_FOUND",operation="organization"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("concierge_graphql_request_duration_seconds_bucket"));
+}

@@ -44,7 +44,11 @@ async fn partners_create_price_lists_with_exactly_one_default() {
     .await;
     let standard = r.ok()["createPriceList"]["priceList"].clone();
     assert_eq!(standard["name"], json!("Standard"));
-    assert_eq!(standard["isDefault"], json!(true), "the first list is the default");
+    assert_eq!(
+        standard["isDefault"],
+        json!(true),
+        "the first list is the default"
+    );
     assert_eq!(standard["organization"]["id"], json!(partner.id));
 
     let r = create(
@@ -53,7 +57,10 @@ async fn partners_create_price_lists_with_exactly_one_default() {
         json!({"organizationId": partner.id, "name": "Premium", "isDefault": true}),
     )
     .await;
-    assert_eq!(r.ok()["createPriceList"]["priceList"]["isDefault"], json!(true));
+    assert_eq!(
+        r.ok()["createPriceList"]["priceList"]["isDefault"],
+        json!(true)
+    );
     create(
         &app,
         &token,
@@ -73,7 +80,11 @@ async fn partners_create_price_lists_with_exactly_one_default() {
     );
 
     let owners = app
-        .gql(Some(&token), "{ priceLists { organization { id } } }", json!({}))
+        .gql(
+            Some(&token),
+            "{ priceLists { organization { id } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(
         owners.ok()["priceLists"],
@@ -82,7 +93,11 @@ async fn partners_create_price_lists_with_exactly_one_default() {
 
     let events = app.audit_events(&token, "price_list.created").await;
     assert_eq!(events.len(), 3);
-    assert!(events.iter().all(|e| e["actor"]["id"] == json!(partner.admin_id)));
+    assert!(
+        events
+            .iter()
+            .all(|e| e["actor"]["id"] == json!(partner.admin_id))
+    );
 }
 
 #[tokio::test]
@@ -156,14 +171,22 @@ async fn bad_price_list_inputs_change_nothing() {
     let before = lists(&app, &token, None).await;
 
     for name in ["", "   "] {
-        create(&app, &token, json!({"organizationId": partner.id, "name": name}))
-            .await
-            .assert_error("VALIDATION", Some("name"));
+        create(
+            &app,
+            &token,
+            json!({"organizationId": partner.id, "name": name}),
+        )
+        .await
+        .assert_error("VALIDATION", Some("name"));
     }
     // Price lists belong to partners, not to their companies.
-    create(&app, &token, json!({"organizationId": company.id, "name": "Company list"}))
-        .await
-        .assert_error("VALIDATION", Some("organizationId"));
+    create(
+        &app,
+        &token,
+        json!({"organizationId": company.id, "name": "Company list"}),
+    )
+    .await
+    .assert_error("VALIDATION", Some("organizationId"));
     // A company administrator reads them (billing: READ) but may not create one.
     create(
         &app,
@@ -177,9 +200,13 @@ async fn bad_price_list_inputs_change_nothing() {
         .member(&token, &partner.id, json!({"billing": "READ"}), json!({}))
         .await;
     assert_eq!(lists(&app, &reader, None).await, before);
-    create(&app, &reader, json!({"organizationId": partner.id, "name": "Mine"}))
-        .await
-        .assert_error("FORBIDDEN", None);
+    create(
+        &app,
+        &reader,
+        json!({"organizationId": partner.id, "name": "Mine"}),
+    )
+    .await
+    .assert_error("FORBIDDEN", None);
     // Without billing at all, the lists are closed.
     let (_, nobody) = app
         .member(&token, &partner.id, json!({"users": "READ"}), json!({}))

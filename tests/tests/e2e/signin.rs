@@ -70,7 +70,12 @@ async fn logging_out_with_a_refresh_token_ends_that_session_only() {
     )
     .await
     .assert_error("UNAUTHENTICATED", None);
-    assert!(app.gql(Some(&laptop), ME, json!({})).await.errors.is_empty());
+    assert!(
+        app.gql(Some(&laptop), ME, json!({}))
+            .await
+            .errors
+            .is_empty()
+    );
 
     let events = app.audit_events(&laptop, "session.revoked").await;
     assert_eq!(events.len(), 1);

@@ -946,7 +946,7 @@ async fn nobody_grants_sites_they_do_not_have() {
 }
 
 #[tokio::test]
-async fn partner_staff_reading_clients_cannot_create_users_there() {
+async fn partner_staff_reading_clients_cannot_manage_users_there() {
     let app = TestApp::spawn().await;
     let (partner, company) = app.company("Watched").await;
     let (_, watcher) = app
@@ -960,12 +960,27 @@ async fn partner_staff_reading_clients_cannot_create_users_there() {
     // They read the client's people…
     let seen = list(&app, &watcher, json!({"organizationId": company.id})).await;
     assert_eq!(seen, vec![company.admin_id.clone()]);
-    // …but may not add any.
+    // …but may not add, change or deactivate any.
+    let before = read(&app, &company.admin_token, &company.admin_id).await;
     let input = json!({"firstName": "In", "lastName": "Truder", "email": "in@watched.test"});
     create(&app, &watcher, &company.id, input.clone())
         .await
         .assert_error("FORBIDDEN", None);
+    update(
+        &app,
+        &watcher,
+        json!({"id": company.admin_id, "firstName": "Renamed"}),
+    )
+    .await
+    .assert_error("FORBIDDEN", None);
+    user_mutation(&app, &watcher, "deactivateUser", &company.admin_id)
+        .await
+        .assert_error("FORBIDDEN", None);
     assert_eq!(app.user_count(&company.admin_token, &company.id).await, 1);
+    assert_eq!(
+        read(&app, &company.admin_token, &company.admin_id).await,
+        before
+    );
     // Staff managing clients may.
     let r = create(&app, &partner.admin_token, &company.id, input).await;
     assert_eq!(
@@ -1042,4 +1057,129 @@ async fn site_group_membership_is_computed_when_read() {
     app.gql(Some(&member), site_query, json!({"id": first}))
         .await
         .assert_error("NOT_FOUND", None);
+}
+
+#[tokio::test]
+async fn bad_user_updates_name_their_field_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, company) = app.company("Careful Edits").await;
+    let token = company.admin_token.clone();
+    let enterprise = text(
+        &app.gql(Some(&token), "{ me { profile { id } } }", json!({}))
+            .await
+            .ok()["me"]["profile"]["id"],
+    );
+    let booker = booker_profile(&app, &company).await;
+    let email_user = new_user(
+        &app,
+        &company,
+        json!({"firstName": "Eve", "lastName": "Mail", "email": "eve@careful-edits.test"}),
+    )
+    .await;
+    let pin_user = new_user(
+        &app,
+        &company,
+        json!({"firstName": "Pin", "lastName": "Only", "username": "pin.only", "profileId": booker}),
+    )
+    .await;
+    let before = (
+        read(&app, &token, &email_user).await,
+        read(&app, &token, &pin_user).await,
+    );
+    let cases = [
+        ("firstName", &email_user, json!({"firstName": " "})),
+        (
+            "lastName",
+            &email_user,
+            json!({"lastName": "x".repeat(201)}),
+        ),
+        ("email", &email_user, json!({"email": "eve@"})),
+        (
+            "photoUrl",
+            &email_user,
+            json!({"photoUrl": "javascript:alert(1)"}),
+        ),
+        (
+            "externalContact",
+            &email_user,
+            json!({"externalContact": "x".repeat(201)}),
+        ),
+        // A profile that may add users needs an e-mail to reach its holder.
+        ("email", &pin_user, json!({"profileId": enterprise})),
+    ];
+    for (field, id, bad) in cases {
+        // A valid change alongside must not slip through.
+        let mut input = json!({"id": id, "language": "FR"});
+        for (k, v) in bad.as_object().expect("bad") {
+            input[k] = v.clone();
+        }
+        update(&app, &token, input)
+            .await
+            .assert_error("VALIDATION", Some(field));
+    }
+    let after = (
+        read(&app, &token, &email_user).await,
+        read(&app, &token, &pin_user).await,
+    );
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn people_edit_their_own_name_but_not_their_own_rights() {
+    let app = TestApp::spawn().await;
+    let (_, company) = app.company("Self Service").await;
+    let token = company.admin_token.clone();
+    let site = app.create_site(&token, &company.id, "Site").await;
+    let (id, person) = app
+        .member(&token, &company.id, json!({"bookings": "SELF"}), json!({}))
+        .await;
+    let r = update(
+        &app,
+        &person,
+        json!({"id": id, "firstName": "Renamed", "language": "FR"}),
+    )
+    .await;
+    assert_eq!(r.ok()["updateUser"]["user"]["firstName"], json!("Renamed"));
+    let stored = read(&app, &token, &id).await;
+    assert_eq!(stored["firstName"], json!("Renamed"));
+    assert_eq!(stored["language"], json!("FR"));
+
+    let profile = stored["profile"]["id"].clone();
+    for change in [
+        json!({"siteIds": [site]}),
+        json!({"externalContact": "Me"}),
+        json!({"email": "new-me@self-service.test"}),
+    ] {
+        let mut input = json!({"id": id});
+        for (k, v) in change.as_object().expect("change") {
+            input[k] = v.clone();
+        }
+        update(&app, &person, input)
+            .await
+            .assert_error("FORBIDDEN", None);
+    }
+    let after = read(&app, &token, &id).await;
+    assert_eq!(after, stored);
+    assert_eq!(after["profile"]["id"], profile);
+}
+
+#[tokio::test]
+async fn a_default_site_no_longer_granted_is_cleared() {
+    let app = TestApp::spawn().await;
+    let (_, company) = app.company("Regranted").await;
+    let token = company.admin_token.clone();
+    let first = app.create_site(&token, &company.id, "First").await;
+    let second = app.create_site(&token, &company.id, "Second").await;
+    let id = new_user(
+        &app,
+        &company,
+        json!({"firstName": "Dee", "lastName": "Fault", "email": "dee@regranted.test",
+            "siteIds": [first, second], "defaultSiteId": first}),
+    )
+    .await;
+    let r = update(&app, &token, json!({"id": id, "siteIds": [second]})).await;
+    assert_eq!(r.ok()["updateUser"]["user"]["defaultSite"], Value::Null);
+    let stored = read(&app, &token, &id).await;
+    assert_eq!(stored["defaultSite"], Value::Null);
+    assert_eq!(stored["sites"], json!([{"id": second}]));
 }

@@ -1,0 +1,144 @@
+//! Prometheus metrics, served as text on `/metrics`. Labels are bounded: the operation is the
+//! first root field of the document (a schema name, never client text) and the code one of the
+//! API's error codes.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection};
+use async_graphql::{Response, ServerResult, Variables};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Arc<Self>, prometheus::Error> {
+        let registry = Registry::new_custom(Some("concierge".into()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "graphql_requests_total",
+                "GraphQL operations by first root field and outcome code",
+            ),
+            &["operation", "code"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "graphql_request_duration_seconds",
+                "GraphQL operation latency",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["operation"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Arc::new(Metrics {
+            registry,
+            requests,
+            latency,
+        }))
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::error!(%error, "encoding metrics");
+        }
+        String::from_utf8_lossy(&buffer).into_owned()
+    }
+
+    fn observe(&self, operation: &str, code: &str, seconds: f64) {
+        self.requests.with_label_values(&[operation, code]).inc();
+        self.latency
+            .with_label_values(&[operation])
+            .observe(seconds);
+    }
+}
+
+/// Records each GraphQL request in [`Metrics`].
+pub struct MetricsExtension(pub Arc<Metrics>);
+
+impl ExtensionFactory for MetricsExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RequestMetrics {
+            metrics: Arc::clone(&self.0),
+            operation: Mutex::new(None),
+        })
+    }
+}
+
+struct RequestMetrics {
+    metrics: Arc<Metrics>,
+    operation: Mutex<Option<String>>,
+}
+
+fn first_root_field(doc: &ExecutableDocument) -> Option<String> {
+    let (_, operation) = doc.operations.iter().next()?;
+    operation
+        .node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .find_map(|item| match &item.node {
+            Selection::Field(field) => Some(field.node.name.node.to_string()),
+            _ => None,
+        })
+}
+
+#[async_trait::async_trait]
+impl Extension for RequestMetrics {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let started = Instant::now();
+        let response = next.run(ctx).await;
+        let operation = self
+            .operation
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+            .unwrap_or_else(|| "unparsed".into());
+        let code = response
+            .errors
+            .first()
+            .and_then(|e| e.extensions.as_ref())
+            .and_then(|ext| match ext.get("code") {
+                Some(async_graphql::Value::String(code)) => Some(code.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| {
+                if response.errors.is_empty() {
+                    "OK".into()
+                } else {
+                    "INTERNAL".into()
+                }
+            });
+        self.metrics
+            .observe(&operation, &code, started.elapsed().as_secs_f64());
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        if let Ok(mut slot) = self.operation.lock() {
+            *slot = first_root_field(&doc);
+        }
+        Ok(doc)
+    }
+}
