@@ -19,7 +19,10 @@ pub fn check_policy(
 ) -> DomainResult<()> {
     let policy = room.policy;
     if !room.bookable {
-        return Err(DomainError::validation("roomId", "this room cannot be booked"));
+        return Err(DomainError::validation(
+            "roomId",
+            "this room cannot be booked",
+        ));
     }
     if end <= start {
         return Err(DomainError::validation("end", "must be after start"));
@@ -103,7 +106,12 @@ mod tests {
             capacity: Some(6),
             equipment: vec![],
             bookable,
-            policy: BookingPolicy { slot_minutes: 15, min_minutes: 15, max_minutes: 240, horizon_days: 30 },
+            policy: BookingPolicy {
+                slot_minutes: 15,
+                min_minutes: 15,
+                max_minutes: 240,
+                horizon_days: 30,
+            },
             created_at: Utc::now(),
         }
     }
@@ -121,20 +129,70 @@ mod tests {
         let paris = TimeZone::parse("tz", "Europe/Paris").unwrap();
         let now = at("2026-12-01T08:00:00Z");
         let r = room(true);
-        let ok = check_policy(&r, paris, at("2026-12-01T09:00:00Z"), at("2026-12-01T10:00:00Z"), now);
+        let ok = check_policy(
+            &r,
+            paris,
+            at("2026-12-01T09:00:00Z"),
+            at("2026-12-01T10:00:00Z"),
+            now,
+        );
         assert!(ok.is_ok());
         let cases = [
-            (room(false), "2026-12-01T09:00:00Z", "2026-12-01T10:00:00Z", "roomId"),
-            (room(true), "2026-12-01T10:00:00Z", "2026-12-01T09:00:00Z", "end"),
-            (room(true), "2026-12-01T09:00:00Z", "2026-12-01T09:05:00Z", "end"),
-            (room(true), "2026-12-01T09:00:00Z", "2026-12-01T14:00:00Z", "end"),
-            (room(true), "2026-12-01T09:00:00Z", "2026-12-01T09:40:00Z", "end"),
-            (room(true), "2026-12-01T09:10:00Z", "2026-12-01T09:40:00Z", "start"),
-            (room(true), "2026-11-30T09:00:00Z", "2026-11-30T10:00:00Z", "start"),
-            (room(true), "2027-02-01T09:00:00Z", "2027-02-01T10:00:00Z", "start"),
+            (
+                room(false),
+                "2026-12-01T09:00:00Z",
+                "2026-12-01T10:00:00Z",
+                "roomId",
+            ),
+            (
+                room(true),
+                "2026-12-01T10:00:00Z",
+                "2026-12-01T09:00:00Z",
+                "end",
+            ),
+            (
+                room(true),
+                "2026-12-01T09:00:00Z",
+                "2026-12-01T09:05:00Z",
+                "end",
+            ),
+            (
+                room(true),
+                "2026-12-01T09:00:00Z",
+                "2026-12-01T14:00:00Z",
+                "end",
+            ),
+            (
+                room(true),
+                "2026-12-01T09:00:00Z",
+                "2026-12-01T09:40:00Z",
+                "end",
+            ),
+            (
+                room(true),
+                "2026-12-01T09:10:00Z",
+                "2026-12-01T09:40:00Z",
+                "start",
+            ),
+            (
+                room(true),
+                "2026-11-30T09:00:00Z",
+                "2026-11-30T10:00:00Z",
+                "start",
+            ),
+            (
+                room(true),
+                "2027-02-01T09:00:00Z",
+                "2027-02-01T10:00:00Z",
+                "start",
+            ),
         ];
         for (room, start, end, expected) in cases {
-            assert_eq!(field(check_policy(&room, paris, at(start), at(end), now)).as_deref(), Some(expected), "{start}..{end}");
+            assert_eq!(
+                field(check_policy(&room, paris, at(start), at(end), now)).as_deref(),
+                Some(expected),
+                "{start}..{end}"
+            );
         }
     }
 
@@ -142,8 +200,26 @@ mod tests {
     fn the_slot_in_progress_may_be_booked() {
         let utc = TimeZone::utc();
         let now = at("2026-12-01T09:07:00Z");
-        assert!(check_policy(&room(true), utc, at("2026-12-01T09:00:00Z"), at("2026-12-01T09:30:00Z"), now).is_ok());
-        assert!(check_policy(&room(true), utc, at("2026-12-01T08:45:00Z"), at("2026-12-01T09:30:00Z"), now).is_err());
+        assert!(
+            check_policy(
+                &room(true),
+                utc,
+                at("2026-12-01T09:00:00Z"),
+                at("2026-12-01T09:30:00Z"),
+                now
+            )
+            .is_ok()
+        );
+        assert!(
+            check_policy(
+                &room(true),
+                utc,
+                at("2026-12-01T08:45:00Z"),
+                at("2026-12-01T09:30:00Z"),
+                now
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -154,8 +230,26 @@ mod tests {
         r.policy.slot_minutes = 60;
         r.policy.min_minutes = 60;
         let now = at("2026-12-01T00:00:00Z");
-        assert!(check_policy(&r, kolkata, at("2026-12-01T03:30:00Z"), at("2026-12-01T04:30:00Z"), now).is_ok());
-        assert!(check_policy(&r, kolkata, at("2026-12-01T03:00:00Z"), at("2026-12-01T04:00:00Z"), now).is_err());
+        assert!(
+            check_policy(
+                &r,
+                kolkata,
+                at("2026-12-01T03:30:00Z"),
+                at("2026-12-01T04:30:00Z"),
+                now
+            )
+            .is_ok()
+        );
+        assert!(
+            check_policy(
+                &r,
+                kolkata,
+                at("2026-12-01T03:00:00Z"),
+                at("2026-12-01T04:00:00Z"),
+                now
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -164,10 +258,16 @@ mod tests {
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         // Spring forward: 23 hours.
         let (from, to) = local_day(day("2026-03-29"), paris);
-        assert_eq!((from, to), (at("2026-03-28T23:00:00Z"), at("2026-03-29T22:00:00Z")));
+        assert_eq!(
+            (from, to),
+            (at("2026-03-28T23:00:00Z"), at("2026-03-29T22:00:00Z"))
+        );
         // Fall back: 25 hours.
         let (from, to) = local_day(day("2026-10-25"), paris);
-        assert_eq!((from, to), (at("2026-10-24T22:00:00Z"), at("2026-10-25T23:00:00Z")));
+        assert_eq!(
+            (from, to),
+            (at("2026-10-24T22:00:00Z"), at("2026-10-25T23:00:00Z"))
+        );
         let (from, to) = local_day(day("2026-12-01"), paris);
         assert_eq!(to - from, Duration::hours(24));
     }

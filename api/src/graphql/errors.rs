@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use async_graphql::{ErrorExtensions, ID};
+use async_graphql::{Context, ErrorExtensions, ID};
 use concierge_domain::{DomainError, DomainResult};
 
 pub fn to_graphql(error: DomainError) -> async_graphql::Error {
@@ -51,4 +51,17 @@ pub fn parse_ids<T: FromStr>(
 ) -> async_graphql::Result<Option<Vec<T>>> {
     ids.map(|ids| ids.iter().map(|id| parse_id(id, what)).collect())
         .transpose()
+}
+
+/// A single-object query's answer: the object, or `null` beside its error (NOT_FOUND for what the
+/// caller may not see), as the contract promises, rather than dropping the field from `data`.
+pub fn nullable<T>(ctx: &Context<'_>, result: DomainResult<T>) -> async_graphql::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) => {
+            let error = to_graphql(error).into_server_error(ctx.item.pos);
+            ctx.add_error(ctx.set_error_path(error));
+            Ok(None)
+        }
+    }
 }

@@ -13,6 +13,27 @@ pub struct DomainLoader {
     pub actor: Arc<Actor>,
 }
 
+/// Key for "the organization owning a price list the caller sees".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PriceListOwner(pub OrganizationId);
+
+impl Loader<PriceListOwner> for DomainLoader {
+    type Value = Organization;
+    type Error = DomainError;
+
+    async fn load(
+        &self,
+        keys: &[PriceListOwner],
+    ) -> Result<HashMap<PriceListOwner, Organization>, DomainError> {
+        let ids: Vec<OrganizationId> = keys.iter().map(|k| k.0).collect();
+        let owners = self
+            .domain
+            .load_price_list_owners(&self.actor, &ids)
+            .await?;
+        Ok(index(owners, |o| PriceListOwner(o.id)))
+    }
+}
+
 /// Key for "the rooms of this site".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RoomsOfSite(pub SiteId);

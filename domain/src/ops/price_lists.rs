@@ -51,6 +51,20 @@ impl Domain {
             .collect())
     }
 
+    /// The owners among `ids` of price lists the actor may read: visible organizations, and a
+    /// company's partner for holders of `billing` ≥ READ (the owner of the lists they see).
+    pub async fn load_price_list_owners(
+        &self,
+        actor: &Actor,
+        ids: &[OrganizationId],
+    ) -> DomainResult<Vec<Organization>> {
+        let owners = self.store.organizations_by_ids(ids).await?;
+        Ok(owners
+            .into_iter()
+            .filter(|o| actor.can_read_in(o) || self.can_read_price_lists_of(actor, o))
+            .collect())
+    }
+
     /// A partner's price lists; for a company, its partner's.
     pub async fn price_lists(
         &self,

@@ -556,12 +556,6 @@ impl Domain {
         id: UserId,
         changes: UserChanges,
     ) -> DomainResult<User> {
-        if changes.username.is_some() {
-            return Err(DomainError::validation(
-                "username",
-                "a username never changes",
-            ));
-        }
         let self_service = id == actor.user.id
             && changes.email.is_none()
             && changes.profile_id.is_none()
@@ -576,6 +570,13 @@ impl Domain {
         } else {
             self.manageable_user(actor, id).await?
         };
+        // A username never changes; asked only once the user is known to be visible.
+        if changes.username.is_some() {
+            return Err(DomainError::validation(
+                "username",
+                "a username never changes",
+            ));
+        }
         let mut next = current.clone();
         if let Some(raw) = changes.first_name.as_deref() {
             next.first_name = Name::parse("firstName", raw)?;

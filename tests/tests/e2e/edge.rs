@@ -156,3 +156,16 @@ async fn oversized_query_text_is_refused() {
     r.assert_error("GRAPHQL_VALIDATION_FAILED", None);
     still_serving(&app).await;
 }
+
+#[tokio::test]
+async fn an_invisible_object_is_null_beside_its_error() {
+    let app = TestApp::spawn().await;
+    let query =
+        "{ organization(id: \"01a20834-47c5-767b-9bf0-5c710662c83d\") { id } me { login } }";
+    let r = app.gql(Some(&app.operator_token), query, json!({})).await;
+    r.assert_error("NOT_FOUND", None);
+    let data = r.data.as_object().expect("data is an object");
+    assert_eq!(data.get("organization"), Some(&serde_json::Value::Null));
+    assert!(data["me"]["login"].is_string());
+    assert_eq!(r.errors[0]["path"], json!(["organization"]));
+}

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use concierge_domain as d;
 
 use crate::graphql::context::acting;
-use crate::graphql::errors::{GqlResult, parse_id, parse_opt_id};
+use crate::graphql::errors::{GqlResult, nullable, parse_id, parse_opt_id};
 use crate::graphql::types::*;
 
 #[derive(InputObject, Default)]
@@ -74,12 +74,11 @@ impl OrganizationsQuery {
         id: ID,
     ) -> async_graphql::Result<Option<OrganizationObject>> {
         let (domain, actor) = acting(ctx)?;
-        let id = parse_id(&id, "organization")?;
-        domain
-            .organization(&actor, id)
-            .await
-            .gql()
-            .map(|o| Some(OrganizationObject(o)))
+        let result = match parse_id(&id, "organization") {
+            Ok(id) => domain.organization(&actor, id).await,
+            Err(_) => Err(concierge_domain::DomainError::NotFound("organization")),
+        };
+        Ok(nullable(ctx, result)?.map(OrganizationObject))
     }
 
     /// The caller's organization and, with `clients` ≥ READ, those it acts for.

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use concierge_domain as d;
 
 use crate::graphql::context::acting;
-use crate::graphql::errors::{GqlResult, parse_id};
+use crate::graphql::errors::{GqlResult, nullable, parse_id};
 use crate::graphql::types::*;
 
 #[derive(InputObject, Clone)]
@@ -58,12 +58,11 @@ pub struct RoomsQuery;
 impl RoomsQuery {
     async fn room(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<RoomObject>> {
         let (domain, actor) = acting(ctx)?;
-        let id = parse_id(&id, "room")?;
-        domain
-            .room(&actor, id)
-            .await
-            .gql()
-            .map(|r| Some(RoomObject(r)))
+        let result = match parse_id(&id, "room") {
+            Ok(id) => domain.room(&actor, id).await,
+            Err(_) => Err(concierge_domain::DomainError::NotFound("room")),
+        };
+        Ok(nullable(ctx, result)?.map(RoomObject))
     }
 
     async fn rooms(

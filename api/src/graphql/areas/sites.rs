@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use concierge_domain as d;
 
 use crate::graphql::context::acting;
-use crate::graphql::errors::{GqlResult, parse_id, parse_ids, parse_opt_id};
+use crate::graphql::errors::{GqlResult, nullable, parse_id, parse_ids, parse_opt_id};
 use crate::graphql::types::*;
 
 #[derive(InputObject)]
@@ -55,12 +55,11 @@ pub struct SitesQuery;
 impl SitesQuery {
     async fn site(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<SiteObject>> {
         let (domain, actor) = acting(ctx)?;
-        let id = parse_id(&id, "site")?;
-        domain
-            .site(&actor, id)
-            .await
-            .gql()
-            .map(|s| Some(SiteObject(s)))
+        let result = match parse_id(&id, "site") {
+            Ok(id) => domain.site(&actor, id).await,
+            Err(_) => Err(concierge_domain::DomainError::NotFound("site")),
+        };
+        Ok(nullable(ctx, result)?.map(SiteObject))
     }
 
     /// The sites the caller may use in an organization (its own by default).

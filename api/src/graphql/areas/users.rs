@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use concierge_domain as d;
 
 use crate::graphql::context::acting;
-use crate::graphql::errors::{GqlResult, parse_id, parse_ids, parse_opt_id};
+use crate::graphql::errors::{GqlResult, nullable, parse_id, parse_ids, parse_opt_id};
 use crate::graphql::types::*;
 
 #[derive(InputObject, Default)]
@@ -104,12 +104,11 @@ pub struct UsersQuery;
 impl UsersQuery {
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<UserObject>> {
         let (domain, actor) = acting(ctx)?;
-        let id = parse_id(&id, "user")?;
-        domain
-            .user(&actor, id)
-            .await
-            .gql()
-            .map(|u| Some(UserObject(u)))
+        let result = match parse_id(&id, "user") {
+            Ok(id) => domain.user(&actor, id).await,
+            Err(_) => Err(concierge_domain::DomainError::NotFound("user")),
+        };
+        Ok(nullable(ctx, result)?.map(UserObject))
     }
 
     /// Users of an organization (the caller's by default), oldest first; needs `users` ≥ READ.

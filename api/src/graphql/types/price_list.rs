@@ -2,6 +2,7 @@ use async_graphql::{Context, ID, Object};
 use concierge_domain as d;
 
 use super::*;
+use crate::graphql::loaders::PriceListOwner;
 
 pub struct PriceListObject(pub d::PriceList);
 
@@ -11,7 +12,7 @@ impl PriceListObject {
         id(self.0.id)
     }
     async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<OrganizationObject> {
-        load_req(ctx, self.0.organization_id, "organization")
+        load_req(ctx, PriceListOwner(self.0.organization_id), "organization")
             .await
             .map(OrganizationObject)
     }
