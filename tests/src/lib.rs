@@ -1,6 +1,8 @@
 //! Test support: a `TestApp` that drives the real GraphQL schema in process, with helpers that
 //! set up the usual cast (platform operator, partner, company, sites, rooms, users).
 
+pub mod postgres;
+
 use std::sync::Arc;
 
 use async_graphql::{Request, Variables};

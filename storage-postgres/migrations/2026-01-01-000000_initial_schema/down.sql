@@ -1,0 +1,15 @@
+DROP TABLE IF EXISTS bookings;
+DROP TABLE IF EXISTS audit_events;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS user_site_groups;
+DROP TABLE IF EXISTS user_sites;
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS rooms;
+DROP TABLE IF EXISTS site_group_sites;
+DROP TABLE IF EXISTS site_groups;
+DROP TABLE IF EXISTS sites;
+ALTER TABLE organizations DROP CONSTRAINT IF EXISTS organizations_price_list_id_fkey;
+ALTER TABLE organizations DROP CONSTRAINT IF EXISTS organizations_default_profile_id_fkey;
+DROP TABLE IF EXISTS price_lists;
+DROP TABLE IF EXISTS profiles;
+DROP TABLE IF EXISTS organizations;

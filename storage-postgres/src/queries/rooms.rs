@@ -1,0 +1,64 @@
+use concierge_domain::ids::{RoomId, SiteId};
+use concierge_domain::model::Room;
+use concierge_domain::storage::StorageResult;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::{Conn, convert, expect_one};
+use crate::errors::IntoStorage;
+use crate::rows::RoomRow;
+use crate::schema::rooms;
+
+pub(crate) async fn by_id(conn: &mut Conn, id: RoomId) -> StorageResult<Option<Room>> {
+    let row = rooms::table
+        .find(id.0)
+        .select(RoomRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(Room::try_from).transpose()
+}
+
+pub(crate) async fn by_ids(conn: &mut Conn, ids: &[RoomId]) -> StorageResult<Vec<Room>> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+    let rows = rooms::table
+        .filter(rooms::id.eq_any(ids))
+        .order(rooms::id)
+        .select(RoomRow::as_select())
+        .load(conn)
+        .await
+        .storage()?;
+    convert(rows)
+}
+
+pub(crate) async fn of_sites(conn: &mut Conn, site_ids: &[SiteId]) -> StorageResult<Vec<Room>> {
+    let ids: Vec<Uuid> = site_ids.iter().map(|id| id.0).collect();
+    let rows = rooms::table
+        .filter(rooms::site_id.eq_any(ids))
+        .order(rooms::id)
+        .select(RoomRow::as_select())
+        .load(conn)
+        .await
+        .storage()?;
+    convert(rows)
+}
+
+pub(crate) async fn insert(conn: &mut Conn, room: &Room) -> StorageResult<()> {
+    diesel::insert_into(rooms::table)
+        .values(RoomRow::from(room))
+        .execute(conn)
+        .await
+        .storage()?;
+    Ok(())
+}
+
+pub(crate) async fn update(conn: &mut Conn, room: &Room) -> StorageResult<()> {
+    let affected = diesel::update(rooms::table.find(room.id.0))
+        .set(RoomRow::from(room))
+        .execute(conn)
+        .await
+        .storage()?;
+    expect_one("room", affected)
+}

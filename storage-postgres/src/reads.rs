@@ -1,0 +1,142 @@
+//! One [`Reads`](concierge_domain::storage::Reads) implementation for every connection holder:
+//! the store (a pooled connection per call) and a transaction (its own connection).
+
+/// Implements `Reads` for `$ty`, whose inherent `conn(&self)` yields something that derefs to
+/// an `AsyncPgConnection`, and whose `observe(&self, result)` sees every outcome.
+macro_rules! impl_reads {
+    ($ty:ty) => {
+        #[async_trait::async_trait]
+        impl concierge_domain::storage::Reads for $ty {
+            async fn organization(
+                &self,
+                id: OrganizationId,
+            ) -> StorageResult<Option<Organization>> {
+                self.observe(organizations::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn organizations_by_ids(
+                &self,
+                ids: &[OrganizationId],
+            ) -> StorageResult<Vec<Organization>> {
+                self.observe(organizations::by_ids(&mut *self.conn().await?, ids).await)
+            }
+            async fn organizations(
+                &self,
+                query: &OrganizationQuery,
+            ) -> StorageResult<Page<Organization>> {
+                self.observe(organizations::list(&mut *self.conn().await?, query).await)
+            }
+            async fn platform_organization(&self) -> StorageResult<Option<Organization>> {
+                self.observe(organizations::platform(&mut *self.conn().await?).await)
+            }
+
+            async fn profile(&self, id: ProfileId) -> StorageResult<Option<Profile>> {
+                self.observe(profiles::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn profiles_by_ids(&self, ids: &[ProfileId]) -> StorageResult<Vec<Profile>> {
+                self.observe(profiles::by_ids(&mut *self.conn().await?, ids).await)
+            }
+            async fn profiles_of(
+                &self,
+                organization_ids: &[OrganizationId],
+            ) -> StorageResult<Vec<Profile>> {
+                self.observe(
+                    profiles::of_organizations(&mut *self.conn().await?, organization_ids).await,
+                )
+            }
+            async fn count_users_with_profile(&self, id: ProfileId) -> StorageResult<i64> {
+                self.observe(profiles::count_users(&mut *self.conn().await?, id).await)
+            }
+
+            async fn site(&self, id: SiteId) -> StorageResult<Option<Site>> {
+                self.observe(sites::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn sites_by_ids(&self, ids: &[SiteId]) -> StorageResult<Vec<Site>> {
+                self.observe(sites::by_ids(&mut *self.conn().await?, ids).await)
+            }
+            async fn sites(&self, query: &SiteQuery) -> StorageResult<Page<Site>> {
+                self.observe(sites::list(&mut *self.conn().await?, query).await)
+            }
+
+            async fn site_group(&self, id: SiteGroupId) -> StorageResult<Option<SiteGroup>> {
+                self.observe(site_groups::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn site_groups_by_ids(
+                &self,
+                ids: &[SiteGroupId],
+            ) -> StorageResult<Vec<SiteGroup>> {
+                self.observe(site_groups::by_ids(&mut *self.conn().await?, ids).await)
+            }
+            async fn site_groups_of(
+                &self,
+                organization_ids: &[OrganizationId],
+            ) -> StorageResult<Vec<SiteGroup>> {
+                self.observe(
+                    site_groups::of_organizations(&mut *self.conn().await?, organization_ids).await,
+                )
+            }
+
+            async fn room(&self, id: RoomId) -> StorageResult<Option<Room>> {
+                self.observe(rooms::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn rooms_by_ids(&self, ids: &[RoomId]) -> StorageResult<Vec<Room>> {
+                self.observe(rooms::by_ids(&mut *self.conn().await?, ids).await)
+            }
+            async fn rooms_of_sites(&self, site_ids: &[SiteId]) -> StorageResult<Vec<Room>> {
+                self.observe(rooms::of_sites(&mut *self.conn().await?, site_ids).await)
+            }
+
+            async fn price_list(&self, id: PriceListId) -> StorageResult<Option<PriceList>> {
+                self.observe(price_lists::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn price_lists_by_ids(
+                &self,
+                ids: &[PriceListId],
+            ) -> StorageResult<Vec<PriceList>> {
+                self.observe(price_lists::by_ids(&mut *self.conn().await?, ids).await)
+            }
+            async fn price_lists_of(
+                &self,
+                organization_ids: &[OrganizationId],
+            ) -> StorageResult<Vec<PriceList>> {
+                self.observe(
+                    price_lists::of_organizations(&mut *self.conn().await?, organization_ids).await,
+                )
+            }
+
+            async fn user(&self, id: UserId) -> StorageResult<Option<User>> {
+                self.observe(users::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn users_by_ids(&self, ids: &[UserId]) -> StorageResult<Vec<User>> {
+                self.observe(users::by_ids(&mut *self.conn().await?, ids).await)
+            }
+            async fn user_by_login(&self, login: &str) -> StorageResult<Option<User>> {
+                self.observe(users::by_login(&mut *self.conn().await?, login).await)
+            }
+            async fn users(&self, query: &UserQuery) -> StorageResult<Page<User>> {
+                self.observe(users::list(&mut *self.conn().await?, query).await)
+            }
+            async fn user_by_booking_code(
+                &self,
+                organization: OrganizationId,
+                hash: &str,
+            ) -> StorageResult<Option<User>> {
+                self.observe(
+                    users::by_booking_code(&mut *self.conn().await?, organization, hash).await,
+                )
+            }
+
+            async fn session(&self, id: SessionId) -> StorageResult<Option<Session>> {
+                self.observe(sessions::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn session_by_token_hash(&self, hash: &str) -> StorageResult<Option<Session>> {
+                self.observe(sessions::by_token_hash(&mut *self.conn().await?, hash).await)
+            }
+
+            async fn audit_events(&self, query: &AuditQuery) -> StorageResult<Page<AuditEvent>> {
+                self.observe(audit::list(&mut *self.conn().await?, query).await)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_reads;

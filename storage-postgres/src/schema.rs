@@ -1,0 +1,191 @@
+//! Diesel's view of the tables created by `migrations/`. Kept by hand (no `diesel print-schema`
+//! step in the build); the conformance suite round-trips every column, so a drift shows there.
+
+diesel::table! {
+    organizations (id) {
+        id -> Uuid,
+        kind -> Text,
+        name -> Text,
+        name_lower -> Text,
+        parent_id -> Nullable<Uuid>,
+        admin_email -> Nullable<Text>,
+        external_contact -> Nullable<Text>,
+        default_language -> Text,
+        time_zone -> Text,
+        default_profile_id -> Uuid,
+        price_list_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    profiles (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        built_in -> Bool,
+        perm_users -> Text,
+        perm_profiles -> Text,
+        perm_sites -> Text,
+        perm_rooms -> Text,
+        perm_bookings -> Text,
+        perm_billing -> Text,
+        perm_clients -> Text,
+        perm_audit -> Text,
+        modules -> Array<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    price_lists (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        is_default -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sites (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        time_zone -> Text,
+        address -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    site_groups (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    site_group_sites (site_group_id, site_id) {
+        site_group_id -> Uuid,
+        site_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    rooms (id) {
+        id -> Uuid,
+        site_id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        capacity -> Nullable<Int4>,
+        equipment -> Array<Text>,
+        bookable -> Bool,
+        slot_minutes -> Int4,
+        min_minutes -> Int4,
+        max_minutes -> Int4,
+        horizon_days -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        first_name -> Text,
+        last_name -> Text,
+        first_name_lower -> Text,
+        last_name_lower -> Text,
+        email -> Nullable<Text>,
+        username -> Nullable<Text>,
+        language -> Text,
+        status -> Text,
+        profile_id -> Uuid,
+        default_site_id -> Nullable<Uuid>,
+        external_contact -> Nullable<Text>,
+        price_list_id -> Nullable<Uuid>,
+        photo_url -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        must_change_password -> Bool,
+        booking_code_hash -> Nullable<Text>,
+        session_epoch -> Int8,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    user_sites (user_id, site_id) {
+        user_id -> Uuid,
+        site_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    user_site_groups (user_id, site_group_id) {
+        user_id -> Uuid,
+        site_group_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        refresh_token_hash -> Text,
+        previous_token_hash -> Nullable<Text>,
+        epoch -> Int8,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Uuid,
+        at -> Timestamptz,
+        actor_id -> Nullable<Uuid>,
+        organization_id -> Nullable<Uuid>,
+        action -> Text,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    bookings (id) {
+        id -> Uuid,
+        room_id -> Uuid,
+        site_id -> Uuid,
+        organization_id -> Uuid,
+        user_id -> Uuid,
+        created_by -> Uuid,
+        title -> Nullable<Text>,
+        start_at -> Timestamptz,
+        end_at -> Timestamptz,
+        source -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    profiles,
+    price_lists,
+    sites,
+    site_groups,
+    site_group_sites,
+    rooms,
+    users,
+    user_sites,
+    user_site_groups,
+    sessions,
+    audit_events,
+    bookings,
+);

@@ -1,0 +1,98 @@
+//! The store: a deadpool pool of diesel-async connections.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use concierge_domain::ids::*;
+use concierge_domain::model::*;
+use concierge_domain::storage::{Storage, StorageError, StorageResult, Transaction};
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{AsyncPgConnection, SimpleAsyncConnection as _};
+
+use crate::errors::from_pool;
+use crate::queries::{
+    audit, organizations, price_lists, profiles, rooms, sessions, site_groups, sites, users,
+};
+use crate::reads::impl_reads;
+use crate::transaction::PgTransaction;
+
+/// How long a caller waits for a free connection (or for a new one) before the store answers
+/// `Unavailable`, so a saturated or unreachable database fails requests instead of hanging them.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) type PgPool = Pool<AsyncPgConnection>;
+pub(crate) type PooledConnection = Object<AsyncPgConnection>;
+
+/// Concierge's storage on PostgreSQL. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: show only the pool's state.
+        let status = self.pool.status();
+        f.debug_struct("PgStore")
+            .field("max_size", &status.max_size)
+            .field("size", &status.size)
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// A store over a pool of at most `max_connections` connections to `database_url`. Connects
+    /// once to check the database answers; it does not run the migrations ([`crate::run_migrations`]).
+    pub async fn connect(database_url: &str, max_connections: usize) -> StorageResult<PgStore> {
+        // `Fast` recycling: no test query on every checkout (it would double the round trips of
+        // a simple read). A connection whose socket closed, or that is still inside a
+        // transaction, is refused all the same; one dropped silently fails its first query.
+        let mut config = ManagerConfig::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            database_url,
+            config,
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections.max(1))
+            .wait_timeout(Some(ACQUIRE_TIMEOUT))
+            .create_timeout(Some(ACQUIRE_TIMEOUT))
+            .recycle_timeout(Some(ACQUIRE_TIMEOUT))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StorageError::Other(format!("connection pool: {e}")))?;
+        let store = PgStore { pool };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// Outside a transaction a failed statement leaves nothing to remember.
+    pub(crate) fn observe<T>(&self, result: StorageResult<T>) -> StorageResult<T> {
+        result
+    }
+
+    pub(crate) async fn conn(&self) -> StorageResult<PooledConnection> {
+        self.pool.get().await.map_err(from_pool)
+    }
+}
+
+impl_reads!(PgStore);
+
+#[async_trait]
+impl Storage for PgStore {
+    async fn begin(&self) -> StorageResult<Box<dyn Transaction + '_>> {
+        Ok(Box::new(PgTransaction::begin(self.conn().await?).await?))
+    }
+
+    async fn ping(&self) -> StorageResult<()> {
+        // Any failure here means the database cannot serve requests.
+        self.conn()
+            .await?
+            .batch_execute("SELECT 1")
+            .await
+            .map_err(|e| StorageError::Unavailable(e.to_string()))
+    }
+}

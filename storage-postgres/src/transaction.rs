@@ -1,0 +1,239 @@
+//! A unit of work: one pooled connection inside a SQL transaction.
+//!
+//! Committing ends the transaction and returns the connection to the pool. Dropping without
+//! committing rolls back: on a tokio runtime a task sends ROLLBACK and then returns the
+//! connection; without a runtime, or when the rollback fails, the connection is detached from the
+//! pool and closed, which ends the transaction on the server. Either way a pooled connection is
+//! never handed out again while inside a transaction (diesel-async's pool also refuses to
+//! recycle one whose transaction manager is still open or was interrupted mid-statement).
+//!
+//! After a failed statement PostgreSQL refuses everything but ROLLBACK, and answers COMMIT by
+//! rolling back without an error. The writes that can break a unique key (users, sessions) run
+//! in a savepoint, so that, as on the memory backend, the unit of work survives the violation
+//! and may go on. Any other failure is remembered, and the commit first checks that the
+//! transaction can still commit, so that a rolled-back commit is never taken for a success.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use concierge_domain::ids::*;
+use concierge_domain::model::*;
+use concierge_domain::storage::{StorageError, StorageResult, Transaction, Writes};
+use diesel_async::{AnsiTransactionManager, SimpleAsyncConnection as _, TransactionManager as _};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+
+use crate::errors::from_diesel;
+use crate::queries::{
+    audit, organizations, price_lists, profiles, rooms, sessions, site_groups, sites, users,
+};
+use crate::reads::impl_reads;
+use crate::store::PooledConnection;
+
+pub(crate) struct PgTransaction {
+    /// `Reads` takes `&self` while a query needs `&mut` on the connection: the mutex gives that
+    /// (uncontended: a transaction is used by one task at a time). `None` once committed.
+    conn: Mutex<Option<PooledConnection>>,
+    /// Some call failed: the server may have aborted the transaction.
+    failed: AtomicBool,
+}
+
+impl PgTransaction {
+    pub(crate) async fn begin(mut conn: PooledConnection) -> StorageResult<PgTransaction> {
+        AnsiTransactionManager::begin_transaction(&mut *conn)
+            .await
+            .map_err(from_diesel)?;
+        Ok(PgTransaction {
+            conn: Mutex::new(Some(conn)),
+            failed: AtomicBool::new(false),
+        })
+    }
+
+    fn observe<T>(&self, result: StorageResult<T>) -> StorageResult<T> {
+        if result.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn conn(&self) -> StorageResult<MappedMutexGuard<'_, PooledConnection>> {
+        MutexGuard::try_map(self.conn.lock().await, Option::as_mut).map_err(|_| finished())
+    }
+
+    fn conn_mut(&mut self) -> StorageResult<&mut PooledConnection> {
+        self.conn.get_mut().as_mut().ok_or_else(finished)
+    }
+}
+
+/// Runs `$write(conn, $value)` inside a savepoint, kept on success and undone on failure.
+macro_rules! in_savepoint {
+    ($conn:expr, $write:path, $value:expr) => {{
+        let conn: &mut PooledConnection = $conn;
+        match AnsiTransactionManager::begin_transaction(&mut **conn).await {
+            Ok(()) => {
+                let result = $write(&mut **conn, $value).await;
+                release_savepoint(conn, result).await
+            }
+            Err(error) => Err(from_diesel(error)),
+        }
+    }};
+}
+
+/// Ends the savepoint opened by `in_savepoint!`: keeps its work when `result` is a success.
+async fn release_savepoint<T>(
+    conn: &mut PooledConnection,
+    result: StorageResult<T>,
+) -> StorageResult<T> {
+    match result {
+        Ok(value) => AnsiTransactionManager::commit_transaction(&mut **conn)
+            .await
+            .map(|()| value)
+            .map_err(from_diesel),
+        Err(error) => {
+            AnsiTransactionManager::rollback_transaction(&mut **conn)
+                .await
+                .map_err(from_diesel)?;
+            Err(error)
+        }
+    }
+}
+
+fn finished() -> StorageError {
+    StorageError::Other("the transaction is already finished".into())
+}
+
+impl_reads!(PgTransaction);
+
+#[async_trait]
+impl Writes for PgTransaction {
+    async fn insert_organization(&mut self, organization: &Organization) -> StorageResult<()> {
+        let result = organizations::insert(self.conn_mut()?, organization).await;
+        self.observe(result)
+    }
+    async fn update_organization(&mut self, organization: &Organization) -> StorageResult<()> {
+        let result = organizations::update(self.conn_mut()?, organization).await;
+        self.observe(result)
+    }
+
+    async fn insert_profile(&mut self, profile: &Profile) -> StorageResult<()> {
+        let result = profiles::insert(self.conn_mut()?, profile).await;
+        self.observe(result)
+    }
+    async fn update_profile(&mut self, profile: &Profile) -> StorageResult<()> {
+        let result = profiles::update(self.conn_mut()?, profile).await;
+        self.observe(result)
+    }
+    async fn delete_profile(&mut self, id: ProfileId) -> StorageResult<()> {
+        let result = profiles::delete(self.conn_mut()?, id).await;
+        self.observe(result)
+    }
+
+    async fn insert_site(&mut self, site: &Site) -> StorageResult<()> {
+        let result = sites::insert(self.conn_mut()?, site).await;
+        self.observe(result)
+    }
+    async fn update_site(&mut self, site: &Site) -> StorageResult<()> {
+        let result = sites::update(self.conn_mut()?, site).await;
+        self.observe(result)
+    }
+
+    async fn insert_site_group(&mut self, group: &SiteGroup) -> StorageResult<()> {
+        let result = site_groups::insert(self.conn_mut()?, group).await;
+        self.observe(result)
+    }
+    async fn update_site_group(&mut self, group: &SiteGroup) -> StorageResult<()> {
+        let result = site_groups::update(self.conn_mut()?, group).await;
+        self.observe(result)
+    }
+
+    async fn insert_room(&mut self, room: &Room) -> StorageResult<()> {
+        let result = rooms::insert(self.conn_mut()?, room).await;
+        self.observe(result)
+    }
+    async fn update_room(&mut self, room: &Room) -> StorageResult<()> {
+        let result = rooms::update(self.conn_mut()?, room).await;
+        self.observe(result)
+    }
+
+    async fn insert_price_list(&mut self, price_list: &PriceList) -> StorageResult<()> {
+        let result = price_lists::insert(self.conn_mut()?, price_list).await;
+        self.observe(result)
+    }
+    async fn update_price_list(&mut self, price_list: &PriceList) -> StorageResult<()> {
+        let result = price_lists::update(self.conn_mut()?, price_list).await;
+        self.observe(result)
+    }
+
+    async fn insert_user(&mut self, user: &User) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, users::insert, user);
+        self.observe(result)
+    }
+    async fn update_user(&mut self, user: &User) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, users::update, user);
+        self.observe(result)
+    }
+
+    async fn insert_session(&mut self, session: &Session) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, sessions::insert, session);
+        self.observe(result)
+    }
+    async fn update_session(&mut self, session: &Session) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, sessions::update, session);
+        self.observe(result)
+    }
+
+    async fn insert_audit_event(&mut self, event: &AuditEvent) -> StorageResult<()> {
+        let result = audit::insert(self.conn_mut()?, event).await;
+        self.observe(result)
+    }
+}
+
+#[async_trait]
+impl Transaction for PgTransaction {
+    async fn commit(mut self: Box<Self>) -> StorageResult<()> {
+        let mut conn = self.conn.get_mut().take().ok_or_else(finished)?;
+        if *self.failed.get_mut()
+            && let Err(error) = conn.batch_execute("SELECT 1").await
+        {
+            roll_back(conn).await;
+            return Err(match from_diesel(error) {
+                StorageError::Unavailable(detail) => StorageError::Unavailable(detail),
+                _ => StorageError::Other(
+                    "a statement of this transaction failed: it was rolled back".into(),
+                ),
+            });
+        }
+        match AnsiTransactionManager::commit_transaction(&mut *conn).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                // diesel-async rolls back a failed COMMIT (e.g. a deferred foreign key); if
+                // even that failed, the connection's state is unknown: never reuse it.
+                if AnsiTransactionManager::is_broken_transaction_manager(&mut *conn) {
+                    drop(PooledConnection::take(conn));
+                }
+                Err(from_diesel(error))
+            }
+        }
+    }
+}
+
+impl Drop for PgTransaction {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.get_mut().take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(roll_back(conn));
+            }
+            // Closing the connection makes the server abort the transaction.
+            Err(_) => drop(PooledConnection::take(conn)),
+        }
+    }
+}
+
+async fn roll_back(mut conn: PooledConnection) {
+    if let Err(error) = AnsiTransactionManager::rollback_transaction(&mut *conn).await {
+        tracing::warn!(%error, "rollback of a dropped transaction failed; closing its connection");
+        drop(PooledConnection::take(conn));
+    }
+}

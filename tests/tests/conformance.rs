@@ -1,0 +1,83 @@
+//! The storage conformance suite: every case is written once against `&dyn Storage` and run on
+//! both backends, so the memory and PostgreSQL stores cannot drift apart. The Postgres half needs
+//! a server (see `concierge_tests::postgres`); each of its cases gets a fresh database.
+
+#[path = "conformance/fixtures.rs"]
+mod fixtures;
+
+#[path = "conformance/audit.rs"]
+mod audit;
+#[path = "conformance/organizations.rs"]
+mod organizations;
+#[path = "conformance/places.rs"]
+mod places;
+#[path = "conformance/postgres_only.rs"]
+mod postgres_only;
+#[path = "conformance/profiles.rs"]
+mod profiles;
+#[path = "conformance/sessions.rs"]
+mod sessions;
+#[path = "conformance/transactions.rs"]
+mod transactions;
+#[path = "conformance/users.rs"]
+mod users;
+
+/// A case that hangs (a lock never released, a connection never returned) fails instead.
+const CASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Stamps out `memory::<case>` and `postgres::<case>` for every `module::case` listed.
+macro_rules! conformance {
+    ($($module:ident :: $case:ident),+ $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let store = concierge_storage_memory::MemoryStore::new();
+                    tokio::time::timeout(super::CASE_TIMEOUT, super::$module::$case(&store))
+                        .await
+                        .expect("the case timed out");
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let database = concierge_tests::postgres::fresh_database().await;
+                    tokio::time::timeout(super::CASE_TIMEOUT, super::$module::$case(database.storage()))
+                        .await
+                        .expect("the case timed out");
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    organizations::organizations_round_trip,
+    organizations::updating_a_missing_row_fails,
+    organizations::platform_organization,
+    organizations::organizations_pagination_and_filters,
+    profiles::profiles_round_trip,
+    profiles::delete_profile,
+    profiles::count_users_with_profile,
+    places::sites_round_trip,
+    places::sites_pagination,
+    places::site_groups_round_trip,
+    places::rooms_round_trip,
+    places::price_lists_round_trip,
+    users::users_round_trip,
+    users::user_by_login,
+    users::user_by_booking_code,
+    users::unique_user_keys,
+    users::concurrent_username_commits_once,
+    users::users_pagination_and_filters,
+    sessions::sessions_round_trip_and_rotation,
+    sessions::unique_session_token,
+    audit::audit_events_newest_first,
+    transactions::dropped_transaction_rolls_back,
+    transactions::transaction_reads_its_own_writes,
+    transactions::transaction_survives_a_unique_violation,
+    transactions::ping,
+);
