@@ -7,6 +7,7 @@ use concierge_domain::secrets::{Keys, Secrets};
 use concierge_domain::storage::Storage;
 use concierge_domain::{Domain, DomainConfig, DomainError};
 use concierge_storage_memory::{MemoryAttemptCounter, MemoryStore};
+use concierge_storage_postgres::{PgStore, run_migrations};
 
 use crate::config::Config;
 use crate::graphql::{ConciergeSchema, build_schema};
@@ -51,10 +52,29 @@ impl AppState {
     }
 }
 
-/// The storage the configuration asks for. PostgreSQL arrives with its own backend crate.
+/// Connections in the PostgreSQL pool of one server process.
+pub const DATABASE_POOL_SIZE: usize = 16;
+
+/// The storage the configuration asks for: PostgreSQL at `DATABASE_URL` (migrated first unless
+/// `AUTO_MIGRATE=false`), else memory.
 pub async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, String> {
     match &config.database_url {
         None => Ok(Arc::new(MemoryStore::new())),
-        Some(_) => Err("DATABASE_URL is set, but this build has no PostgreSQL backend yet".into()),
+        Some(url) => {
+            if config.auto_migrate {
+                migrate(url).await?;
+            }
+            let store = PgStore::connect(url, DATABASE_POOL_SIZE)
+                .await
+                .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
+            Ok(Arc::new(store))
+        }
     }
+}
+
+/// Applies the embedded migrations.
+pub async fn migrate(url: &str) -> Result<(), String> {
+    run_migrations(url)
+        .await
+        .map_err(|e| format!("migrations failed: {e}"))
 }

@@ -31,7 +31,12 @@ async fn main() -> ExitCode {
             }
             Some(_) => serve::build(&config).await.map(|_| ()),
         },
-        "migrate" => Err("migrate needs the PostgreSQL backend (DATABASE_URL)".into()),
+        "migrate" => match &config.database_url {
+            None => Err("migrate needs DATABASE_URL (the memory backend has no schema)".into()),
+            Some(url) => concierge_api::app::migrate(url).await.map(|()| {
+                println!("migrations applied");
+            }),
+        },
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

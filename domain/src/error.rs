@@ -19,9 +19,12 @@ pub enum DomainError {
     Conflict { field: String, message: String },
     #[error("too many attempts; retry in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
-    /// A failure the client cannot fix (storage down, a bug). The text is logged, never shown.
+    /// A failure the client cannot fix (a bug). The text is logged, never shown.
     #[error("internal error")]
     Internal(String),
+    /// Storage cannot be reached; the request may be retried. Code INTERNAL; the detail is logged.
+    #[error("storage unavailable")]
+    Unavailable(String),
 }
 
 /// The stable codes of DESIGN.md §7.
@@ -65,7 +68,7 @@ impl DomainError {
             DomainError::Validation { .. } => ErrorCode::Validation,
             DomainError::Conflict { .. } => ErrorCode::Conflict,
             DomainError::RateLimited { .. } => ErrorCode::RateLimited,
-            DomainError::Internal(_) => ErrorCode::Internal,
+            DomainError::Internal(_) | DomainError::Unavailable(_) => ErrorCode::Internal,
         }
     }
 
@@ -84,6 +87,7 @@ impl DomainError {
         match self {
             DomainError::Unauthenticated(msg) => msg.clone(),
             DomainError::Internal(_) => "internal error".to_owned(),
+            DomainError::Unavailable(_) => "storage unavailable; retry shortly".to_owned(),
             other => other.to_string(),
         }
     }

@@ -7,8 +7,12 @@ use async_graphql::{Context, ErrorExtensions, ID};
 use concierge_domain::{DomainError, DomainResult};
 
 pub fn to_graphql(error: DomainError) -> async_graphql::Error {
-    if let DomainError::Internal(detail) = &error {
-        tracing::error!(detail = %detail, "internal error");
+    match &error {
+        DomainError::Internal(detail) => tracing::error!(detail = %detail, "internal error"),
+        DomainError::Unavailable(detail) => {
+            tracing::error!(detail = %detail, "storage unavailable")
+        }
+        _ => {}
     }
     let code = error.code().as_str();
     let field = error.field().map(str::to_owned);

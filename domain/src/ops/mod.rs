@@ -136,9 +136,7 @@ impl From<StorageError> for DomainError {
             StorageError::Unique(UniqueKey::SessionToken) => {
                 DomainError::internal("refresh token collision")
             }
-            StorageError::Unavailable(detail) => {
-                DomainError::internal(format!("storage unavailable: {detail}"))
-            }
+            StorageError::Unavailable(detail) => DomainError::Unavailable(detail),
             StorageError::Other(detail) => DomainError::internal(format!("storage: {detail}")),
         }
     }
