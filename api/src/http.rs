@@ -4,9 +4,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_graphql::BatchRequest;
+use async_graphql::Data;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -15,7 +19,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
-use crate::graphql::context::RequestContext;
+use crate::graphql::context::{RequestContext, SubscriberToken};
 use crate::graphql::edge::{VALIDATION_FAILED, refusal};
 use crate::graphql::execute as execute_graphql;
 
@@ -49,6 +53,55 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+}
+
+/// The token of a `connection_init` payload: `{"authorization": "Bearer <token>"}`.
+fn payload_bearer(payload: &serde_json::Value) -> Option<String> {
+    let value = payload
+        .get("authorization")
+        .or_else(|| payload.get("Authorization"))?
+        .as_str()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// GraphQL over WebSocket (`graphql-transport-ws`, and the legacy protocol). The caller is
+/// authenticated in `connection_init`; a token that is given but refused closes the connection.
+async fn subscriptions(state: AppState, request: Request) -> Response {
+    let ip = client_ip(&request);
+    let (mut parts, _body) = request.into_parts();
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
+        Ok(protocol) => protocol,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let (schema, domain) = (state.schema.clone(), state.domain.clone());
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = payload_bearer(&payload);
+                    if let Some(token) = &token {
+                        domain
+                            .authenticate(token, ip.clone())
+                            .await
+                            .map_err(crate::graphql::errors::to_graphql)?;
+                    }
+                    let context =
+                        RequestContext::for_subscriptions(&domain, token.as_deref(), ip).await;
+                    let mut data = Data::default();
+                    data.insert(context);
+                    data.insert(SubscriberToken(token));
+                    Ok(data)
+                })
+                .serve()
+        })
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -128,6 +181,13 @@ async fn graphql_post(State(state): State<AppState>, request: Request) -> Respon
 
 /// GET with a `query` parameter executes it; a browser's plain GET gets GraphiQL (outside production).
 async fn graphql_get(State(state): State<AppState>, request: Request) -> Response {
+    let upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok());
+    if upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        return subscriptions(state, request).await;
+    }
     let has_query = request
         .uri()
         .query()

@@ -8,7 +8,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, SessionId, SiteId};
-use crate::model::{Organization, User};
+use crate::model::{Device, Organization, Room, User};
 use crate::permissions::{AccessLevel, ClientsPermission, Permissions};
 use crate::storage::Reads;
 
@@ -21,6 +21,9 @@ pub struct Actor {
     pub session_id: Option<SessionId>,
     /// The client's address, for the audit log and throttles.
     pub ip: Option<String>,
+    /// Set when a room tablet acts: it reaches only its site (or its one room), on behalf of
+    /// the person who registered it.
+    pub device: Option<Device>,
     /// The sites granted to the user, computed once per request.
     granted_sites: OnceCell<BTreeSet<SiteId>>,
 }
@@ -93,8 +96,33 @@ impl Actor {
             permissions,
             session_id,
             ip,
+            device: None,
             granted_sites: OnceCell::new(),
         }
+    }
+
+    /// A room tablet acting for its registrant: it reads its site's rooms (or its one room) and
+    /// books only through `createBookingWithCode`.
+    pub fn for_device(
+        registrant: User,
+        organization: Organization,
+        device: Device,
+        ip: Option<String>,
+    ) -> Self {
+        let permissions = Permissions {
+            rooms: AccessLevel::Read,
+            ..Permissions::none()
+        };
+        let mut actor = Actor::new(registrant, organization, permissions, None, ip);
+        actor.device = Some(device);
+        actor
+    }
+
+    /// Whether a tablet scoped to one room may see `room` (always true for people).
+    pub fn allows_room(&self, room: &Room) -> bool {
+        self.device
+            .as_ref()
+            .is_none_or(|d| d.site_id == room.site_id && d.room_id.is_none_or(|r| r == room.id))
     }
 
     /// How the actor reaches `org`, or `None` when it is invisible to them.
@@ -156,6 +184,14 @@ impl Actor {
         store: &dyn Reads,
         org: OrganizationId,
     ) -> DomainResult<SiteAccess> {
+        if let Some(device) = &self.device {
+            let sites = if device.organization_id == org {
+                BTreeSet::from([device.site_id])
+            } else {
+                BTreeSet::new()
+            };
+            return Ok(SiteAccess::Only(sites));
+        }
         if self.permissions.sites >= AccessLevel::Edit {
             return Ok(SiteAccess::All);
         }

@@ -10,6 +10,9 @@ pub enum DomainError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    /// FORBIDDEN about one input field (e.g. booking for someone without access: `userId`).
+    #[error("{message}")]
+    ForbiddenOn { field: String, message: String },
     /// Unknown, other-tenant and not-visible objects all answer this, identically.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -63,7 +66,7 @@ impl DomainError {
     pub fn code(&self) -> ErrorCode {
         match self {
             DomainError::Unauthenticated(_) => ErrorCode::Unauthenticated,
-            DomainError::Forbidden(_) => ErrorCode::Forbidden,
+            DomainError::Forbidden(_) | DomainError::ForbiddenOn { .. } => ErrorCode::Forbidden,
             DomainError::NotFound(_) => ErrorCode::NotFound,
             DomainError::Validation { .. } => ErrorCode::Validation,
             DomainError::Conflict { .. } => ErrorCode::Conflict,
@@ -75,9 +78,9 @@ impl DomainError {
     /// The input field the error is about, for VALIDATION and CONFLICT (and FORBIDDEN on a field).
     pub fn field(&self) -> Option<&str> {
         match self {
-            DomainError::Validation { field, .. } | DomainError::Conflict { field, .. } => {
-                Some(field)
-            }
+            DomainError::Validation { field, .. }
+            | DomainError::Conflict { field, .. }
+            | DomainError::ForbiddenOn { field, .. } => Some(field),
             _ => None,
         }
     }

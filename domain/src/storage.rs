@@ -22,6 +22,10 @@ pub enum UniqueKey {
     BookingCode,
     /// Refresh-token hash.
     SessionToken,
+    /// Two confirmed bookings of one room overlapping (PostgreSQL: the exclusion constraint).
+    BookingOverlap,
+    /// Device-token hash.
+    DeviceToken,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,6 +101,20 @@ pub trait Reads: Send + Sync {
     async fn session_by_token_hash(&self, hash: &str) -> StorageResult<Option<Session>>;
 
     async fn audit_events(&self, query: &AuditQuery) -> StorageResult<Page<AuditEvent>>;
+
+    async fn booking(&self, id: BookingId) -> StorageResult<Option<Booking>>;
+    async fn bookings_by_ids(&self, ids: &[BookingId]) -> StorageResult<Vec<Booking>>;
+    async fn bookings(&self, query: &BookingQuery) -> StorageResult<Page<Booking>>;
+    /// Confirmed bookings of `room` overlapping `[from, to)`, by start.
+    async fn room_bookings(
+        &self,
+        room: RoomId,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> StorageResult<Vec<Booking>>;
+
+    async fn device(&self, id: DeviceId) -> StorageResult<Option<Device>>;
+    async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>>;
 }
 
 #[async_trait]
@@ -127,6 +145,18 @@ pub trait Writes: Reads {
     async fn update_session(&mut self, session: &Session) -> StorageResult<()>;
 
     async fn insert_audit_event(&mut self, event: &AuditEvent) -> StorageResult<()>;
+
+    /// Fails with `Unique(BookingOverlap)` when a confirmed booking of the room overlaps.
+    async fn insert_booking(&mut self, booking: &Booking) -> StorageResult<()>;
+    /// Fails with `Unique(BookingOverlap)` when the new range overlaps another confirmed booking.
+    async fn update_booking(&mut self, booking: &Booking) -> StorageResult<()>;
+
+    async fn insert_device(&mut self, device: &Device) -> StorageResult<()>;
+    async fn update_device(&mut self, device: &Device) -> StorageResult<()>;
+
+    /// Queues an event for every subscriber of every server on this storage. It is delivered
+    /// once the transaction commits, in commit order, and never if it rolls back.
+    async fn publish_booking_event(&mut self, event: &BookingEvent) -> StorageResult<()>;
 }
 
 /// A unit of work: everything written through it is committed together or not at all.
@@ -140,4 +170,8 @@ pub trait Storage: Reads {
     async fn begin(&self) -> StorageResult<Box<dyn Transaction + '_>>;
     /// Answers when the backend is reachable (`/readyz`).
     async fn ping(&self) -> StorageResult<()>;
+
+    /// The committed booking events, from now on. A receiver that falls too far behind gets
+    /// `Lagged` and should re-read what it shows.
+    fn booking_events(&self) -> tokio::sync::broadcast::Receiver<BookingEvent>;
 }

@@ -20,12 +20,26 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use state::State;
 
-#[derive(Default)]
 struct Inner {
     committed: RwLock<Arc<State>>,
     writer: Mutex<()>,
     /// Storage calls made, for tests that prove DataLoaders batch.
     calls: AtomicU64,
+    events: tokio::sync::broadcast::Sender<BookingEvent>,
+}
+
+/// How many booking events a subscriber may lag behind before it is told to re-read.
+pub const EVENT_BUFFER: usize = 4096;
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            committed: RwLock::default(),
+            writer: Mutex::default(),
+            calls: AtomicU64::default(),
+            events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
+        }
+    }
 }
 
 /// The in-memory store. Cloning it shares the same data.
@@ -37,6 +51,11 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many subscribers the booking-event feed has (tests wait on it).
+    pub fn event_subscribers(&self) -> usize {
+        self.inner.events.receiver_count()
     }
 
     /// How many storage calls (reads and writes) have been made so far.
@@ -64,6 +83,8 @@ impl std::fmt::Debug for MemoryStore {
 pub struct MemoryTransaction<'a> {
     store: &'a MemoryStore,
     working: State,
+    /// Events to deliver once committed.
+    events: Vec<BookingEvent>,
     _writer: MutexGuard<'a, ()>,
 }
 
@@ -177,6 +198,29 @@ macro_rules! impl_reads {
             async fn audit_events(&self, query: &AuditQuery) -> StorageResult<Page<AuditEvent>> {
                 Ok(self.with(|s| s.audit_page(query)))
             }
+            async fn booking(&self, id: BookingId) -> StorageResult<Option<Booking>> {
+                Ok(self.with(|s| s.bookings.get(&id).cloned()))
+            }
+            async fn bookings_by_ids(&self, ids: &[BookingId]) -> StorageResult<Vec<Booking>> {
+                Ok(self.with(|s| state::by_ids(&s.bookings, ids)))
+            }
+            async fn bookings(&self, query: &BookingQuery) -> StorageResult<Page<Booking>> {
+                Ok(self.with(|s| s.bookings_page(query)))
+            }
+            async fn room_bookings(
+                &self,
+                room: RoomId,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> StorageResult<Vec<Booking>> {
+                Ok(self.with(|s| s.room_overlaps(room, from, to)))
+            }
+            async fn device(&self, id: DeviceId) -> StorageResult<Option<Device>> {
+                Ok(self.with(|s| s.devices.get(&id).cloned()))
+            }
+            async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>> {
+                Ok(self.with(|s| s.device_tokens.get(hash).and_then(|id| s.devices.get(id)).cloned()))
+            }
         }
     )+};
 }
@@ -262,6 +306,22 @@ impl Writes for MemoryTransaction<'_> {
         self.write().audit.insert(event.id, event.clone());
         Ok(())
     }
+    async fn insert_booking(&mut self, booking: &Booking) -> StorageResult<()> {
+        self.write().put_booking(booking, false)
+    }
+    async fn update_booking(&mut self, booking: &Booking) -> StorageResult<()> {
+        self.write().put_booking(booking, true)
+    }
+    async fn insert_device(&mut self, device: &Device) -> StorageResult<()> {
+        self.write().put_device(device, false)
+    }
+    async fn update_device(&mut self, device: &Device) -> StorageResult<()> {
+        self.write().put_device(device, true)
+    }
+    async fn publish_booking_event(&mut self, event: &BookingEvent) -> StorageResult<()> {
+        self.events.push(event.clone());
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -270,14 +330,21 @@ impl Transaction for MemoryTransaction<'_> {
         let MemoryTransaction {
             store,
             working,
+            events,
             _writer,
         } = *self;
-        let mut committed = store
-            .inner
-            .committed
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *committed = Arc::new(working);
+        {
+            let mut committed = store
+                .inner
+                .committed
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            *committed = Arc::new(working);
+        }
+        // Still under the writer lock: events leave in commit order. Nobody listening is fine.
+        for event in events {
+            let _ = store.inner.events.send(event);
+        }
         Ok(())
     }
 }
@@ -290,12 +357,17 @@ impl Storage for MemoryStore {
         Ok(Box::new(MemoryTransaction {
             store: self,
             working,
+            events: Vec::new(),
             _writer: writer,
         }))
     }
 
     async fn ping(&self) -> StorageResult<()> {
         Ok(())
+    }
+
+    fn booking_events(&self) -> tokio::sync::broadcast::Receiver<BookingEvent> {
+        self.inner.events.subscribe()
     }
 }
 

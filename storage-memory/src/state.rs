@@ -1,5 +1,6 @@
 //! The data itself and the queries over it.
 
+use chrono::{DateTime, Duration, Utc};
 use concierge_domain::ids::*;
 use concierge_domain::model::*;
 use concierge_domain::storage::{StorageError, StorageResult, UniqueKey};
@@ -22,6 +23,13 @@ pub struct State {
     pub booking_codes: HashMap<(OrganizationId, String), UserId>,
     /// Current and previous refresh-token hashes → session.
     pub session_tokens: HashMap<String, SessionId>,
+    pub bookings: OrdMap<BookingId, Booking>,
+    /// Every booking by `(start, id)`: the order of booking lists.
+    pub bookings_by_start: OrdMap<(DateTime<Utc>, BookingId), BookingId>,
+    /// Every booking of a room by `(start, id)`: overlap checks and schedules.
+    pub room_bookings: HashMap<RoomId, OrdMap<(DateTime<Utc>, BookingId), BookingId>>,
+    pub devices: OrdMap<DeviceId, Device>,
+    pub device_tokens: HashMap<String, DeviceId>,
 }
 
 pub fn by_ids<K: Ord + Clone, V: Clone>(map: &OrdMap<K, V>, ids: &[K]) -> Vec<V> {
@@ -243,6 +251,104 @@ impl State {
                 .insert(prev.expose().to_owned(), session.id);
         }
         self.sessions.insert(session.id, session.clone());
+        Ok(())
+    }
+}
+
+impl State {
+    /// Confirmed bookings of `room` overlapping `[from, to)`, by start.
+    pub fn room_overlaps(
+        &self,
+        room: RoomId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<Booking> {
+        let Some(index) = self.room_bookings.get(&room) else {
+            return vec![];
+        };
+        // A booking starting before `from - MAX_BOOKING_MINUTES` has ended before `from`.
+        let earliest = (
+            from - Duration::minutes(MAX_BOOKING_MINUTES),
+            BookingId(uuid::Uuid::nil()),
+        );
+        index
+            .range(earliest..)
+            .take_while(|((start, _), _)| *start < to)
+            .filter_map(|(_, id)| self.bookings.get(id))
+            .filter(|b| b.status == BookingStatus::Confirmed && b.end > from)
+            .cloned()
+            .collect()
+    }
+
+    pub fn bookings_page(&self, q: &BookingQuery) -> Page<Booking> {
+        let rows = self.bookings_by_start.iter().filter_map(|(key, id)| {
+            let b = self.bookings.get(id)?;
+            let keep = q.organization_ids.contains(&b.organization_id)
+                && q.room_id.is_none_or(|r| b.room_id == r)
+                && q.site_ids
+                    .as_ref()
+                    .is_none_or(|sites| sites.contains(&b.site_id))
+                && q.user_id.is_none_or(|u| b.user_id == u)
+                && q.from.is_none_or(|from| b.end > from)
+                && q.to.is_none_or(|to| b.start < to)
+                && q.status.is_none_or(|s| b.status == s);
+            keep.then_some((key, b))
+        });
+        page(
+            rows,
+            |key| q.after.is_some_and(|after| *key <= after),
+            q.first,
+        )
+    }
+
+    /// Inserts or replaces a booking; a confirmed booking may not overlap another of its room.
+    pub fn put_booking(&mut self, booking: &Booking, update: bool) -> StorageResult<()> {
+        let previous = self.bookings.get(&booking.id).cloned();
+        if update != previous.is_some() {
+            return Err(StorageError::Other("booking insert/update mismatch".into()));
+        }
+        if booking.status == BookingStatus::Confirmed
+            && self
+                .room_overlaps(booking.room_id, booking.start, booking.end)
+                .iter()
+                .any(|other| other.id != booking.id)
+        {
+            return Err(StorageError::Unique(UniqueKey::BookingOverlap));
+        }
+        if let Some(old) = previous {
+            self.bookings_by_start.remove(&(old.start, old.id));
+            if let Some(index) = self.room_bookings.get_mut(&old.room_id) {
+                index.remove(&(old.start, old.id));
+            }
+        }
+        self.bookings_by_start
+            .insert((booking.start, booking.id), booking.id);
+        self.room_bookings
+            .entry(booking.room_id)
+            .or_default()
+            .insert((booking.start, booking.id), booking.id);
+        self.bookings.insert(booking.id, booking.clone());
+        Ok(())
+    }
+
+    pub fn put_device(&mut self, device: &Device, update: bool) -> StorageResult<()> {
+        let previous = self.devices.get(&device.id).cloned();
+        if update != previous.is_some() {
+            return Err(StorageError::Other("device insert/update mismatch".into()));
+        }
+        let token = device.token_hash.expose().to_owned();
+        if self
+            .device_tokens
+            .get(&token)
+            .is_some_and(|id| *id != device.id)
+        {
+            return Err(StorageError::Unique(UniqueKey::DeviceToken));
+        }
+        if let Some(old) = previous {
+            self.device_tokens.remove(old.token_hash.expose());
+        }
+        self.device_tokens.insert(token, device.id);
+        self.devices.insert(device.id, device.clone());
         Ok(())
     }
 }

@@ -1,5 +1,5 @@
-//! How database failures become [`StorageError`]s: a unique violation names its key by
-//! constraint, a lost connection or an exhausted pool is `Unavailable`, anything else `Other`.
+//! How database failures become [`StorageError`]s: a unique or exclusion violation names its key
+//! by constraint, a lost connection or an exhausted pool is `Unavailable`, anything else `Other`.
 
 use concierge_domain::storage::{StorageError, UniqueKey};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -12,6 +12,15 @@ fn unique_key(constraint: &str) -> Option<UniqueKey> {
         "users_username_key" => Some(UniqueKey::UserUsername),
         "users_booking_code_key" => Some(UniqueKey::BookingCode),
         "sessions_refresh_token_hash_key" => Some(UniqueKey::SessionToken),
+        "devices_token_hash_key" => Some(UniqueKey::DeviceToken),
+        _ => None,
+    }
+}
+
+/// The exclusion constraints that stand for a [`UniqueKey`] (SQLSTATE 23P01).
+fn exclusion_key(constraint: &str) -> Option<UniqueKey> {
+    match constraint {
+        "bookings_no_overlap" => Some(UniqueKey::BookingOverlap),
         _ => None,
     }
 }
@@ -20,6 +29,12 @@ pub(crate) fn from_diesel(error: DieselError) -> StorageError {
     match &error {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
             match info.constraint_name().and_then(unique_key) {
+                Some(key) => StorageError::Unique(key),
+                None => StorageError::Other(error.to_string()),
+            }
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ExclusionViolation, info) => {
+            match info.constraint_name().and_then(exclusion_key) {
                 Some(key) => StorageError::Unique(key),
                 None => StorageError::Other(error.to_string()),
             }

@@ -135,6 +135,31 @@ macro_rules! impl_reads {
             async fn audit_events(&self, query: &AuditQuery) -> StorageResult<Page<AuditEvent>> {
                 self.observe(audit::list(&mut *self.conn().await?, query).await)
             }
+
+            async fn booking(&self, id: BookingId) -> StorageResult<Option<Booking>> {
+                self.observe(bookings::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn bookings_by_ids(&self, ids: &[BookingId]) -> StorageResult<Vec<Booking>> {
+                self.observe(bookings::by_ids(&mut *self.conn().await?, ids).await)
+            }
+            async fn bookings(&self, query: &BookingQuery) -> StorageResult<Page<Booking>> {
+                self.observe(bookings::list(&mut *self.conn().await?, query).await)
+            }
+            async fn room_bookings(
+                &self,
+                room: RoomId,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> StorageResult<Vec<Booking>> {
+                self.observe(bookings::of_room(&mut *self.conn().await?, room, from, to).await)
+            }
+
+            async fn device(&self, id: DeviceId) -> StorageResult<Option<Device>> {
+                self.observe(devices::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>> {
+                self.observe(devices::by_token_hash(&mut *self.conn().await?, hash).await)
+            }
         }
     };
 }

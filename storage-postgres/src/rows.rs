@@ -79,6 +79,20 @@ labels!(AuditPermission, "audit permission", {
     AuditPermission::None => "NONE",
     AuditPermission::Read => "READ",
 });
+labels!(BookingSource, "booking source", {
+    BookingSource::Admin => "ADMIN",
+    BookingSource::App => "APP",
+    BookingSource::Tablet => "TABLET",
+});
+labels!(BookingStatus, "booking status", {
+    BookingStatus::Confirmed => "CONFIRMED",
+    BookingStatus::Cancelled => "CANCELLED",
+});
+labels!(BookingEventKind, "booking event kind", {
+    BookingEventKind::Created => "CREATED",
+    BookingEventKind::Updated => "UPDATED",
+    BookingEventKind::Cancelled => "CANCELLED",
+});
 labels!(Module, "module", {
     Module::Rooms => "rooms",
     Module::Directory => "directory",
@@ -579,5 +593,110 @@ impl From<AuditEventRow> for AuditEvent {
             target_id: row.target_id,
             ip: row.ip,
         }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = bookings, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+pub(crate) struct BookingRow {
+    pub id: Uuid,
+    pub room_id: Uuid,
+    pub site_id: Uuid,
+    pub organization_id: Uuid,
+    pub user_id: Uuid,
+    pub created_by: Uuid,
+    pub title: Option<String>,
+    pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+    pub source: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Booking> for BookingRow {
+    fn from(b: &Booking) -> Self {
+        BookingRow {
+            id: b.id.0,
+            room_id: b.room_id.0,
+            site_id: b.site_id.0,
+            organization_id: b.organization_id.0,
+            user_id: b.user_id.0,
+            created_by: b.created_by.0,
+            title: b.title.clone(),
+            start_at: b.start,
+            end_at: b.end,
+            source: b.source.label().to_owned(),
+            status: b.status.label().to_owned(),
+            created_at: b.created_at,
+        }
+    }
+}
+
+impl TryFrom<BookingRow> for Booking {
+    type Error = concierge_domain::storage::StorageError;
+
+    fn try_from(row: BookingRow) -> StorageResult<Self> {
+        Ok(Booking {
+            id: BookingId(row.id),
+            room_id: RoomId(row.room_id),
+            site_id: SiteId(row.site_id),
+            organization_id: OrganizationId(row.organization_id),
+            user_id: UserId(row.user_id),
+            created_by: UserId(row.created_by),
+            title: row.title,
+            start: row.start_at,
+            end: row.end_at,
+            source: BookingSource::from_label(&row.source)?,
+            status: BookingStatus::from_label(&row.status)?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = devices, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+pub(crate) struct DeviceRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub site_id: Uuid,
+    pub room_id: Option<Uuid>,
+    pub name: String,
+    pub token_hash: String,
+    pub registered_by: Uuid,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Device> for DeviceRow {
+    fn from(d: &Device) -> Self {
+        DeviceRow {
+            id: d.id.0,
+            organization_id: d.organization_id.0,
+            site_id: d.site_id.0,
+            room_id: d.room_id.map(|id| id.0),
+            name: d.name.as_str().to_owned(),
+            token_hash: d.token_hash.expose().to_owned(),
+            registered_by: d.registered_by.0,
+            revoked_at: d.revoked_at,
+            created_at: d.created_at,
+        }
+    }
+}
+
+impl TryFrom<DeviceRow> for Device {
+    type Error = concierge_domain::storage::StorageError;
+
+    fn try_from(row: DeviceRow) -> StorageResult<Self> {
+        Ok(Device {
+            id: DeviceId(row.id),
+            organization_id: OrganizationId(row.organization_id),
+            site_id: SiteId(row.site_id),
+            room_id: row.room_id.map(RoomId),
+            name: name("device name", &row.name)?,
+            token_hash: Secret::new(row.token_hash),
+            registered_by: UserId(row.registered_by),
+            revoked_at: row.revoked_at,
+            created_at: row.created_at,
+        })
     }
 }

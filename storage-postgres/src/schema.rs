@@ -174,6 +174,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    devices (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        site_id -> Uuid,
+        room_id -> Nullable<Uuid>,
+        name -> Text,
+        token_hash -> Text,
+        registered_by -> Uuid,
+        revoked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    booking_events (seq) {
+        seq -> Int8,
+        kind -> Text,
+        booking_id -> Uuid,
+        at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(booking_events -> bookings (booking_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     profiles,
@@ -188,4 +213,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     audit_events,
     bookings,
+    devices,
+    booking_events,
 );

@@ -1,5 +1,7 @@
-//! The store: a deadpool pool of diesel-async connections.
+//! The store: a deadpool pool of diesel-async connections, and the booking event feed (one
+//! listening connection of its own, see [`crate::listener`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,8 +15,10 @@ use diesel_async::pooled_connection::{
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection as _};
 
 use crate::errors::from_pool;
+use crate::listener::Feed;
 use crate::queries::{
-    audit, organizations, price_lists, profiles, rooms, sessions, site_groups, sites, users,
+    audit, bookings, devices, organizations, price_lists, profiles, rooms, sessions, site_groups,
+    sites, users,
 };
 use crate::reads::impl_reads;
 use crate::transaction::PgTransaction;
@@ -26,10 +30,12 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) type PgPool = Pool<AsyncPgConnection>;
 pub(crate) type PooledConnection = Object<AsyncPgConnection>;
 
-/// Concierge's storage on PostgreSQL. Cheap to clone: clones share the pool.
+/// Concierge's storage on PostgreSQL. Cheap to clone: clones share the pool and the booking
+/// event feed, whose listener task ends when the last clone is dropped.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    feed: Arc<Feed>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -46,6 +52,10 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// A store over a pool of at most `max_connections` connections to `database_url`. Connects
     /// once to check the database answers; it does not run the migrations ([`crate::run_migrations`]).
+    ///
+    /// It also opens one more connection, outside the pool, that listens for booking events
+    /// (from this and every other server on the database) and feeds [`Storage::booking_events`];
+    /// events committed once this returns are delivered. Needs a tokio runtime.
     pub async fn connect(database_url: &str, max_connections: usize) -> StorageResult<PgStore> {
         // `Fast` recycling: no test query on every checkout (it would double the round trips of
         // a simple read). A connection whose socket closed, or that is still inside a
@@ -64,9 +74,9 @@ impl PgStore {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| StorageError::Other(format!("connection pool: {e}")))?;
-        let store = PgStore { pool };
-        store.ping().await?;
-        Ok(store)
+        ping(&pool).await?;
+        let feed = Feed::start(database_url).await?;
+        Ok(PgStore { pool, feed })
     }
 
     /// Outside a transaction a failed statement leaves nothing to remember.
@@ -88,11 +98,20 @@ impl Storage for PgStore {
     }
 
     async fn ping(&self) -> StorageResult<()> {
-        // Any failure here means the database cannot serve requests.
-        self.conn()
-            .await?
-            .batch_execute("SELECT 1")
-            .await
-            .map_err(|e| StorageError::Unavailable(e.to_string()))
+        ping(&self.pool).await
     }
+
+    fn booking_events(&self) -> tokio::sync::broadcast::Receiver<BookingEvent> {
+        self.feed.subscribe()
+    }
+}
+
+async fn ping(pool: &PgPool) -> StorageResult<()> {
+    // Any failure here means the database cannot serve requests.
+    pool.get()
+        .await
+        .map_err(from_pool)?
+        .batch_execute("SELECT 1")
+        .await
+        .map_err(|e| StorageError::Unavailable(e.to_string()))
 }

@@ -12,6 +12,12 @@
 //! in a savepoint, so that, as on the memory backend, the unit of work survives the violation
 //! and may go on. Any other failure is remembered, and the commit first checks that the
 //! transaction can still commit, so that a rolled-back commit is never taken for a success.
+//! Bookings (the no-overlap exclusion constraint) and devices (the token hash) run in a savepoint
+//! too.
+//!
+//! Booking events are queued and written with the commit: appended to `booking_events` and
+//! NOTIFYed as the transaction's last statements (see `queries::booking_events::append`), so
+//! every server's listener receives them once committed, in commit order, and never on rollback.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,7 +30,8 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::errors::from_diesel;
 use crate::queries::{
-    audit, organizations, price_lists, profiles, rooms, sessions, site_groups, sites, users,
+    audit, booking_events, bookings, devices, organizations, price_lists, profiles, rooms,
+    sessions, site_groups, sites, users,
 };
 use crate::reads::impl_reads;
 use crate::store::PooledConnection;
@@ -35,6 +42,8 @@ pub(crate) struct PgTransaction {
     conn: Mutex<Option<PooledConnection>>,
     /// Some call failed: the server may have aborted the transaction.
     failed: AtomicBool,
+    /// Booking events to append and notify with the commit.
+    events: Vec<(BookingEventKind, BookingId)>,
 }
 
 impl PgTransaction {
@@ -45,6 +54,7 @@ impl PgTransaction {
         Ok(PgTransaction {
             conn: Mutex::new(Some(conn)),
             failed: AtomicBool::new(false),
+            events: Vec::new(),
         })
     }
 
@@ -185,6 +195,30 @@ impl Writes for PgTransaction {
         let result = audit::insert(self.conn_mut()?, event).await;
         self.observe(result)
     }
+
+    async fn insert_booking(&mut self, booking: &Booking) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, bookings::insert, booking);
+        self.observe(result)
+    }
+    async fn update_booking(&mut self, booking: &Booking) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, bookings::update, booking);
+        self.observe(result)
+    }
+
+    async fn insert_device(&mut self, device: &Device) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, devices::insert, device);
+        self.observe(result)
+    }
+    async fn update_device(&mut self, device: &Device) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, devices::update, device);
+        self.observe(result)
+    }
+
+    async fn publish_booking_event(&mut self, event: &BookingEvent) -> StorageResult<()> {
+        // Listeners read the booking itself from its row: the log holds ids only.
+        self.events.push((event.kind, event.booking.id));
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -201,6 +235,11 @@ impl Transaction for PgTransaction {
                     "a statement of this transaction failed: it was rolled back".into(),
                 ),
             });
+        }
+        let events = std::mem::take(&mut self.events);
+        if let Err(error) = booking_events::append(&mut conn, &events).await {
+            roll_back(conn).await;
+            return Err(error);
         }
         match AnsiTransactionManager::commit_transaction(&mut *conn).await {
             Ok(()) => Ok(()),

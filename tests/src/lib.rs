@@ -417,3 +417,108 @@ impl TestApp {
         r.ok()["users"]["totalCount"].as_i64().expect("totalCount")
     }
 }
+
+/// Helpers for bookings, tablets and live events.
+impl TestApp {
+    /// Registers a tablet for a site (and optionally one room); returns its bearer token.
+    pub async fn register_device(
+        &self,
+        token: &str,
+        site_id: &str,
+        room_id: Option<&str>,
+    ) -> String {
+        let r = self
+            .gql(
+                Some(token),
+                "mutation($s: ID!, $r: ID) { registerDevice(input: {siteId: $s, roomId: $r, name: \"Door tablet\"}) { token } }",
+                json!({"s": site_id, "r": room_id}),
+            )
+            .await;
+        r.ok()["registerDevice"]["token"]
+            .as_str()
+            .expect("device token")
+            .to_owned()
+    }
+
+    /// How many booking-feed subscribers the memory store has (0 on other backends).
+    pub fn event_subscribers(&self) -> usize {
+        self.memory
+            .as_ref()
+            .map_or(0, MemoryStore::event_subscribers)
+    }
+
+    /// Waits (up to 2 s) until the booking feed has at least `count` subscribers.
+    pub async fn wait_for_subscribers(&self, count: usize) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        while self.event_subscribers() < count && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Starts a subscription as the holder of `token` and drives it, as a WebSocket server does;
+    /// returns once the subscriber listens (on the memory backend), with its responses.
+    pub async fn subscribe(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+    ) -> std::pin::Pin<Box<dyn futures::Stream<Item = Gql> + Send>> {
+        use futures::StreamExt as _;
+        let listening_before = self.memory.as_ref().map(MemoryStore::event_subscribers);
+        let (schema, domain, token, query) = (
+            self.state.schema.clone(),
+            self.state.domain.clone(),
+            token.to_owned(),
+            query.to_owned(),
+        );
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut stream =
+                std::pin::pin!(async_stream_of(schema, domain, token, query, variables));
+            while let Some(response) = stream.next().await {
+                let value = serde_json::to_value(&response).expect("response as JSON");
+                let gql = Gql {
+                    data: value.get("data").cloned().unwrap_or(Value::Null),
+                    errors: value
+                        .get("errors")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                };
+                if sender.send(gql).is_err() {
+                    break;
+                }
+            }
+        });
+        if let Some(before) = listening_before {
+            self.wait_for_subscribers(before + 1).await;
+        }
+        Box::pin(futures::stream::unfold(
+            receiver,
+            |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+        ))
+    }
+}
+
+fn async_stream_of(
+    schema: concierge_api::graphql::ConciergeSchema,
+    domain: concierge_domain::Domain,
+    token: String,
+    query: String,
+    variables: Value,
+) -> impl futures::Stream<Item = async_graphql::Response> + Send {
+    use futures::StreamExt as _;
+    futures::stream::once(async move {
+        let context =
+            RequestContext::for_subscriptions(&domain, Some(&token), Some("127.0.0.1".into()))
+                .await;
+        let request = Request::new(query)
+            .variables(Variables::from_json(variables))
+            .data(context)
+            .data(concierge_api::graphql::context::SubscriberToken(Some(
+                token,
+            )));
+        schema.execute_stream(request)
+    })
+    .flatten()
+}

@@ -7,6 +7,8 @@ mod fixtures;
 
 #[path = "conformance/audit.rs"]
 mod audit;
+#[path = "conformance/bookings.rs"]
+mod bookings;
 #[path = "conformance/organizations.rs"]
 mod organizations;
 #[path = "conformance/places.rs"]
@@ -80,4 +82,15 @@ conformance!(
     transactions::transaction_reads_its_own_writes,
     transactions::transaction_survives_a_unique_violation,
     transactions::ping,
+    bookings::bookings_round_trip,
+    bookings::booking_overlap_on_insert,
+    bookings::booking_overlap_on_update,
+    bookings::bookings_filters_and_pagination,
+    bookings::room_bookings_window,
+    bookings::devices_round_trip,
+    bookings::events_are_delivered_after_commit,
+    bookings::events_of_a_rolled_back_transaction_are_never_delivered,
+    bookings::events_arrive_in_commit_order,
+    bookings::concurrent_bookings_of_one_slot_commit_once,
+    bookings::concurrent_back_to_back_bookings_all_commit,
 );

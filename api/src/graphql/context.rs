@@ -35,7 +35,26 @@ fn loader_for(domain: &Domain, actor: &Arc<Actor>) -> Arc<RequestLoader> {
     ))
 }
 
+/// The bearer token of a WebSocket connection, kept to re-check the subscriber as events flow
+/// (a deactivated user or a revoked tablet stops receiving at once).
+#[derive(Clone)]
+pub struct SubscriberToken(pub Option<String>);
+
 impl RequestContext {
+    /// For a subscription connection: like `prepare`, but related objects are read afresh for
+    /// each event instead of being cached for the connection's lifetime.
+    pub async fn for_subscriptions(
+        domain: &Domain,
+        bearer: Option<&str>,
+        ip: Option<String>,
+    ) -> Self {
+        let context = Self::prepare(domain, bearer, ip).await;
+        if let Some(loader) = &context.auth().loader {
+            loader.enable_all_cache(false);
+        }
+        context
+    }
+
     /// Authenticates `bearer` (when given) and prepares the request's DataLoader.
     pub async fn prepare(domain: &Domain, bearer: Option<&str>, ip: Option<String>) -> Self {
         let caller = match bearer {

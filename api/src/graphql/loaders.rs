@@ -34,6 +34,21 @@ impl Loader<PriceListOwner> for DomainLoader {
     }
 }
 
+/// Key for "a person met through a booking": the user and whether the full view applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Person(pub UserId);
+
+impl Loader<Person> for DomainLoader {
+    type Value = (User, bool);
+    type Error = DomainError;
+
+    async fn load(&self, keys: &[Person]) -> Result<HashMap<Person, (User, bool)>, DomainError> {
+        let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
+        let people = self.domain.load_people(&self.actor, &ids).await?;
+        Ok(index(people, |(user, _)| Person(user.id)))
+    }
+}
+
 /// Key for "the rooms of this site".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RoomsOfSite(pub SiteId);

@@ -7,7 +7,7 @@ pub mod errors;
 pub mod loaders;
 pub mod types;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 use concierge_domain::Domain;
 
 use areas::*;
@@ -22,6 +22,7 @@ pub struct Query(
     profiles::ProfilesQuery,
     price_lists::PriceListsQuery,
     audit::AuditQuery,
+    bookings::BookingsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -33,9 +34,13 @@ pub struct Mutation(
     rooms::RoomsMutation,
     profiles::ProfilesMutation,
     price_lists::PriceListsMutation,
+    bookings::BookingsMutation,
 );
 
-pub type ConciergeSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(bookings::BookingsSubscription);
+
+pub type ConciergeSchema = Schema<Query, Mutation, Subscription>;
 
 /// Limits that keep one request from costing more than a page of work. The standard
 /// introspection query (GraphiQL, codegen) passes them.
@@ -56,10 +61,14 @@ pub fn build_schema(
     production: bool,
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 ) -> ConciergeSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(edge::Edge)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY);
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .extension(edge::Edge)
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY);
     if let Some(metrics) = metrics {
         builder = builder.extension(crate::metrics::MetricsExtension(metrics));
     }

@@ -37,3 +37,38 @@ impl Booking {
         self.start < end && start < self.end
     }
 }
+
+/// Which bookings a list shows, in `(start, id)` order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookingQuery {
+    pub organization_ids: Vec<OrganizationId>,
+    pub room_id: Option<RoomId>,
+    /// When set, only bookings of these sites (the caller's accessible sites).
+    pub site_ids: Option<Vec<SiteId>>,
+    pub user_id: Option<UserId>,
+    /// Bookings ending after `from` …
+    pub from: Option<DateTime<Utc>>,
+    /// … and starting before `to` (overlap with `[from, to)`).
+    pub to: Option<DateTime<Utc>>,
+    pub status: Option<BookingStatus>,
+    /// Keyset cursor: the page continues after this `(start, id)`.
+    pub after: Option<(DateTime<Utc>, BookingId)>,
+    pub first: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum BookingEventKind {
+    Created,
+    Updated,
+    Cancelled,
+}
+
+/// A committed change to a booking, as subscribers receive it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookingEvent {
+    pub kind: BookingEventKind,
+    pub booking: Booking,
+}
+
+/// The longest a booking may last (policies are capped at 7 days), which bounds overlap scans.
+pub const MAX_BOOKING_MINUTES: i64 = 7 * 24 * 60;

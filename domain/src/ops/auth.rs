@@ -331,6 +331,9 @@ impl Domain {
         access_token: &str,
         ip: Option<String>,
     ) -> DomainResult<Authenticated> {
+        if access_token.starts_with(crate::ops::devices::DEVICE_TOKEN_PREFIX) {
+            return self.authenticate_device(access_token, ip).await;
+        }
         let invalid = || DomainError::Unauthenticated("invalid or expired access token".into());
         let claims = self
             .secrets

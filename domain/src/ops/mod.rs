@@ -3,8 +3,10 @@
 
 mod audit;
 mod auth;
+mod bookings;
 mod bootstrap;
 mod credentials;
+mod devices;
 mod organizations;
 mod pagination;
 mod price_lists;
@@ -18,8 +20,10 @@ use std::sync::Arc;
 
 pub use audit::*;
 pub use auth::*;
+pub use bookings::*;
 pub use bootstrap::*;
 pub use credentials::*;
+pub use devices::*;
 pub use organizations::*;
 pub use pagination::*;
 pub use price_lists::*;
@@ -132,6 +136,12 @@ impl From<StorageError> for DomainError {
             }
             StorageError::Unique(UniqueKey::BookingCode) => {
                 DomainError::conflict("code", "this booking code is already in use")
+            }
+            StorageError::Unique(UniqueKey::BookingOverlap) => {
+                DomainError::conflict("start", "the room is already booked at that time")
+            }
+            StorageError::Unique(UniqueKey::DeviceToken) => {
+                DomainError::internal("device token collision")
             }
             StorageError::Unique(UniqueKey::SessionToken) => {
                 DomainError::internal("refresh token collision")

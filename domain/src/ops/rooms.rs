@@ -68,6 +68,7 @@ impl Domain {
             .store
             .room(id)
             .await?
+            .filter(|room| actor.allows_room(room))
             .ok_or(DomainError::NotFound("room"))?;
         self.site(actor, room.site_id)
             .await
@@ -86,14 +87,15 @@ impl Domain {
             .collect();
         Ok(rooms
             .into_iter()
-            .filter(|r| visible.contains(&r.site_id))
+            .filter(|r| visible.contains(&r.site_id) && actor.allows_room(r))
             .collect())
     }
 
     /// The rooms of a site the actor may use.
     pub async fn rooms(&self, actor: &Actor, site_id: SiteId) -> DomainResult<Vec<Room>> {
         let site = self.site(actor, site_id).await?;
-        Ok(self.store.rooms_of_sites(&[site.id]).await?)
+        let rooms = self.store.rooms_of_sites(&[site.id]).await?;
+        Ok(rooms.into_iter().filter(|r| actor.allows_room(r)).collect())
     }
 
     /// Rooms of many sites at once (DataLoader batches for `Site.rooms`).
@@ -111,7 +113,8 @@ impl Domain {
         if visible.is_empty() {
             return Ok(vec![]);
         }
-        Ok(self.store.rooms_of_sites(&visible).await?)
+        let rooms = self.store.rooms_of_sites(&visible).await?;
+        Ok(rooms.into_iter().filter(|r| actor.allows_room(r)).collect())
     }
 
     async fn require_room_editor(&self, actor: &Actor, site: &Site) -> DomainResult<()> {

@@ -123,7 +123,8 @@ impl Domain {
     /// Whether the actor may see `user`: themselves, or anyone of an organization in reach when
     /// holding `users` ≥ READ.
     fn can_see_user(&self, actor: &Actor, user: &User, org: &Organization) -> bool {
-        user.id == actor.user.id
+        // A tablet acts for its registrant but may not read anyone's details, theirs included.
+        actor.device.is_none() && user.id == actor.user.id
             || (actor.permissions.users >= UsersPermission::Read && actor.can_read_in(org))
     }
 
@@ -151,6 +152,27 @@ impl Domain {
                 orgs.iter()
                     .find(|org| org.id == user.organization_id)
                     .is_some_and(|org| self.can_see_user(actor, user, org))
+            })
+            .collect())
+    }
+
+    /// People among `ids` met through something the caller sees (a booking's holder or maker):
+    /// `(user, full)`, full when the caller may see the user anyway, else the limited view
+    /// (names only) within the caller's reach. Display names are public to people sharing a site.
+    pub async fn load_people(
+        &self,
+        actor: &Actor,
+        ids: &[UserId],
+    ) -> DomainResult<Vec<(User, bool)>> {
+        let users = self.store.users_by_ids(ids).await?;
+        let org_ids = dedup(&users.iter().map(|u| u.organization_id).collect::<Vec<_>>());
+        let orgs = self.store.organizations_by_ids(&org_ids).await?;
+        Ok(users
+            .into_iter()
+            .filter_map(|user| {
+                let org = orgs.iter().find(|o| o.id == user.organization_id)?;
+                let full = self.can_see_user(actor, &user, org) && actor.device.is_none();
+                (full || actor.can_read_in(org)).then_some((user, full))
             })
             .collect())
     }
@@ -677,6 +699,8 @@ impl Domain {
         user.session_epoch += 1;
         let mut tx = self.store.begin().await?;
         tx.update_user(&user).await?;
+        // Their upcoming bookings free up, in the same unit of work (and tablets hear of it).
+        self.cancel_future_bookings(&mut *tx, actor, &user).await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
             Some(org.id),

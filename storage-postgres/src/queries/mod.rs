@@ -2,6 +2,9 @@
 //! call) and a transaction (its own connection) share one implementation.
 
 pub(crate) mod audit;
+pub(crate) mod booking_events;
+pub(crate) mod bookings;
+pub(crate) mod devices;
 pub(crate) mod organizations;
 pub(crate) mod price_lists;
 pub(crate) mod profiles;

@@ -1,14 +1,16 @@
 //! What only the PostgreSQL backend has: its schema's own guarantees, migrations, connection
-//! failures, and the commit of a transaction the server has aborted.
+//! failures, the commit of a transaction the server has aborted, and the booking event feed
+//! across stores and across a lost listening connection.
 
 use concierge_domain::ids::*;
 use concierge_domain::model::*;
-use concierge_domain::storage::StorageError;
+use concierge_domain::storage::{Storage as _, StorageError};
 use concierge_storage_postgres::{PgStore, run_migrations};
 use concierge_tests::postgres::fresh_database;
 use diesel::sql_types::{Text, Timestamptz, Uuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use crate::bookings::{assert_quiet, book_and_publish, booking, cast, next_event};
 use crate::fixtures::*;
 
 #[tokio::test]
@@ -74,7 +76,7 @@ async fn a_broken_deferred_foreign_key_fails_the_commit() {
     store.ping().await.expect("the pool still serves");
 }
 
-/// Inserts a booking of `room` by raw SQL (bookings have no storage methods yet).
+/// Inserts a booking of `room` by raw SQL, straight against the constraint.
 async fn book(
     conn: &mut AsyncPgConnection,
     room: &Room,
@@ -219,4 +221,212 @@ async fn replicas_migrating_together_both_succeed() {
             .expect("read"),
         Some(platform.org)
     );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Pid {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+/// The backends of the booking listeners on `database` (one per store).
+async fn listeners(admin: &mut AsyncPgConnection, database: &str) -> Vec<i32> {
+    diesel::sql_query(
+        "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 ORDER BY pid",
+    )
+    .bind::<Text, _>(database)
+    .bind::<Text, _>(concierge_storage_postgres::LISTENER_APPLICATION_NAME)
+    .load::<Pid>(admin)
+    .await
+    .expect("pg_stat_activity")
+    .into_iter()
+    .map(|row| row.pid)
+    .collect()
+}
+
+/// Waits until `database` has `count` listeners, other than `not` (a terminated one).
+async fn await_listeners(admin: &mut AsyncPgConnection, database: &str, count: usize, not: &[i32]) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let now: Vec<i32> = listeners(admin, database)
+            .await
+            .into_iter()
+            .filter(|pid| !not.contains(pid))
+            .collect();
+        let stale = listeners(admin, database)
+            .await
+            .into_iter()
+            .any(|pid| not.contains(&pid));
+        if now.len() == count && !stale {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {count} listener(s) on {database}, found {now:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn events_reach_the_subscribers_of_every_store() {
+    let database = fresh_database().await;
+    let first = database.storage();
+    let second = PgStore::connect(database.url(), 2)
+        .await
+        .expect("another server");
+    let c = cast(first).await;
+    let mut on_first = first.booking_events();
+    let mut on_second = second.booking_events();
+
+    let event = book_and_publish(first, &booking(&c.touch, &c.ada, 60, 120)).await;
+    assert_eq!(next_event(&mut on_second).await, event);
+    assert_eq!(next_event(&mut on_first).await, event);
+    let event = book_and_publish(&second, &booking(&c.touch, &c.ada, 120, 180)).await;
+    assert_eq!(next_event(&mut on_first).await, event);
+    assert_eq!(next_event(&mut on_second).await, event);
+    assert_quiet(&mut on_first).await;
+    assert_quiet(&mut on_second).await;
+}
+
+#[tokio::test]
+async fn events_arrive_in_commit_order_not_begin_order() {
+    let database = fresh_database().await;
+    let store = database.storage();
+    let c = cast(store).await;
+    let mut rx = store.booking_events();
+    let early = booking(&c.touch, &c.ada, 0, 60);
+    let late = booking(&c.focus, &c.ada, 0, 60);
+    let event = |b: &Booking| BookingEvent {
+        kind: BookingEventKind::Created,
+        booking: b.clone(),
+    };
+    // Published first, committed last.
+    let mut slow = begin(store).await;
+    slow.insert_booking(&early).await.expect("insert");
+    slow.publish_booking_event(&event(&early))
+        .await
+        .expect("publish");
+    let mut quick = begin(store).await;
+    quick.insert_booking(&late).await.expect("insert");
+    quick
+        .publish_booking_event(&event(&late))
+        .await
+        .expect("publish");
+    commit(quick).await;
+    assert_eq!(next_event(&mut rx).await, event(&late));
+    commit(slow).await;
+    assert_eq!(next_event(&mut rx).await, event(&early));
+    assert_quiet(&mut rx).await;
+}
+
+#[tokio::test]
+async fn events_committed_while_the_listener_is_away_are_replayed() {
+    let database = fresh_database().await;
+    let store = database.storage();
+    let c = cast(store).await;
+    let mut rx = store.booking_events();
+    let first = book_and_publish(store, &booking(&c.touch, &c.ada, 0, 30)).await;
+    assert_eq!(next_event(&mut rx).await, first);
+
+    // Connections opened before the database stops accepting new ones.
+    let mut admin = AsyncPgConnection::establish(database.url())
+        .await
+        .expect("connect");
+    let server_url = database.url().replace(database.name(), "postgres");
+    let mut server = AsyncPgConnection::establish(&server_url)
+        .await
+        .expect("connect to the server's own database");
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(begin(store).await);
+    }
+
+    // The listener's connection dies and cannot come back for now.
+    diesel::sql_query(format!(
+        "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false",
+        database.name()
+    ))
+    .execute(&mut server)
+    .await
+    .expect("refuse connections");
+    let killed = listeners(&mut admin, database.name()).await;
+    assert_eq!(killed.len(), 1, "one listener per store");
+    diesel::sql_query("SELECT pg_terminate_backend($1)")
+        .bind::<diesel::sql_types::Integer, _>(killed[0])
+        .execute(&mut admin)
+        .await
+        .expect("terminate the listener");
+    await_listeners(&mut admin, database.name(), 0, &killed).await;
+
+    // Committed while nobody listens.
+    let mut expected = Vec::new();
+    for (i, mut tx) in open.into_iter().enumerate() {
+        let start = 60 * (i as i64 + 1);
+        let b = booking(&c.touch, &c.bob, start, start + 30);
+        let event = BookingEvent {
+            kind: BookingEventKind::Created,
+            booking: b.clone(),
+        };
+        tx.insert_booking(&b).await.expect("insert");
+        tx.publish_booking_event(&event).await.expect("publish");
+        commit(tx).await;
+        expected.push(event);
+    }
+    assert_quiet(&mut rx).await;
+
+    // Back: the listener reconnects and replays them, in order, then listens again.
+    diesel::sql_query(format!(
+        "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true",
+        database.name()
+    ))
+    .execute(&mut server)
+    .await
+    .expect("accept connections");
+    for event in &expected {
+        assert_eq!(&next_event(&mut rx).await, event);
+    }
+    await_listeners(&mut admin, database.name(), 1, &killed).await;
+    let live = book_and_publish(store, &booking(&c.touch, &c.ada, 300, 330)).await;
+    assert_eq!(next_event(&mut rx).await, live);
+    assert_quiet(&mut rx).await;
+}
+
+#[tokio::test]
+async fn the_listener_ends_with_the_last_store_clone() {
+    let database = fresh_database().await;
+    let mut admin = AsyncPgConnection::establish(database.url())
+        .await
+        .expect("connect");
+    await_listeners(&mut admin, database.name(), 1, &[]).await;
+    let extra = PgStore::connect(database.url(), 1)
+        .await
+        .expect("another store");
+    await_listeners(&mut admin, database.name(), 2, &[]).await;
+    let clone = extra.clone();
+    let mut rx = clone.booking_events();
+    drop(extra);
+    // A clone still holds the feed.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(listeners(&mut admin, database.name()).await.len(), 2);
+    drop(clone);
+    await_listeners(&mut admin, database.name(), 1, &[]).await;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        .await
+        .expect("the receiver learns at once");
+    assert_eq!(
+        closed,
+        Err(tokio::sync::broadcast::error::RecvError::Closed)
+    );
+}
+
+#[tokio::test]
+async fn a_store_connected_before_the_migrations_delivers_events() {
+    let database = concierge_tests::postgres::unmigrated_database().await;
+    let store = database.storage();
+    let mut rx = store.booking_events();
+    run_migrations(database.url()).await.expect("migrate");
+    let c = cast(store).await;
+    let event = book_and_publish(store, &booking(&c.touch, &c.ada, 0, 30)).await;
+    assert_eq!(next_event(&mut rx).await, event);
 }

@@ -3,6 +3,7 @@
 
 mod audit;
 mod booking_codes;
+mod bookings;
 mod dataloaders;
 mod edge;
 mod http;
@@ -20,3 +21,4 @@ mod tenancy;
 mod throttling;
 mod users;
 mod validation;
+mod websocket;

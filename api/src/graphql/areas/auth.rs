@@ -26,7 +26,7 @@ impl From<d::AuthSession> for AuthPayload {
             refresh_token: s.refresh_token,
             expires_at: s.expires_at.into(),
             must_change_password: s.user.must_change_password,
-            user: UserObject(s.user),
+            user: UserObject::from(s.user),
         }
     }
 }
@@ -83,7 +83,7 @@ pub struct AuthQuery;
 impl AuthQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<UserObject> {
-        Ok(UserObject(self_actor(ctx)?.user.clone()))
+        Ok(UserObject::from(self_actor(ctx)?.user.clone()))
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bookings;
 pub mod organizations;
 pub mod price_lists;
 pub mod profiles;

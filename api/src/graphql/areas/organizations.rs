@@ -141,7 +141,7 @@ impl OrganizationsMutation {
         let created = domain.create_organization(&actor, new).await.gql()?;
         Ok(CreateOrganizationPayload {
             organization: OrganizationObject(created.organization),
-            administrator: UserObject(created.administrator),
+            administrator: UserObject::from(created.administrator),
             credentials: created.credentials.into(),
         })
     }

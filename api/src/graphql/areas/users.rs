@@ -108,7 +108,7 @@ impl UsersQuery {
             Ok(id) => domain.user(&actor, id).await,
             Err(_) => Err(concierge_domain::DomainError::NotFound("user")),
         };
-        Ok(nullable(ctx, result)?.map(UserObject))
+        Ok(nullable(ctx, result)?.map(UserObject::from))
     }
 
     /// Users of an organization (the caller's by default), oldest first; needs `users` ≥ READ.
@@ -175,7 +175,7 @@ impl UsersMutation {
         };
         let created = domain.create_user(&actor, new).await.gql()?;
         Ok(CreateUserPayload {
-            user: UserObject(created.user),
+            user: UserObject::from(created.user),
             credentials: created.credentials.into(),
         })
     }
@@ -202,7 +202,7 @@ impl UsersMutation {
             photo_url: input.photo_url,
         };
         Ok(UserPayload {
-            user: UserObject(domain.update_user(&actor, id, changes).await.gql()?),
+            user: UserObject::from(domain.update_user(&actor, id, changes).await.gql()?),
         })
     }
 
@@ -215,7 +215,7 @@ impl UsersMutation {
         let (domain, actor) = acting(ctx)?;
         let id = parse_id(&input.user_id, "user")?;
         Ok(UserPayload {
-            user: UserObject(domain.deactivate_user(&actor, id).await.gql()?),
+            user: UserObject::from(domain.deactivate_user(&actor, id).await.gql()?),
         })
     }
 
@@ -227,7 +227,7 @@ impl UsersMutation {
         let (domain, actor) = acting(ctx)?;
         let id = parse_id(&input.user_id, "user")?;
         Ok(UserPayload {
-            user: UserObject(domain.reactivate_user(&actor, id).await.gql()?),
+            user: UserObject::from(domain.reactivate_user(&actor, id).await.gql()?),
         })
     }
 
@@ -249,7 +249,7 @@ impl UsersMutation {
             .await
             .gql()?;
         Ok(ResetUserPasswordPayload {
-            user: UserObject(reset.user),
+            user: UserObject::from(reset.user),
             temporary_password: reset.temporary_password,
         })
     }
@@ -264,7 +264,7 @@ impl UsersMutation {
         let id = parse_id(&input.user_id, "user")?;
         let (user, booking_code) = domain.reset_booking_code(&actor, id).await.gql()?;
         Ok(BookingCodePayload {
-            user: UserObject(user),
+            user: UserObject::from(user),
             booking_code,
         })
     }

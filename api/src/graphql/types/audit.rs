@@ -22,7 +22,7 @@ impl AuditEventObject {
     /// Who did it, when the caller may see them.
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserObject>> {
         match self.0.actor_id {
-            Some(actor) => Ok(load_opt(ctx, actor).await?.map(UserObject)),
+            Some(actor) => Ok(load_opt(ctx, actor).await?.map(UserObject::from)),
             None => Ok(None),
         }
     }

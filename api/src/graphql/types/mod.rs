@@ -2,6 +2,7 @@
 //! request's DataLoader.
 
 mod audit;
+mod booking;
 mod connection;
 mod enums;
 mod organization;
@@ -14,6 +15,7 @@ mod site;
 mod user;
 
 pub use audit::*;
+pub use booking::*;
 pub use connection::*;
 pub use enums::*;
 pub use organization::*;

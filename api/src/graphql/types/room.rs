@@ -35,6 +35,20 @@ impl RoomObject {
     async fn bookable(&self) -> bool {
         self.0.bookable
     }
+    /// Confirmed bookings overlapping the given day, in the site's time zone, ordered by start.
+    async fn schedule(
+        &self,
+        ctx: &Context<'_>,
+        date: Date,
+    ) -> async_graphql::Result<Vec<BookingObject>> {
+        let (domain, actor) = crate::graphql::context::acting(ctx)?;
+        let bookings = domain.room_schedule(&actor, self.0.id, date.0).await;
+        Ok(crate::graphql::errors::GqlResult::gql(bookings)?
+            .into_iter()
+            .map(BookingObject)
+            .collect())
+    }
+
     async fn policy(&self) -> BookingPolicy {
         let p = self.0.policy;
         BookingPolicy {

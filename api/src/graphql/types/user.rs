@@ -5,66 +5,84 @@ use concierge_domain as d;
 
 use super::*;
 
-pub struct UserObject(pub d::User);
+/// A user as the caller may see them. `limited` is the view of someone the caller meets only
+/// through a shared site (a booking's holder): names and public fields; contact details and the
+/// login stay hidden.
+pub struct UserObject {
+    pub user: d::User,
+    pub limited: bool,
+}
 
 impl From<d::User> for UserObject {
-    fn from(value: d::User) -> Self {
-        Self(value)
+    fn from(user: d::User) -> Self {
+        UserObject {
+            user,
+            limited: false,
+        }
+    }
+}
+
+impl UserObject {
+    fn unless_limited<T>(&self, value: T) -> Option<T> {
+        (!self.limited).then_some(value)
     }
 }
 
 #[Object(name = "User")]
 impl UserObject {
     async fn id(&self) -> ID {
-        id(self.0.id)
+        id(self.user.id)
     }
     async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<OrganizationObject> {
-        load_req(ctx, self.0.organization_id, "organization")
+        load_req(ctx, self.user.organization_id, "organization")
             .await
             .map(OrganizationObject)
     }
     async fn first_name(&self) -> &str {
-        self.0.first_name.as_str()
+        self.user.first_name.as_str()
     }
     async fn last_name(&self) -> &str {
-        self.0.last_name.as_str()
+        self.user.last_name.as_str()
     }
     /// Public to the people who share a site with the user.
     async fn display_name(&self) -> String {
-        self.0.display_name()
+        self.user.display_name()
     }
     async fn email(&self) -> Option<String> {
-        self.0.email.as_ref().map(|e| e.to_string())
+        self.unless_limited(self.user.email.as_ref().map(|e| e.to_string()))
+            .flatten()
     }
     /// Login of people without e-mail; never changes.
     async fn username(&self) -> Option<String> {
-        self.0.username.as_ref().map(|u| u.to_string())
+        self.unless_limited(self.user.username.as_ref().map(|u| u.to_string()))
+            .flatten()
     }
-    /// What the person types to sign in: the e-mail, else the username.
+    /// What the person types to sign in: the e-mail, else the username (empty in the limited
+    /// view of someone met only through a booking).
     async fn login(&self) -> String {
-        self.0.login()
+        self.unless_limited(self.user.login()).unwrap_or_default()
     }
     async fn language(&self) -> Language {
-        self.0.language.into()
+        self.user.language.into()
     }
     async fn status(&self) -> UserStatus {
-        self.0.status.into()
+        self.user.status.into()
     }
     async fn profile(&self, ctx: &Context<'_>) -> async_graphql::Result<ProfileObject> {
-        load_req(ctx, self.0.profile_id, "profile")
+        load_req(ctx, self.user.profile_id, "profile")
             .await
             .map(ProfileObject)
     }
     /// Sites granted directly.
     async fn sites(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SiteObject>> {
-        Ok(load_many(ctx, &self.0.site_ids)
+        Ok(load_many(ctx, &self.user.site_ids)
             .await?
             .into_iter()
             .map(SiteObject)
             .collect())
     }
     async fn site_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SiteGroupObject>> {
-        Ok(load_many(ctx, &self.0.site_group_ids)
+        Ok(load_many(ctx, &self.user.site_group_ids)
             .await?
             .into_iter()
             .map(SiteGroupObject)
@@ -72,11 +90,11 @@ impl UserObject {
     }
     /// Sites granted directly or through site groups, computed at read time.
     async fn effective_sites(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SiteObject>> {
-        let groups: Vec<d::SiteGroup> = load_many(ctx, &self.0.site_group_ids).await?;
-        let mut ids: BTreeSet<d::SiteId> = self.0.site_ids.iter().copied().collect();
+        let groups: Vec<d::SiteGroup> = load_many(ctx, &self.user.site_group_ids).await?;
+        let mut ids: BTreeSet<d::SiteId> = self.user.site_ids.iter().copied().collect();
         for group in groups
             .iter()
-            .filter(|g| g.organization_id == self.0.organization_id)
+            .filter(|g| g.organization_id == self.user.organization_id)
         {
             ids.extend(group.site_ids.iter().copied());
         }
@@ -88,42 +106,43 @@ impl UserObject {
             .collect())
     }
     async fn default_site(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SiteObject>> {
-        match self.0.default_site_id {
+        match self.user.default_site_id {
             Some(site) => Ok(load_opt(ctx, site).await?.map(SiteObject)),
             None => Ok(None),
         }
     }
     /// A free display label (seed 004's "external contact").
     async fn external_contact(&self) -> Option<&str> {
-        self.0.external_contact.as_deref()
+        self.unless_limited(self.user.external_contact.as_deref())
+            .flatten()
     }
     async fn price_list(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<PriceListObject>> {
-        match self.0.price_list_id {
+        match self.user.price_list_id {
             Some(list) => Ok(load_opt(ctx, list).await?.map(PriceListObject)),
             None => Ok(None),
         }
     }
     async fn photo_url(&self) -> Option<&str> {
-        self.0.photo_url.as_deref()
+        self.user.photo_url.as_deref()
     }
     async fn must_change_password(&self) -> bool {
-        self.0.must_change_password
+        self.user.must_change_password
     }
     /// Whether the user has a booking code (the code itself is never readable).
     async fn has_booking_code(&self) -> bool {
-        self.0.booking_code_hash.is_some()
+        self.user.booking_code_hash.is_some()
     }
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserObject>> {
-        match self.0.created_by {
-            Some(creator) => Ok(load_opt(ctx, creator).await?.map(UserObject)),
+        match self.user.created_by {
+            Some(creator) => Ok(load_opt(ctx, creator).await?.map(UserObject::from)),
             None => Ok(None),
         }
     }
     async fn created_at(&self) -> DateTime {
-        self.0.created_at.into()
+        self.user.created_at.into()
     }
 }
 

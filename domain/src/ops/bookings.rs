@@ -1,0 +1,484 @@
+//! Booking rooms (DESIGN.md §5): for oneself (`bookings: SELF`), for others (`OTHERS`), any
+//! booking (`ALL`); from a tablet with a personal booking code. Two confirmed bookings of a room
+//! never overlap: checked here inside the transaction, and enforced again by each backend
+//! (memory: the writer lock; PostgreSQL: the exclusion constraint). Every change is published
+//! to subscribers once committed.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::access::{Actor, SiteAccess, effective_site_ids};
+use crate::booking_rules::{check_policy, local_day};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{BookingId, OrganizationId, RoomId, SiteId, UserId};
+use crate::model::*;
+use crate::ops::{Domain, page_size};
+use crate::permissions::{AccessLevel, BookingsPermission};
+use crate::storage::Transaction;
+use crate::throttle::{Limit, claim_attempt, release};
+use crate::values::optional_text;
+
+const TITLE_MAX: usize = 200;
+
+#[derive(Debug, Clone)]
+pub struct NewBooking {
+    pub room_id: RoomId,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The holder; the actor when omitted.
+    pub user_id: Option<UserId>,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BookingChanges {
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BookingFilter {
+    pub room_id: Option<RoomId>,
+    pub site_id: Option<SiteId>,
+    pub user_id: Option<UserId>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub status: Option<BookingStatus>,
+}
+
+/// What a subscriber watches: one room, or every room of a site, as far as it may see.
+#[derive(Debug, Clone)]
+pub struct BookingWatch {
+    room: Option<RoomId>,
+    site: Option<SiteId>,
+    /// A tablet scoped to one room hears only of that room, whatever it watches.
+    device_room: Option<RoomId>,
+}
+
+impl BookingWatch {
+    pub fn wants(&self, event: &BookingEvent) -> bool {
+        let b = &event.booking;
+        self.room.is_none_or(|r| b.room_id == r)
+            && self.site.is_none_or(|s| b.site_id == s)
+            && self.device_room.is_none_or(|r| b.room_id == r)
+    }
+}
+
+fn conflict() -> DomainError {
+    DomainError::conflict("start", "the room is already booked at that time")
+}
+
+impl Domain {
+    /// Whether `holder` may use `site`: everywhere with `sites: EDIT`, else where granted.
+    async fn holder_may_use(&self, holder: &User, site: SiteId) -> DomainResult<bool> {
+        let profile = self.store.profile(holder.profile_id).await?;
+        if profile.is_some_and(|p| p.permissions.sites >= AccessLevel::Edit) {
+            return Ok(true);
+        }
+        Ok(effective_site_ids(&*self.store, holder)
+            .await?
+            .contains(&site))
+    }
+
+    /// Writes a booking after checking no confirmed booking overlaps, audits it and queues its
+    /// event; the caller commits.
+    async fn write_booking(
+        &self,
+        tx: &mut dyn Transaction,
+        actor: &Actor,
+        booking: &Booking,
+        kind: BookingEventKind,
+    ) -> DomainResult<()> {
+        if booking.status == BookingStatus::Confirmed {
+            let overlapping = tx
+                .room_bookings(booking.room_id, booking.start, booking.end)
+                .await?;
+            if overlapping.iter().any(|other| other.id != booking.id) {
+                return Err(conflict());
+            }
+        }
+        match kind {
+            BookingEventKind::Created => tx.insert_booking(booking).await?,
+            _ => tx.update_booking(booking).await?,
+        }
+        let action = match kind {
+            BookingEventKind::Created => "booking.created",
+            BookingEventKind::Updated => "booking.updated",
+            BookingEventKind::Cancelled => "booking.cancelled",
+        };
+        let target = Some(("Booking", booking.id.to_string()));
+        tx.insert_audit_event(&self.audit(
+            Some(actor),
+            Some(booking.organization_id),
+            action,
+            target,
+        ))
+        .await?;
+        tx.publish_booking_event(&BookingEvent {
+            kind,
+            booking: booking.clone(),
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Books a room for the actor, or for another user with `bookings` ≥ OTHERS.
+    pub async fn create_booking(&self, actor: &Actor, input: NewBooking) -> DomainResult<Booking> {
+        if actor.device.is_some() {
+            return Err(DomainError::forbidden(
+                "a tablet books with a person's code (createBookingWithCode)",
+            ));
+        }
+        let room = self.room(actor, input.room_id).await?;
+        let holder_id = input.user_id.unwrap_or(actor.user.id);
+        let for_someone_else = holder_id != actor.user.id;
+        let needed = if for_someone_else {
+            BookingsPermission::Others
+        } else {
+            BookingsPermission::SelfOnly
+        };
+        actor.require("bookings", actor.permissions.bookings, needed)?;
+        let holder = if for_someone_else {
+            self.user(actor, holder_id).await?
+        } else {
+            actor.user.clone()
+        };
+        self.book(
+            actor,
+            room,
+            holder,
+            input.start,
+            input.end,
+            input.title,
+            if for_someone_else {
+                BookingSource::Admin
+            } else {
+                BookingSource::App
+            },
+        )
+        .await
+    }
+
+    /// The checks and the write shared by every way of booking.
+    #[allow(clippy::too_many_arguments)]
+    async fn book(
+        &self,
+        actor: &Actor,
+        room: Room,
+        holder: User,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        title: Option<String>,
+        source: BookingSource,
+    ) -> DomainResult<Booking> {
+        if holder.organization_id != room.organization_id || holder.status != UserStatus::Active {
+            return Err(DomainError::forbidden(
+                "this person cannot hold a booking in this room",
+            ));
+        }
+        if !self.holder_may_use(&holder, room.site_id).await? {
+            return Err(DomainError::ForbiddenOn {
+                field: "userId".into(),
+                message: "this person has no access to the room's site".into(),
+            });
+        }
+        let site = self.organization_site(room.site_id).await?;
+        check_policy(&room, site.time_zone, start, end, self.now())?;
+        let booking = Booking {
+            id: BookingId::new(),
+            room_id: room.id,
+            site_id: room.site_id,
+            organization_id: room.organization_id,
+            user_id: holder.id,
+            created_by: actor.user.id,
+            title: optional_text("title", title.as_deref(), TITLE_MAX)?,
+            start,
+            end,
+            source,
+            status: BookingStatus::Confirmed,
+            created_at: self.now(),
+        };
+        let mut tx = self.store.begin().await?;
+        self.write_booking(&mut *tx, actor, &booking, BookingEventKind::Created)
+            .await?;
+        tx.commit().await?;
+        Ok(booking)
+    }
+
+    async fn organization_site(&self, id: SiteId) -> DomainResult<Site> {
+        self.store
+            .site(id)
+            .await?
+            .ok_or_else(|| DomainError::internal(format!("dangling site {id}")))
+    }
+
+    /// A tablet books for the owner of a booking code (seed 000). Wrong codes are throttled per
+    /// device and per address.
+    pub async fn create_booking_with_code(
+        &self,
+        actor: &Actor,
+        room_id: RoomId,
+        code: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        title: Option<String>,
+    ) -> DomainResult<Booking> {
+        let Some(device) = &actor.device else {
+            return Err(DomainError::forbidden(
+                "booking with a code is for room tablets (use a device token)",
+            ));
+        };
+        let room = self.room(actor, room_id).await?;
+        let rules = self.config.throttle;
+        let mut limits = vec![Limit::code_guesses(&device.id.to_string(), &rules)];
+        limits.extend(actor.ip.as_deref().map(|ip| Limit::address(ip, &rules)));
+        let (claimed, _) =
+            claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
+        let holder = self.user_by_code(room.organization_id, code).await?;
+        let Some(holder) = holder.filter(|u| u.status == UserStatus::Active) else {
+            self.record_failure("booking_code.failed", None, actor.ip.as_deref())
+                .await?;
+            return Err(DomainError::validation(
+                "code",
+                "this booking code is not valid",
+            ));
+        };
+        release(&*self.attempts, &claimed).await?;
+        self.book(
+            actor,
+            room,
+            holder,
+            start,
+            end,
+            title,
+            BookingSource::Tablet,
+        )
+        .await
+    }
+
+    async fn user_by_code(&self, org: OrganizationId, code: &str) -> DomainResult<Option<User>> {
+        let code = code.trim();
+        if code.is_empty() || code.len() > 32 || !code.chars().all(|c| c.is_ascii_digit()) {
+            return Ok(None);
+        }
+        let hash = self.secrets.booking_code_hash(org, code);
+        Ok(self.store.user_by_booking_code(org, hash.expose()).await?)
+    }
+
+    /// A booking the actor may see: in a room they may see.
+    pub async fn booking(&self, actor: &Actor, id: BookingId) -> DomainResult<Booking> {
+        let booking = self
+            .store
+            .booking(id)
+            .await?
+            .ok_or(DomainError::NotFound("booking"))?;
+        self.room(actor, booking.room_id)
+            .await
+            .map_err(|_| DomainError::NotFound("booking"))?;
+        Ok(booking)
+    }
+
+    pub async fn load_bookings(
+        &self,
+        actor: &Actor,
+        ids: &[BookingId],
+    ) -> DomainResult<Vec<Booking>> {
+        let bookings = self.store.bookings_by_ids(ids).await?;
+        let room_ids: Vec<RoomId> = bookings.iter().map(|b| b.room_id).collect();
+        let visible: Vec<RoomId> = self
+            .load_rooms(actor, &room_ids)
+            .await?
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        Ok(bookings
+            .into_iter()
+            .filter(|b| visible.contains(&b.room_id))
+            .collect())
+    }
+
+    /// Whether the actor may change `booking`: their own with SELF, those they made for others
+    /// with OTHERS, any with ALL.
+    fn require_booking_manager(&self, actor: &Actor, booking: &Booking) -> DomainResult<()> {
+        let needed = if booking.user_id == actor.user.id {
+            BookingsPermission::SelfOnly
+        } else if booking.created_by == actor.user.id {
+            BookingsPermission::Others
+        } else {
+            BookingsPermission::All
+        };
+        if actor.device.is_some() {
+            return Err(DomainError::forbidden("a tablet cannot change bookings"));
+        }
+        actor.require("bookings", actor.permissions.bookings, needed)
+    }
+
+    /// Moves, shortens, extends or renames a booking under the same rules as creating one.
+    pub async fn update_booking(
+        &self,
+        actor: &Actor,
+        id: BookingId,
+        changes: BookingChanges,
+    ) -> DomainResult<Booking> {
+        let current = self.booking(actor, id).await?;
+        self.require_booking_manager(actor, &current)?;
+        if current.status != BookingStatus::Confirmed {
+            return Err(DomainError::validation(
+                "id",
+                "a cancelled booking cannot change",
+            ));
+        }
+        let mut next = current.clone();
+        next.start = changes.start.unwrap_or(current.start);
+        next.end = changes.end.unwrap_or(current.end);
+        if changes.title.is_some() {
+            next.title = optional_text("title", changes.title.as_deref(), TITLE_MAX)?;
+        }
+        if next == current {
+            return Ok(current);
+        }
+        if (next.start, next.end) != (current.start, current.end) {
+            let room = self.room(actor, current.room_id).await?;
+            let site = self.organization_site(room.site_id).await?;
+            check_policy(&room, site.time_zone, next.start, next.end, self.now())?;
+        }
+        let mut tx = self.store.begin().await?;
+        self.write_booking(&mut *tx, actor, &next, BookingEventKind::Updated)
+            .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    pub async fn cancel_booking(&self, actor: &Actor, id: BookingId) -> DomainResult<Booking> {
+        let current = self.booking(actor, id).await?;
+        self.require_booking_manager(actor, &current)?;
+        if current.status == BookingStatus::Cancelled {
+            return Ok(current);
+        }
+        let mut next = current;
+        next.status = BookingStatus::Cancelled;
+        let mut tx = self.store.begin().await?;
+        self.write_booking(&mut *tx, actor, &next, BookingEventKind::Cancelled)
+            .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Cancels the user's bookings that have not started, inside the caller's transaction
+    /// (deactivation), publishing each cancellation.
+    pub(crate) async fn cancel_future_bookings(
+        &self,
+        tx: &mut dyn Transaction,
+        actor: &Actor,
+        user: &User,
+    ) -> DomainResult<usize> {
+        let now = self.now();
+        let mut cancelled = 0;
+        let mut after = None;
+        loop {
+            let query = BookingQuery {
+                organization_ids: vec![user.organization_id],
+                room_id: None,
+                site_ids: None,
+                user_id: Some(user.id),
+                from: Some(now),
+                to: None,
+                status: Some(BookingStatus::Confirmed),
+                after,
+                first: 200,
+            };
+            let page = tx.bookings(&query).await?;
+            after = page.items.last().map(|b| (b.start, b.id));
+            // Bookings under way are left to finish; only those not started are cancelled.
+            for mut booking in page.items.into_iter().filter(|b| b.start > now) {
+                booking.status = BookingStatus::Cancelled;
+                self.write_booking(tx, actor, &booking, BookingEventKind::Cancelled)
+                    .await?;
+                cancelled += 1;
+            }
+            if !page.has_next_page {
+                return Ok(cancelled);
+            }
+        }
+    }
+
+    /// Bookings the actor may see, by start: in the rooms of sites they may use.
+    pub async fn bookings(
+        &self,
+        actor: &Actor,
+        filter: BookingFilter,
+        first: Option<i32>,
+        after: Option<(DateTime<Utc>, BookingId)>,
+    ) -> DomainResult<Page<Booking>> {
+        let mut room_id = filter.room_id;
+        let org = match (filter.room_id, filter.site_id) {
+            (Some(room), _) => self.room(actor, room).await?.organization_id,
+            (None, Some(site)) => self.site(actor, site).await?.organization_id,
+            (None, None) => actor.organization.id,
+        };
+        if let Some(device) = &actor.device {
+            room_id = room_id.or(device.room_id);
+        }
+        let site_ids = match actor.site_access(&*self.store, org).await? {
+            SiteAccess::All => filter.site_id.map(|s| vec![s]),
+            SiteAccess::Only(sites) => Some(
+                sites
+                    .into_iter()
+                    .filter(|s| filter.site_id.is_none_or(|f| f == *s))
+                    .collect(),
+            ),
+        };
+        let query = BookingQuery {
+            organization_ids: vec![org],
+            room_id,
+            site_ids,
+            user_id: filter.user_id,
+            from: filter.from,
+            to: filter.to,
+            status: filter.status,
+            after,
+            first: page_size(first)?,
+        };
+        Ok(self.store.bookings(&query).await?)
+    }
+
+    /// Checks a subscription to a room's (or a site's) booking events: the room or site must be
+    /// visible to the actor, exactly as for reading it.
+    pub async fn watch_bookings(
+        &self,
+        actor: &Actor,
+        room: Option<RoomId>,
+        site: Option<SiteId>,
+    ) -> DomainResult<BookingWatch> {
+        let device_room = actor.device.as_ref().and_then(|d| d.room_id);
+        match (room, site) {
+            (Some(room), None) => Ok(BookingWatch {
+                room: Some(self.room(actor, room).await?.id),
+                site: None,
+                device_room,
+            }),
+            (None, Some(site)) => Ok(BookingWatch {
+                room: None,
+                site: Some(self.site(actor, site).await?.id),
+                device_room,
+            }),
+            _ => Err(DomainError::validation(
+                "roomId",
+                "give either roomId or siteId",
+            )),
+        }
+    }
+
+    /// Confirmed bookings of a room overlapping a day of the site's calendar, by start.
+    pub async fn room_schedule(
+        &self,
+        actor: &Actor,
+        room_id: RoomId,
+        date: NaiveDate,
+    ) -> DomainResult<Vec<Booking>> {
+        let room = self.room(actor, room_id).await?;
+        let site = self.organization_site(room.site_id).await?;
+        let (from, to) = local_day(date, site.time_zone);
+        Ok(self.store.room_bookings(room.id, from, to).await?)
+    }
+}

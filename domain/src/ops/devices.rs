@@ -1,0 +1,138 @@
+//! Room tablets: registered by a site administrator, authenticated by a device token (shown
+//! once, stored hashed, revocable) scoped to a site or one room.
+
+use crate::access::{Actor, Authenticated};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{DeviceId, RoomId, SiteId};
+use crate::model::*;
+use crate::ops::Domain;
+use crate::permissions::AccessLevel;
+use crate::secrets::random_token;
+use crate::values::Name;
+
+/// Device tokens start with this, so a bearer token says which kind it is.
+pub const DEVICE_TOKEN_PREFIX: &str = "dev_";
+const DEVICE_PURPOSE: &str = "device";
+
+impl Domain {
+    /// Registers a tablet for a site (or one room of it); returns the device and its token, once.
+    pub async fn register_device(
+        &self,
+        actor: &Actor,
+        site_id: SiteId,
+        room_id: Option<RoomId>,
+        name: &str,
+    ) -> DomainResult<(Device, String)> {
+        let site = self.site(actor, site_id).await?;
+        let org = self
+            .organization_of(&*self.store, site.organization_id)
+            .await?;
+        actor.require_write_in(&org)?;
+        if actor.permissions.sites < AccessLevel::Edit
+            && actor.permissions.rooms < AccessLevel::Edit
+        {
+            return Err(DomainError::forbidden(
+                "registering tablets needs sites: EDIT or rooms: EDIT",
+            ));
+        }
+        if let Some(room_id) = room_id {
+            let room = self.room(actor, room_id).await?;
+            if room.site_id != site.id {
+                return Err(DomainError::validation(
+                    "roomId",
+                    "must be a room of the site",
+                ));
+            }
+        }
+        let token = format!("{DEVICE_TOKEN_PREFIX}{}", random_token());
+        let device = Device {
+            id: DeviceId::new(),
+            organization_id: org.id,
+            site_id: site.id,
+            room_id,
+            name: Name::parse("name", name)?,
+            token_hash: self.secrets.token_hash(DEVICE_PURPOSE, &token),
+            registered_by: actor.user.id,
+            revoked_at: None,
+            created_at: self.now(),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_device(&device).await?;
+        let target = Some(("Device", device.id.to_string()));
+        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "device.registered", target))
+            .await?;
+        tx.commit().await?;
+        Ok((device, token))
+    }
+
+    /// Revokes a tablet's token: its next request and its subscriptions are refused.
+    pub async fn revoke_device(&self, actor: &Actor, id: DeviceId) -> DomainResult<Device> {
+        let mut device = self
+            .store
+            .device(id)
+            .await?
+            .ok_or(DomainError::NotFound("device"))?;
+        let site = self
+            .site(actor, device.site_id)
+            .await
+            .map_err(|_| DomainError::NotFound("device"))?;
+        let org = self
+            .organization_of(&*self.store, site.organization_id)
+            .await?;
+        actor.require_write_in(&org)?;
+        if actor.permissions.sites < AccessLevel::Edit
+            && actor.permissions.rooms < AccessLevel::Edit
+        {
+            return Err(DomainError::forbidden(
+                "revoking tablets needs sites: EDIT or rooms: EDIT",
+            ));
+        }
+        if device.revoked_at.is_some() {
+            return Ok(device);
+        }
+        device.revoked_at = Some(self.now());
+        let mut tx = self.store.begin().await?;
+        tx.update_device(&device).await?;
+        let target = Some(("Device", device.id.to_string()));
+        tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "device.revoked", target))
+            .await?;
+        tx.commit().await?;
+        Ok(device)
+    }
+
+    /// Resolves a device token into a tablet acting for its registrant.
+    pub(crate) async fn authenticate_device(
+        &self,
+        token: &str,
+        ip: Option<String>,
+    ) -> DomainResult<Authenticated> {
+        let invalid = || DomainError::Unauthenticated("invalid or revoked device token".into());
+        let hash = self.secrets.token_hash(DEVICE_PURPOSE, token);
+        let device = self
+            .store
+            .device_by_token_hash(hash.expose())
+            .await?
+            .ok_or_else(invalid)?;
+        if device.revoked_at.is_some() {
+            return Err(invalid());
+        }
+        // A tablet lives as long as its registrant may act: deactivating them stops it too.
+        let registrant = self
+            .store
+            .user(device.registered_by)
+            .await?
+            .ok_or_else(invalid)?;
+        if registrant.status != UserStatus::Active {
+            return Err(invalid());
+        }
+        let organization = self
+            .organization_of(&*self.store, device.organization_id)
+            .await?;
+        Ok(Authenticated::new(Actor::for_device(
+            registrant,
+            organization,
+            device,
+            ip,
+        )))
+    }
+}

@@ -1,0 +1,295 @@
+//! The booking event feed: every committed booking event, from any server on the database, to
+//! this store's subscribers.
+//!
+//! Committing transactions append their events to `booking_events` and NOTIFY
+//! [`CHANNEL`](crate::queries::booking_events::CHANNEL) (see `queries::booking_events::append`).
+//! Each store runs one listener task on a dedicated connection (outside the pool) that LISTENs on
+//! that channel. A notification only wakes it up: it then reads every event after the last one it
+//! delivered, in `seq` order, each with its booking as it is now, and sends them on a broadcast
+//! channel. Since `seq` order is commit order (the append lock), "every row after the last
+//! delivered `seq`" is exactly what has been committed since, nothing skipped, nothing twice.
+//!
+//! - Connection lost (database restart, backend terminated, network): the task reconnects with
+//!   exponential backoff, LISTENs again and first replays the rows after the last delivered `seq`,
+//!   so events committed while it was away still arrive, in order.
+//! - A silent connection: every [`POLL_INTERVAL`] the task catches up even without a
+//!   notification; every query has a deadline, and a connection that misses it is replaced.
+//! - Shutdown: the task holds only a weak handle on the feed and watches a channel whose sender
+//!   the feed owns; when the last store clone is dropped it ends, closing its connection.
+//! - It never panics: failures are logged and retried.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use concierge_domain::model::{Booking, BookingEvent, BookingEventKind};
+use concierge_domain::storage::{StorageError, StorageResult};
+use diesel::QueryResult;
+use diesel::pg::PgNotification;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, SimpleAsyncConnection as _};
+use futures::{FutureExt as _, Stream, StreamExt as _};
+use tokio::sync::{broadcast, watch};
+
+use crate::errors::{from_connection, from_diesel};
+use crate::queries::booking_events::{self, CHANNEL};
+use crate::rows::Label as _;
+
+/// How many events a subscriber may lag behind before it gets `Lagged`.
+pub const EVENT_BUFFER: usize = 4096;
+
+/// The `application_name` of the listening connections (one per store), as `pg_stat_activity`
+/// shows it.
+pub const LISTENER_APPLICATION_NAME: &str = "concierge-booking-listener";
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Catch up (and prove the connection alive) this often even when nothing is notified.
+const POLL_INTERVAL: Duration = Duration::from_secs(15);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Events read per query while catching up.
+const BATCH: i64 = 500;
+
+/// The subscribers' side, owned by the store's clones.
+pub(crate) struct Feed {
+    sender: broadcast::Sender<BookingEvent>,
+    /// Dropped with the feed: tells the listener task to end.
+    _stop: watch::Sender<()>,
+}
+
+impl Feed {
+    /// Connects the listener and starts its task. Events committed from now on are delivered
+    /// (the connection LISTENs before the starting point is read).
+    pub(crate) async fn start(database_url: &str) -> StorageResult<Arc<Feed>> {
+        let mut conn = listening_connection(database_url).await?;
+        let (log_ready, last) = starting_point(&mut conn).await?;
+        let (sender, _) = broadcast::channel(EVENT_BUFFER);
+        let (stop_tx, stop_rx) = watch::channel(());
+        let feed = Arc::new(Feed {
+            sender,
+            _stop: stop_tx,
+        });
+        let listener = Listener {
+            url: database_url.to_owned(),
+            feed: Arc::downgrade(&feed),
+            last,
+            log_ready,
+            stop: stop_rx,
+        };
+        tokio::spawn(listener.run(conn));
+        Ok(feed)
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<BookingEvent> {
+        self.sender.subscribe()
+    }
+}
+
+/// Why the task left a connection.
+enum Halt {
+    /// The store is gone.
+    Stopped,
+    /// The connection failed; reconnect.
+    Lost(StorageError),
+}
+
+struct Listener {
+    url: String,
+    feed: Weak<Feed>,
+    /// The `seq` of the last event delivered (or skipped): everything up to it is done.
+    last: i64,
+    /// `booking_events` exists (a store may start before the migrations ran).
+    log_ready: bool,
+    stop: watch::Receiver<()>,
+}
+
+impl Listener {
+    async fn run(mut self, first: AsyncPgConnection) {
+        let mut conn = Some(first);
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            let current = match conn.take() {
+                Some(current) => current,
+                None => {
+                    match until_stopped(&mut self.stop, listening_connection(&self.url)).await {
+                        None => return,
+                        Some(Ok(current)) => current,
+                        Some(Err(error)) => {
+                            tracing::warn!(%error, retry_in = ?backoff, "booking event listener cannot connect");
+                            if !self.pause(&mut backoff).await {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            match self.serve(current, &mut backoff).await {
+                Halt::Stopped => return,
+                Halt::Lost(error) => {
+                    tracing::warn!(%error, retry_in = ?backoff, "booking event listener lost its connection");
+                    if !self.pause(&mut backoff).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits `backoff` and doubles it; false when the store went away meanwhile.
+    async fn pause(&mut self, backoff: &mut Duration) -> bool {
+        let waited = until_stopped(&mut self.stop, tokio::time::sleep(*backoff)).await;
+        *backoff = (*backoff * 2).min(BACKOFF_MAX);
+        waited.is_some()
+    }
+
+    /// Delivers events while `conn` works: first whatever was committed since the last one
+    /// delivered (a replay after a reconnection), then at every notification or poll.
+    async fn serve(&mut self, mut conn: AsyncPgConnection, backoff: &mut Duration) -> Halt {
+        if let Err(halt) = self.catch_up(&mut conn).await {
+            return halt;
+        }
+        *backoff = BACKOFF_MIN;
+        loop {
+            let woken = {
+                let mut notifications = pin!(conn.notifications_stream());
+                tokio::select! {
+                    biased;
+                    _ = self.stop.changed() => return Halt::Stopped,
+                    next = notifications.next() => match next {
+                        // One catch-up serves every notification already received.
+                        Some(Ok(_)) => drain(&mut notifications),
+                        Some(Err(error)) => Err(from_diesel(error)),
+                        None => Err(StorageError::Unavailable(
+                            "the listening connection closed".into(),
+                        )),
+                    },
+                    () = tokio::time::sleep(POLL_INTERVAL) => Ok(()),
+                }
+            };
+            if let Err(error) = woken {
+                return Halt::Lost(error);
+            }
+            if let Err(halt) = self.catch_up(&mut conn).await {
+                return halt;
+            }
+        }
+    }
+
+    /// Sends every event committed after `last`, in `seq` order.
+    async fn catch_up(&mut self, conn: &mut AsyncPgConnection) -> Result<(), Halt> {
+        if !self.log_ready {
+            if !bounded(&mut self.stop, booking_events::log_exists(conn)).await? {
+                return Ok(());
+            }
+            self.log_ready = true;
+        }
+        loop {
+            let rows = bounded(
+                &mut self.stop,
+                booking_events::after(conn, self.last, BATCH),
+            )
+            .await?;
+            let complete = i64::try_from(rows.len()).unwrap_or(i64::MAX) < BATCH;
+            for (seq, kind, row) in rows {
+                self.last = seq;
+                let event = BookingEventKind::from_label(&kind).and_then(|kind| {
+                    Ok(BookingEvent {
+                        kind,
+                        booking: Booking::try_from(row)?,
+                    })
+                });
+                match event {
+                    Ok(event) => {
+                        let Some(feed) = self.feed.upgrade() else {
+                            return Err(Halt::Stopped);
+                        };
+                        // No subscriber right now is fine.
+                        let _ = feed.sender.send(event);
+                    }
+                    Err(error) => {
+                        tracing::error!(seq, %error, "skipped a booking event that does not read back");
+                    }
+                }
+            }
+            if complete {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Consumes the notifications already received, without waiting.
+fn drain<S>(notifications: &mut S) -> StorageResult<()>
+where
+    S: Stream<Item = QueryResult<PgNotification>> + Unpin,
+{
+    loop {
+        match notifications.next().now_or_never() {
+            Some(Some(Ok(_))) => {}
+            Some(Some(Err(error))) => return Err(from_diesel(error)),
+            Some(None) => {
+                return Err(StorageError::Unavailable(
+                    "the listening connection closed".into(),
+                ));
+            }
+            None => return Ok(()),
+        }
+    }
+}
+
+/// `work`, unless the store goes away first (`None`).
+async fn until_stopped<F: Future>(stop: &mut watch::Receiver<()>, work: F) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        // Nothing is ever sent: this resolves when the sender (the feed) is dropped.
+        _ = stop.changed() => None,
+        output = work => Some(output),
+    }
+}
+
+/// A query of the listener: with a deadline, and abandoned when the store goes away.
+async fn bounded<T>(
+    stop: &mut watch::Receiver<()>,
+    work: impl Future<Output = StorageResult<T>>,
+) -> Result<T, Halt> {
+    match until_stopped(stop, tokio::time::timeout(QUERY_TIMEOUT, work)).await {
+        None => Err(Halt::Stopped),
+        Some(Err(_elapsed)) => Err(Halt::Lost(StorageError::Unavailable(
+            "the listening connection did not answer in time".into(),
+        ))),
+        Some(Ok(Err(error))) => Err(Halt::Lost(error)),
+        Some(Ok(Ok(value))) => Ok(value),
+    }
+}
+
+/// A new connection, named and LISTENing.
+async fn listening_connection(database_url: &str) -> StorageResult<AsyncPgConnection> {
+    let mut conn =
+        tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(database_url))
+            .await
+            .map_err(|_| StorageError::Unavailable("connecting the listener timed out".into()))?
+            .map_err(from_connection)?;
+    let setup = format!("SET application_name = '{LISTENER_APPLICATION_NAME}'; LISTEN {CHANNEL}");
+    tokio::time::timeout(QUERY_TIMEOUT, conn.batch_execute(&setup))
+        .await
+        .map_err(|_| StorageError::Unavailable("starting to listen timed out".into()))?
+        .map_err(from_diesel)?;
+    Ok(conn)
+}
+
+/// Whether the log exists, and the last `seq` already committed (0 without a log: every event
+/// to come is new).
+async fn starting_point(conn: &mut AsyncPgConnection) -> StorageResult<(bool, i64)> {
+    let read = async {
+        if booking_events::log_exists(conn).await? {
+            Ok((true, booking_events::last_seq(conn).await?))
+        } else {
+            Ok((false, 0))
+        }
+    };
+    tokio::time::timeout(QUERY_TIMEOUT, read)
+        .await
+        .map_err(|_| StorageError::Unavailable("reading the booking event log timed out".into()))?
+}

@@ -1,0 +1,129 @@
+use chrono::{DateTime, Duration, Utc};
+use concierge_domain::ids::{BookingId, RoomId};
+use concierge_domain::model::{Booking, BookingQuery, BookingStatus, MAX_BOOKING_MINUTES, Page};
+use concierge_domain::storage::StorageResult;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::{Conn, convert, expect_one, page, page_limit};
+use crate::errors::IntoStorage;
+use crate::rows::{BookingRow, Label};
+use crate::schema::bookings;
+
+pub(crate) async fn by_id(conn: &mut Conn, id: BookingId) -> StorageResult<Option<Booking>> {
+    let row = bookings::table
+        .find(id.0)
+        .select(BookingRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(Booking::try_from).transpose()
+}
+
+pub(crate) async fn by_ids(conn: &mut Conn, ids: &[BookingId]) -> StorageResult<Vec<Booking>> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+    let rows = bookings::table
+        .filter(bookings::id.eq_any(ids))
+        .order(bookings::id)
+        .select(BookingRow::as_select())
+        .load(conn)
+        .await
+        .storage()?;
+    convert(rows)
+}
+
+/// The rows `query` selects, before keyset pagination.
+fn matching(query: &BookingQuery) -> bookings::BoxedQuery<'static, Pg> {
+    let organization_ids: Vec<Uuid> = query.organization_ids.iter().map(|id| id.0).collect();
+    let mut q = bookings::table
+        .into_boxed()
+        .filter(bookings::organization_id.eq_any(organization_ids));
+    if let Some(room) = query.room_id {
+        q = q.filter(bookings::room_id.eq(room.0));
+    }
+    if let Some(sites) = &query.site_ids {
+        let sites: Vec<Uuid> = sites.iter().map(|id| id.0).collect();
+        q = q.filter(bookings::site_id.eq_any(sites));
+    }
+    if let Some(user) = query.user_id {
+        q = q.filter(bookings::user_id.eq(user.0));
+    }
+    // Overlap with [from, to): ends after `from`, starts before `to`.
+    if let Some(from) = query.from {
+        q = q.filter(bookings::end_at.gt(from));
+    }
+    if let Some(to) = query.to {
+        q = q.filter(bookings::start_at.lt(to));
+    }
+    if let Some(status) = query.status {
+        q = q.filter(bookings::status.eq(status.label()));
+    }
+    q
+}
+
+/// In `(start, id)` order; the keyset continues after `query.after`.
+pub(crate) async fn list(conn: &mut Conn, query: &BookingQuery) -> StorageResult<Page<Booking>> {
+    let total_count: i64 = matching(query).count().get_result(conn).await.storage()?;
+    let mut q = matching(query);
+    if let Some((start, id)) = query.after {
+        q = q.filter(
+            bookings::start_at
+                .gt(start)
+                .or(bookings::start_at.eq(start).and(bookings::id.gt(id.0))),
+        );
+    }
+    let rows = q
+        .order((bookings::start_at, bookings::id))
+        .limit(page_limit(query.first))
+        .select(BookingRow::as_select())
+        .load(conn)
+        .await
+        .storage()?;
+    Ok(page(convert(rows)?, query.first, total_count))
+}
+
+/// Confirmed bookings of `room` overlapping `[from, to)`, by start. No booking lasts longer than
+/// [`MAX_BOOKING_MINUTES`], so one starting earlier than that before `from` has ended: the bound
+/// keeps the scan of the (room_id, start_at) index short.
+pub(crate) async fn of_room(
+    conn: &mut Conn,
+    room: RoomId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> StorageResult<Vec<Booking>> {
+    let earliest = from - Duration::minutes(MAX_BOOKING_MINUTES);
+    let rows = bookings::table
+        .filter(bookings::room_id.eq(room.0))
+        .filter(bookings::start_at.ge(earliest))
+        .filter(bookings::start_at.lt(to))
+        .filter(bookings::end_at.gt(from))
+        .filter(bookings::status.eq(BookingStatus::Confirmed.label()))
+        .order((bookings::start_at, bookings::id))
+        .select(BookingRow::as_select())
+        .load(conn)
+        .await
+        .storage()?;
+    convert(rows)
+}
+
+/// A confirmed booking overlapping another of its room breaks `bookings_no_overlap`.
+pub(crate) async fn insert(conn: &mut Conn, booking: &Booking) -> StorageResult<()> {
+    diesel::insert_into(bookings::table)
+        .values(BookingRow::from(booking))
+        .execute(conn)
+        .await
+        .storage()?;
+    Ok(())
+}
+
+pub(crate) async fn update(conn: &mut Conn, booking: &Booking) -> StorageResult<()> {
+    let affected = diesel::update(bookings::table.find(booking.id.0))
+        .set(BookingRow::from(booking))
+        .execute(conn)
+        .await
+        .storage()?;
+    expect_one("booking", affected)
+}

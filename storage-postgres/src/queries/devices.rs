@@ -1,0 +1,51 @@
+use concierge_domain::ids::DeviceId;
+use concierge_domain::model::Device;
+use concierge_domain::storage::StorageResult;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::{Conn, expect_one};
+use crate::errors::IntoStorage;
+use crate::rows::DeviceRow;
+use crate::schema::devices;
+
+pub(crate) async fn by_id(conn: &mut Conn, id: DeviceId) -> StorageResult<Option<Device>> {
+    let row = devices::table
+        .find(id.0)
+        .select(DeviceRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(Device::try_from).transpose()
+}
+
+pub(crate) async fn by_token_hash(conn: &mut Conn, hash: &str) -> StorageResult<Option<Device>> {
+    let row = devices::table
+        .filter(devices::token_hash.eq(hash))
+        .select(DeviceRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(Device::try_from).transpose()
+}
+
+/// A token hash already held by another device breaks `devices_token_hash_key`.
+pub(crate) async fn insert(conn: &mut Conn, device: &Device) -> StorageResult<()> {
+    diesel::insert_into(devices::table)
+        .values(DeviceRow::from(device))
+        .execute(conn)
+        .await
+        .storage()?;
+    Ok(())
+}
+
+pub(crate) async fn update(conn: &mut Conn, device: &Device) -> StorageResult<()> {
+    let affected = diesel::update(devices::table.find(device.id.0))
+        .set(DeviceRow::from(device))
+        .execute(conn)
+        .await
+        .storage()?;
+    expect_one("device", affected)
+}

@@ -1,0 +1,17 @@
+//! Durability and resilience on PostgreSQL ("nothing acknowledged is lost"):
+//!
+//! - `restart`: the real `concierge` binary is stopped with SIGTERM (exit status 0) and started
+//!   again on the same database; what was written through HTTP before is read back after.
+//! - `outage`: the database goes away under a running API (a proxy cuts every connection) and
+//!   comes back; the API answers 503 / INTERNAL "storage unavailable" meanwhile, then recovers
+//!   by itself.
+//! - `concurrency`: twenty simultaneous creations of one username make exactly one user.
+//!
+//! Each test has its own fresh database (`concierge_tests::postgres`); without a PostgreSQL
+//! server they fail, they never skip.
+
+mod concurrency;
+mod outage;
+mod proxy;
+mod restart;
+mod server;

@@ -1,0 +1,73 @@
+//! A representative subset of the end-to-end suite, through the GraphQL schema on PostgreSQL:
+//! onboarding (partner → company → site → room → users), sign-in and sessions, the users
+//! connection (cursors, totals, search), conflicts on logins, profiles in use, tenancy.
+//!
+//! Each scenario is written once against a [`TestApp`] and stamped out twice: `postgres::<case>`
+//! on a fresh migrated database of its own, and `memory::<case>` on the memory backend. The same
+//! scenario passing on both is what proves the backends agree; one failing only on PostgreSQL
+//! points at the PostgreSQL store. `persistence` holds what only PostgreSQL can prove: data
+//! written through one application is read back by another over a new connection pool.
+//!
+//! PostgreSQL is the one at `DATABASE_URL` (see `concierge_tests::postgres`); without a server
+//! the PostgreSQL cases fail, they never skip.
+
+mod onboarding;
+mod persistence;
+mod profiles;
+mod sessions;
+mod tenancy;
+mod users;
+
+/// The memory suite's helpers (reading ids out of responses), shared rather than copied.
+#[allow(dead_code)]
+#[path = "../e2e/support.rs"]
+mod support;
+
+/// A scenario that hangs (a connection never returned, a lock never released) fails instead.
+const CASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Stamps out `postgres::<case>` and `memory::<case>` for every `module::case` listed.
+macro_rules! on_both_backends {
+    ($($module:ident :: $case:ident),+ $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let database = concierge_tests::postgres::fresh_database().await;
+                    let store = std::sync::Arc::new(database.store().clone());
+                    tokio::time::timeout(super::CASE_TIMEOUT, async {
+                        let app = concierge_tests::TestApp::on_storage(store).await;
+                        super::$module::$case(&app).await;
+                    })
+                    .await
+                    .expect("the scenario timed out");
+                }
+            )+
+        }
+
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    tokio::time::timeout(super::CASE_TIMEOUT, async {
+                        let app = concierge_tests::TestApp::spawn().await;
+                        super::$module::$case(&app).await;
+                    })
+                    .await
+                    .expect("the scenario timed out");
+                }
+            )+
+        }
+    };
+}
+
+on_both_backends!(
+    onboarding::a_partner_onboards_a_company_with_sites_rooms_and_people,
+    sessions::login_refresh_and_logout,
+    sessions::sign_in_failures_look_alike,
+    users::users_page_with_cursors_and_a_total,
+    users::search_matches_names_emails_and_usernames_in_any_case,
+    users::a_taken_username_or_email_is_a_conflict_on_that_field,
+    profiles::a_profile_in_use_cannot_be_deleted,
+    tenancy::another_tenants_ids_answer_not_found,
+);
