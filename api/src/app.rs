@@ -35,7 +35,10 @@ impl AppState {
             Arc::new(MemoryAttemptCounter::new()),
             secrets,
             Arc::new(SystemClock),
-            DomainConfig::default(),
+            DomainConfig {
+                public_url: config.public_url.clone(),
+                ..DomainConfig::default()
+            },
         );
         let metrics = Metrics::new().map_err(|e| DomainError::internal(format!("metrics: {e}")))?;
         let schema = build_schema(

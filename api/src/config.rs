@@ -18,6 +18,8 @@ pub struct Config {
     pub public_url: String,
     pub smtp_url: Option<String>,
     pub mail_dir: PathBuf,
+    /// Sender of e-mails (`MAIL_FROM`, default `Concierge <no-reply@localhost>`).
+    pub mail_from: String,
     pub production: bool,
     pub bootstrap_admin: Option<(String, String)>,
     pub argon2: Argon2Cost,
@@ -96,6 +98,8 @@ impl Config {
             public_url: get("PUBLIC_URL").unwrap_or_else(|| format!("http://{listen_addr}")),
             smtp_url: get("SMTP_URL"),
             mail_dir: PathBuf::from(get("MAIL_DIR").unwrap_or_else(|| "./mailbox".into())),
+            mail_from: get("MAIL_FROM")
+                .unwrap_or_else(|| crate::mail::transport::DEFAULT_MAIL_FROM.into()),
             production,
             bootstrap_admin,
             argon2,

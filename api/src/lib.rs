@@ -4,5 +4,6 @@ pub mod app;
 pub mod config;
 pub mod graphql;
 pub mod http;
+pub mod mail;
 pub mod metrics;
 pub mod serve;

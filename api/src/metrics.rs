@@ -11,13 +11,15 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{ExecutableDocument, Selection};
 use async_graphql::{Response, ServerResult, Variables};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    emails: IntCounterVec,
+    outbox_backlog: IntGauge,
 }
 
 impl Metrics {
@@ -40,12 +42,27 @@ impl Metrics {
             ]),
             &["operation"],
         )?;
+        let emails = IntCounterVec::new(
+            Opts::new(
+                "email_deliveries_total",
+                "E-mail delivery attempts by outcome (sent, retry, abandoned)",
+            ),
+            &["outcome"],
+        )?;
+        let outbox_backlog = IntGauge::new(
+            "email_outbox_backlog",
+            "E-mails waiting in the outbox (undelivered, given up included)",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(emails.clone()))?;
+        registry.register(Box::new(outbox_backlog.clone()))?;
         Ok(Arc::new(Metrics {
             registry,
             requests,
             latency,
+            emails,
+            outbox_backlog,
         }))
     }
 
@@ -56,6 +73,15 @@ impl Metrics {
             tracing::error!(%error, "encoding metrics");
         }
         String::from_utf8_lossy(&buffer).into_owned()
+    }
+
+    /// One e-mail delivery attempt: `sent`, `retry` or `abandoned`.
+    pub fn count_email(&self, outcome: &str) {
+        self.emails.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn set_outbox_backlog(&self, pending: i64) {
+        self.outbox_backlog.set(pending);
     }
 
     fn observe(&self, operation: &str, code: &str, seconds: f64) {

@@ -50,6 +50,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         );
     }
     let state = build(&config).await?;
+    let outbox = crate::mail::start_outbox(&config, &state).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(config.listen_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
@@ -61,13 +62,16 @@ pub async fn serve(config: Config) -> Result<(), String> {
     };
     tracing::info!(%local, backend, "Concierge listening");
     println!("Concierge listening on http://{local}/graphql ({backend} storage)");
-    axum::serve(
+    let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string());
+    // Requests are drained: what they put in the outbox leaves now.
+    outbox.shutdown().await;
+    served
 }
 
 async fn shutdown_signal() {

@@ -60,4 +60,6 @@ typed_id!(
     AuditEventId,
     DeviceId,
     SessionId,
+    EmailId,
+    PasswordResetId,
 );

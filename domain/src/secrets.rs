@@ -140,6 +140,43 @@ impl Secrets {
         Secret::new(hex(&mac.finalize().into_bytes()))
     }
 
+    /// Encrypts `plaintext` (XChaCha20-Poly1305 under a key derived from the pepper): for what
+    /// must be kept a while but not in clear, such as an outbox message's parameters.
+    pub fn seal(&self, plaintext: &str) -> DomainResult<String> {
+        use chacha20poly1305::aead::{Aead, AeadCore, KeyInit};
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new_from_slice(&self.seal_key())
+            .map_err(|_| DomainError::internal("seal key"))?;
+        let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = cipher
+            .encrypt(&nonce, plaintext.as_bytes())
+            .map_err(|_| DomainError::internal("sealing failed"))?;
+        let mut bytes = nonce.to_vec();
+        bytes.extend(sealed);
+        Ok(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Decrypts what [`Secrets::seal`] produced with the same pepper; `None` otherwise.
+    pub fn open(&self, sealed: &str) -> Option<String> {
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if bytes.len() < 24 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new_from_slice(&self.seal_key()).ok()?;
+        let plain = cipher
+            .decrypt(chacha20poly1305::XNonce::from_slice(nonce), ciphertext)
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+
+    fn seal_key(&self) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.pepper)
+            .unwrap_or_else(|_| unreachable_hmac());
+        mac.update(b"outbox-seal-key");
+        mac.finalize().into_bytes().into()
+    }
+
     pub fn issue_access_token(
         &self,
         user: UserId,
@@ -314,6 +351,24 @@ mod tests {
         )
         .expect("s");
         assert!(forged.decode_access_token(&token).is_none());
+    }
+
+    #[test]
+    fn sealed_text_opens_only_with_the_same_pepper() {
+        let s = secrets();
+        let sealed = s.seal("temporary password 123").expect("seal");
+        assert!(!sealed.contains("temporary"));
+        assert_eq!(s.open(&sealed).as_deref(), Some("temporary password 123"));
+        let other = Secrets::new(
+            Keys {
+                jwt: vec![],
+                pepper: b"other".to_vec(),
+            },
+            Argon2Cost::FAST_INSECURE,
+        )
+        .expect("s");
+        assert_eq!(other.open(&sealed), None);
+        assert_eq!(s.open("garbage"), None);
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum UniqueKey {
     BookingOverlap,
     /// Device-token hash.
     DeviceToken,
+    /// Invitation or password-reset token hash.
+    LinkToken,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +117,24 @@ pub trait Reads: Send + Sync {
 
     async fn device(&self, id: DeviceId) -> StorageResult<Option<Device>>;
     async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>>;
+
+    async fn invitation(&self, id: InvitationId) -> StorageResult<Option<Invitation>>;
+    async fn invitation_by_token_hash(&self, hash: &str) -> StorageResult<Option<Invitation>>;
+    /// Invitations of these organizations (optionally of one user), oldest first.
+    async fn invitations(
+        &self,
+        organization_ids: &[OrganizationId],
+        user_id: Option<UserId>,
+    ) -> StorageResult<Vec<Invitation>>;
+
+    async fn password_reset_by_token_hash(
+        &self,
+        hash: &str,
+    ) -> StorageResult<Option<PasswordResetToken>>;
+
+    async fn email(&self, id: EmailId) -> StorageResult<Option<OutboundEmail>>;
+    /// How many messages wait for delivery (the outbox backlog).
+    async fn pending_email_count(&self) -> StorageResult<i64>;
 }
 
 #[async_trait]
@@ -153,6 +173,25 @@ pub trait Writes: Reads {
 
     async fn insert_device(&mut self, device: &Device) -> StorageResult<()>;
     async fn update_device(&mut self, device: &Device) -> StorageResult<()>;
+
+    async fn insert_invitation(&mut self, invitation: &Invitation) -> StorageResult<()>;
+    async fn update_invitation(&mut self, invitation: &Invitation) -> StorageResult<()>;
+
+    async fn insert_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()>;
+    async fn update_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()>;
+
+    /// Puts a message in the outbox; it leaves only if the transaction commits.
+    async fn insert_email(&mut self, email: &OutboundEmail) -> StorageResult<()>;
+    async fn update_email(&mut self, email: &OutboundEmail) -> StorageResult<()>;
+    /// Claims up to `limit` undelivered messages due at `now` (oldest first) for one delivery
+    /// attempt: each is returned with `next_attempt_at` moved to `now + lease`, so that another
+    /// worker (or replica) does not send it too unless this one fails to report back.
+    async fn claim_emails(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: chrono::Duration,
+        limit: usize,
+    ) -> StorageResult<Vec<OutboundEmail>>;
 
     /// Queues an event for every subscriber of every server on this storage. It is delivered
     /// once the transaction commits, in commit order, and never if it rolls back.

@@ -53,6 +53,11 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Every message of the outbox, oldest first (tests read what was sent).
+    pub fn outbox(&self) -> Vec<OutboundEmail> {
+        self.snapshot().emails.values().cloned().collect()
+    }
+
     /// How many subscribers the booking-event feed has (tests wait on it).
     pub fn event_subscribers(&self) -> usize {
         self.inner.events.receiver_count()
@@ -218,6 +223,40 @@ macro_rules! impl_reads {
             async fn device(&self, id: DeviceId) -> StorageResult<Option<Device>> {
                 Ok(self.with(|s| s.devices.get(&id).cloned()))
             }
+            async fn invitation(&self, id: InvitationId) -> StorageResult<Option<Invitation>> {
+                Ok(self.with(|s| s.invitations.get(&id).cloned()))
+            }
+            async fn invitation_by_token_hash(&self, hash: &str) -> StorageResult<Option<Invitation>> {
+                Ok(self.with(|s| match s.link_tokens.get(hash) {
+                    Some(state::LinkTarget::Invitation(id)) => s.invitations.get(id).cloned(),
+                    _ => None,
+                }))
+            }
+            async fn invitations(
+                &self,
+                organization_ids: &[OrganizationId],
+                user_id: Option<UserId>,
+            ) -> StorageResult<Vec<Invitation>> {
+                Ok(self.with(|s| {
+                    s.invitations
+                        .values()
+                        .filter(|i| organization_ids.contains(&i.organization_id) && user_id.is_none_or(|u| i.user_id == u))
+                        .cloned()
+                        .collect()
+                }))
+            }
+            async fn password_reset_by_token_hash(&self, hash: &str) -> StorageResult<Option<PasswordResetToken>> {
+                Ok(self.with(|s| match s.link_tokens.get(hash) {
+                    Some(state::LinkTarget::PasswordReset(id)) => s.password_resets.get(id).cloned(),
+                    _ => None,
+                }))
+            }
+            async fn email(&self, id: EmailId) -> StorageResult<Option<OutboundEmail>> {
+                Ok(self.with(|s| s.emails.get(&id).cloned()))
+            }
+            async fn pending_email_count(&self) -> StorageResult<i64> {
+                Ok(self.with(|s| s.emails.values().filter(|e| e.sent_at.is_none()).count() as i64))
+            }
             async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>> {
                 Ok(self.with(|s| s.device_tokens.get(hash).and_then(|id| s.devices.get(id)).cloned()))
             }
@@ -317,6 +356,33 @@ impl Writes for MemoryTransaction<'_> {
     }
     async fn update_device(&mut self, device: &Device) -> StorageResult<()> {
         self.write().put_device(device, true)
+    }
+    async fn insert_invitation(&mut self, invitation: &Invitation) -> StorageResult<()> {
+        self.write().put_invitation(invitation, false)
+    }
+    async fn update_invitation(&mut self, invitation: &Invitation) -> StorageResult<()> {
+        self.write().put_invitation(invitation, true)
+    }
+    async fn insert_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()> {
+        self.write().put_password_reset(reset, false)
+    }
+    async fn update_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()> {
+        self.write().put_password_reset(reset, true)
+    }
+    async fn insert_email(&mut self, email: &OutboundEmail) -> StorageResult<()> {
+        self.write().emails.insert(email.id, email.clone());
+        Ok(())
+    }
+    async fn update_email(&mut self, email: &OutboundEmail) -> StorageResult<()> {
+        state::replace(&mut self.write().emails, email.id, email)
+    }
+    async fn claim_emails(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: chrono::Duration,
+        limit: usize,
+    ) -> StorageResult<Vec<OutboundEmail>> {
+        Ok(self.write().claim_emails(now, lease, limit))
     }
     async fn publish_booking_event(&mut self, event: &BookingEvent) -> StorageResult<()> {
         self.events.push(event.clone());

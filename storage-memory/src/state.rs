@@ -30,6 +30,18 @@ pub struct State {
     pub room_bookings: HashMap<RoomId, OrdMap<(DateTime<Utc>, BookingId), BookingId>>,
     pub devices: OrdMap<DeviceId, Device>,
     pub device_tokens: HashMap<String, DeviceId>,
+    pub invitations: OrdMap<InvitationId, Invitation>,
+    pub password_resets: OrdMap<PasswordResetId, PasswordResetToken>,
+    /// Invitation and reset token hashes (they share one namespace of link tokens).
+    pub link_tokens: HashMap<String, LinkTarget>,
+    pub emails: OrdMap<EmailId, OutboundEmail>,
+}
+
+/// What a link token opens.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LinkTarget {
+    Invitation(InvitationId),
+    PasswordReset(PasswordResetId),
 }
 
 pub fn by_ids<K: Ord + Clone, V: Clone>(map: &OrdMap<K, V>, ids: &[K]) -> Vec<V> {
@@ -350,5 +362,83 @@ impl State {
         self.device_tokens.insert(token, device.id);
         self.devices.insert(device.id, device.clone());
         Ok(())
+    }
+}
+
+impl State {
+    fn put_link_token(
+        &mut self,
+        hash: &str,
+        target: LinkTarget,
+        previous: Option<&str>,
+    ) -> StorageResult<()> {
+        if self.link_tokens.get(hash).is_some_and(|t| *t != target) {
+            return Err(StorageError::Unique(UniqueKey::LinkToken));
+        }
+        if let Some(previous) = previous {
+            self.link_tokens.remove(previous);
+        }
+        self.link_tokens.insert(hash.to_owned(), target);
+        Ok(())
+    }
+
+    pub fn put_invitation(&mut self, invitation: &Invitation, update: bool) -> StorageResult<()> {
+        let previous = self.invitations.get(&invitation.id).cloned();
+        if update != previous.is_some() {
+            return Err(StorageError::Other(
+                "invitation insert/update mismatch".into(),
+            ));
+        }
+        let old_hash = previous.as_ref().map(|p| p.token_hash.expose().to_owned());
+        self.put_link_token(
+            invitation.token_hash.expose(),
+            LinkTarget::Invitation(invitation.id),
+            old_hash.as_deref(),
+        )?;
+        self.invitations.insert(invitation.id, invitation.clone());
+        Ok(())
+    }
+
+    pub fn put_password_reset(
+        &mut self,
+        reset: &PasswordResetToken,
+        update: bool,
+    ) -> StorageResult<()> {
+        let previous = self.password_resets.get(&reset.id).cloned();
+        if update != previous.is_some() {
+            return Err(StorageError::Other(
+                "password reset insert/update mismatch".into(),
+            ));
+        }
+        let old_hash = previous.as_ref().map(|p| p.token_hash.expose().to_owned());
+        self.put_link_token(
+            reset.token_hash.expose(),
+            LinkTarget::PasswordReset(reset.id),
+            old_hash.as_deref(),
+        )?;
+        self.password_resets.insert(reset.id, reset.clone());
+        Ok(())
+    }
+
+    pub fn claim_emails(
+        &mut self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Vec<OutboundEmail> {
+        let due: Vec<EmailId> = self
+            .emails
+            .values()
+            .filter(|e| e.sent_at.is_none() && e.next_attempt_at <= now)
+            .take(limit)
+            .map(|e| e.id)
+            .collect();
+        due.into_iter()
+            .filter_map(|id| {
+                let email = self.emails.get_mut(&id)?;
+                email.next_attempt_at = now + lease;
+                Some(email.clone())
+            })
+            .collect()
     }
 }

@@ -13,6 +13,9 @@ fn unique_key(constraint: &str) -> Option<UniqueKey> {
         "users_booking_code_key" => Some(UniqueKey::BookingCode),
         "sessions_refresh_token_hash_key" => Some(UniqueKey::SessionToken),
         "devices_token_hash_key" => Some(UniqueKey::DeviceToken),
+        "invitations_token_hash_key" | "password_resets_token_hash_key" => {
+            Some(UniqueKey::LinkToken)
+        }
         _ => None,
     }
 }

@@ -160,6 +160,44 @@ macro_rules! impl_reads {
             async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>> {
                 self.observe(devices::by_token_hash(&mut *self.conn().await?, hash).await)
             }
+
+            async fn invitation(&self, id: InvitationId) -> StorageResult<Option<Invitation>> {
+                self.observe(invitations::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn invitation_by_token_hash(
+                &self,
+                hash: &str,
+            ) -> StorageResult<Option<Invitation>> {
+                self.observe(invitations::by_token_hash(&mut *self.conn().await?, hash).await)
+            }
+            async fn invitations(
+                &self,
+                organization_ids: &[OrganizationId],
+                user_id: Option<UserId>,
+            ) -> StorageResult<Vec<Invitation>> {
+                self.observe(
+                    invitations::of_organizations(
+                        &mut *self.conn().await?,
+                        organization_ids,
+                        user_id,
+                    )
+                    .await,
+                )
+            }
+
+            async fn password_reset_by_token_hash(
+                &self,
+                hash: &str,
+            ) -> StorageResult<Option<PasswordResetToken>> {
+                self.observe(password_resets::by_token_hash(&mut *self.conn().await?, hash).await)
+            }
+
+            async fn email(&self, id: EmailId) -> StorageResult<Option<OutboundEmail>> {
+                self.observe(emails::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn pending_email_count(&self) -> StorageResult<i64> {
+                self.observe(emails::pending_count(&mut *self.conn().await?).await)
+            }
         }
     };
 }

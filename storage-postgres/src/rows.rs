@@ -93,6 +93,12 @@ labels!(BookingEventKind, "booking event kind", {
     BookingEventKind::Updated => "UPDATED",
     BookingEventKind::Cancelled => "CANCELLED",
 });
+labels!(EmailKind, "e-mail kind", {
+    EmailKind::Credentials => "CREDENTIALS",
+    EmailKind::Invitation => "INVITATION",
+    EmailKind::PasswordReset => "PASSWORD_RESET",
+    EmailKind::PasswordChanged => "PASSWORD_CHANGED",
+});
 labels!(Module, "module", {
     Module::Rooms => "rooms",
     Module::Directory => "directory",
@@ -111,6 +117,10 @@ fn time_zone(raw: &str) -> StorageResult<TimeZone> {
 fn email(raw: Option<String>) -> StorageResult<Option<EmailAddress>> {
     raw.map(|raw| EmailAddress::parse("email", &raw).map_err(|e| corrupt("e-mail", e)))
         .transpose()
+}
+
+fn required_email(raw: &str) -> StorageResult<EmailAddress> {
+    EmailAddress::parse("email", raw).map_err(|e| corrupt("e-mail", e))
 }
 
 fn secret(raw: Option<String>) -> Option<Secret> {
@@ -696,6 +706,150 @@ impl TryFrom<DeviceRow> for Device {
             token_hash: Secret::new(row.token_hash),
             registered_by: UserId(row.registered_by),
             revoked_at: row.revoked_at,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = invitations, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+pub(crate) struct InvitationRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub token_hash: String,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Invitation> for InvitationRow {
+    fn from(i: &Invitation) -> Self {
+        InvitationRow {
+            id: i.id.0,
+            organization_id: i.organization_id.0,
+            user_id: i.user_id.0,
+            email: i.email.as_str().to_owned(),
+            token_hash: i.token_hash.expose().to_owned(),
+            accepted_at: i.accepted_at,
+            revoked_at: i.revoked_at,
+            expires_at: i.expires_at,
+            created_by: i.created_by.0,
+            created_at: i.created_at,
+        }
+    }
+}
+
+impl TryFrom<InvitationRow> for Invitation {
+    type Error = concierge_domain::storage::StorageError;
+
+    fn try_from(row: InvitationRow) -> StorageResult<Self> {
+        Ok(Invitation {
+            id: InvitationId(row.id),
+            organization_id: OrganizationId(row.organization_id),
+            user_id: UserId(row.user_id),
+            email: required_email(&row.email)?,
+            token_hash: Secret::new(row.token_hash),
+            accepted_at: row.accepted_at,
+            revoked_at: row.revoked_at,
+            expires_at: row.expires_at,
+            created_by: UserId(row.created_by),
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = password_resets, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+pub(crate) struct PasswordResetRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&PasswordResetToken> for PasswordResetRow {
+    fn from(r: &PasswordResetToken) -> Self {
+        PasswordResetRow {
+            id: r.id.0,
+            user_id: r.user_id.0,
+            token_hash: r.token_hash.expose().to_owned(),
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+impl From<PasswordResetRow> for PasswordResetToken {
+    fn from(row: PasswordResetRow) -> Self {
+        PasswordResetToken {
+            id: PasswordResetId(row.id),
+            user_id: UserId(row.user_id),
+            token_hash: Secret::new(row.token_hash),
+            expires_at: row.expires_at,
+            used_at: row.used_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// An outbox message. Also `QueryableByName`: the claim is raw SQL (see `queries::emails`).
+/// No `Debug`, as the entity shows none of its parameters.
+#[derive(Clone, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = outbox_emails, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+pub(crate) struct OutboxEmailRow {
+    pub id: Uuid,
+    pub organization_id: Option<Uuid>,
+    pub recipient: String,
+    pub language: String,
+    pub kind: String,
+    pub sealed_params: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&OutboundEmail> for OutboxEmailRow {
+    fn from(e: &OutboundEmail) -> Self {
+        OutboxEmailRow {
+            id: e.id.0,
+            organization_id: e.organization_id.map(|id| id.0),
+            recipient: e.to.as_str().to_owned(),
+            language: e.language.label().to_owned(),
+            kind: e.kind.label().to_owned(),
+            sealed_params: e.sealed_params.clone(),
+            attempts: e.attempts,
+            next_attempt_at: e.next_attempt_at,
+            sent_at: e.sent_at,
+            last_error: e.last_error.clone(),
+            created_at: e.created_at,
+        }
+    }
+}
+
+impl TryFrom<OutboxEmailRow> for OutboundEmail {
+    type Error = concierge_domain::storage::StorageError;
+
+    fn try_from(row: OutboxEmailRow) -> StorageResult<Self> {
+        Ok(OutboundEmail {
+            id: EmailId(row.id),
+            organization_id: row.organization_id.map(OrganizationId),
+            to: required_email(&row.recipient)?,
+            language: Language::from_label(&row.language)?,
+            kind: EmailKind::from_label(&row.kind)?,
+            sealed_params: row.sealed_params,
+            attempts: row.attempts,
+            next_attempt_at: row.next_attempt_at,
+            sent_at: row.sent_at,
+            last_error: row.last_error,
             created_at: row.created_at,
         })
     }

@@ -17,8 +17,8 @@ use diesel_async::{AsyncPgConnection, SimpleAsyncConnection as _};
 use crate::errors::from_pool;
 use crate::listener::Feed;
 use crate::queries::{
-    audit, bookings, devices, organizations, price_lists, profiles, rooms, sessions, site_groups,
-    sites, users,
+    audit, bookings, devices, emails, invitations, organizations, password_resets, price_lists,
+    profiles, rooms, sessions, site_groups, sites, users,
 };
 use crate::reads::impl_reads;
 use crate::transaction::PgTransaction;

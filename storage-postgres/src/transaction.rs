@@ -12,8 +12,8 @@
 //! in a savepoint, so that, as on the memory backend, the unit of work survives the violation
 //! and may go on. Any other failure is remembered, and the commit first checks that the
 //! transaction can still commit, so that a rolled-back commit is never taken for a success.
-//! Bookings (the no-overlap exclusion constraint) and devices (the token hash) run in a savepoint
-//! too.
+//! Bookings (the no-overlap exclusion constraint), devices, invitations and password resets
+//! (their token hashes) run in a savepoint too.
 //!
 //! Booking events are queued and written with the commit: appended to `booking_events` and
 //! NOTIFYed as the transaction's last statements (see `queries::booking_events::append`), so
@@ -30,8 +30,8 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::errors::from_diesel;
 use crate::queries::{
-    audit, booking_events, bookings, devices, organizations, price_lists, profiles, rooms,
-    sessions, site_groups, sites, users,
+    audit, booking_events, bookings, devices, emails, invitations, organizations, password_resets,
+    price_lists, profiles, rooms, sessions, site_groups, sites, users,
 };
 use crate::reads::impl_reads;
 use crate::store::PooledConnection;
@@ -218,6 +218,42 @@ impl Writes for PgTransaction {
         // Listeners read the booking itself from its row: the log holds ids only.
         self.events.push((event.kind, event.booking.id));
         Ok(())
+    }
+
+    async fn insert_invitation(&mut self, invitation: &Invitation) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, invitations::insert, invitation);
+        self.observe(result)
+    }
+    async fn update_invitation(&mut self, invitation: &Invitation) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, invitations::update, invitation);
+        self.observe(result)
+    }
+
+    async fn insert_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, password_resets::insert, reset);
+        self.observe(result)
+    }
+    async fn update_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, password_resets::update, reset);
+        self.observe(result)
+    }
+
+    async fn insert_email(&mut self, email: &OutboundEmail) -> StorageResult<()> {
+        let result = emails::insert(self.conn_mut()?, email).await;
+        self.observe(result)
+    }
+    async fn update_email(&mut self, email: &OutboundEmail) -> StorageResult<()> {
+        let result = emails::update(self.conn_mut()?, email).await;
+        self.observe(result)
+    }
+    async fn claim_emails(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: chrono::Duration,
+        limit: usize,
+    ) -> StorageResult<Vec<OutboundEmail>> {
+        let result = emails::claim(self.conn_mut()?, now, lease, limit).await;
+        self.observe(result)
     }
 }
 

@@ -522,3 +522,54 @@ fn async_stream_of(
     })
     .flatten()
 }
+
+/// A message of the outbox as its recipient would read it (parameters opened).
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub kind: concierge_domain::EmailKind,
+    pub language: concierge_domain::Language,
+    pub params: std::collections::BTreeMap<String, String>,
+}
+
+/// Helpers for e-mail (memory backend).
+impl TestApp {
+    /// The messages the outbox holds for `to`, oldest first.
+    pub fn mail_to(&self, to: &str) -> Vec<Mail> {
+        let store = self
+            .memory
+            .as_ref()
+            .expect("the outbox is read on the memory backend");
+        store
+            .outbox()
+            .into_iter()
+            .filter(|m| m.to.as_str() == to)
+            .map(|m| Mail {
+                to: m.to.to_string(),
+                kind: m.kind,
+                language: m.language,
+                params: self
+                    .state
+                    .domain
+                    .secrets
+                    .open(&m.sealed_params)
+                    .and_then(|json| serde_json::from_str(&json).ok())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// The token of the last link e-mailed to `to`.
+    pub fn last_link_token(&self, to: &str) -> String {
+        let mails = self.mail_to(to);
+        let link = mails
+            .iter()
+            .rev()
+            .find_map(|m| m.params.get("link"))
+            .expect("a link was e-mailed");
+        link.split("token=")
+            .nth(1)
+            .expect("a token in the link")
+            .to_owned()
+    }
+}

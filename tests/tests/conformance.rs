@@ -9,6 +9,8 @@ mod fixtures;
 mod audit;
 #[path = "conformance/bookings.rs"]
 mod bookings;
+#[path = "conformance/mail.rs"]
+mod mail;
 #[path = "conformance/organizations.rs"]
 mod organizations;
 #[path = "conformance/places.rs"]
@@ -93,4 +95,12 @@ conformance!(
     bookings::events_arrive_in_commit_order,
     bookings::concurrent_bookings_of_one_slot_commit_once,
     bookings::concurrent_back_to_back_bookings_all_commit,
+    mail::invitations_round_trip,
+    mail::password_resets_round_trip,
+    mail::unique_link_tokens,
+    mail::emails_round_trip,
+    mail::outbox_rolls_back_with_its_transaction,
+    mail::claim_emails_oldest_first_with_a_lease,
+    mail::sent_emails_leave_the_backlog,
+    mail::concurrent_claims_never_share_a_message,
 );

@@ -23,6 +23,7 @@ pub struct Query(
     price_lists::PriceListsQuery,
     audit::AuditQuery,
     bookings::BookingsQuery,
+    invitations::InvitationsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -35,6 +36,7 @@ pub struct Mutation(
     profiles::ProfilesMutation,
     price_lists::PriceListsMutation,
     bookings::BookingsMutation,
+    invitations::InvitationsMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -71,6 +71,18 @@ impl std::fmt::Debug for AuthSession {
     }
 }
 
+/// A refresh token names its session: `<session id>.<256 random bits>`.
+fn refresh_token_for(session: SessionId) -> String {
+    format!("{session}.{}", random_token())
+}
+
+fn session_of(refresh_token: &str) -> Option<SessionId> {
+    refresh_token
+        .trim()
+        .split_once('.')
+        .and_then(|(id, _)| id.parse().ok())
+}
+
 fn unauthenticated() -> DomainError {
     DomainError::Unauthenticated(INVALID_CREDENTIALS.to_owned())
 }
@@ -187,9 +199,10 @@ impl Domain {
         ip: Option<&str>,
     ) -> DomainResult<AuthSession> {
         let now = self.now();
-        let refresh_token = random_token();
+        let session_id = SessionId::new();
+        let refresh_token = refresh_token_for(session_id);
         let session = Session {
-            id: SessionId::new(),
+            id: session_id,
             user_id: user.id,
             refresh_token_hash: self.secrets.token_hash(REFRESH_PURPOSE, &refresh_token),
             previous_token_hash: None,
@@ -233,10 +246,23 @@ impl Domain {
             .token_hash(REFRESH_PURPOSE, refresh_token.trim());
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let Some(mut session) = tx.session_by_token_hash(hash.expose()).await? else {
-            return Err(session_expired());
+        // A token that names a session but is not its current one is a spent token (or a
+        // forgery by someone who holds the session's id): either way the session ends.
+        let current = tx.session_by_token_hash(hash.expose()).await?;
+        let (mut session, spent) = match current {
+            Some(session) => {
+                let spent = session.previous_token_hash.as_ref() == Some(&hash);
+                (session, spent)
+            }
+            None => match session_of(refresh_token) {
+                Some(id) => match tx.session(id).await? {
+                    Some(session) => (session, true),
+                    None => return Err(session_expired()),
+                },
+                None => return Err(session_expired()),
+            },
         };
-        if session.previous_token_hash.as_ref() == Some(&hash) {
+        if spent {
             if session.revoked_at.is_none() {
                 session.revoked_at = Some(now);
                 tx.update_session(&session).await?;
@@ -263,7 +289,7 @@ impl Domain {
         if user.status != UserStatus::Active || user.session_epoch != session.epoch {
             return Err(session_expired());
         }
-        let refresh_token = random_token();
+        let refresh_token = refresh_token_for(session.id);
         session.previous_token_hash = Some(hash);
         session.refresh_token_hash = self.secrets.token_hash(REFRESH_PURPOSE, &refresh_token);
         tx.update_session(&session).await?;
@@ -402,6 +428,7 @@ impl Domain {
         let session = self
             .start_session(&mut *tx, &next, "password.changed", actor.ip.as_deref())
             .await?;
+        self.notify_password_changed(&mut *tx, &next).await?;
         tx.commit().await?;
         Ok(session)
     }

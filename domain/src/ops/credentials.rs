@@ -75,16 +75,15 @@ impl Domain {
     ) -> DomainResult<PasswordReset> {
         let (current, org) = self.manageable_user(actor, id).await?;
         if method == PasswordResetMethod::EmailLink {
-            if current.email.is_none() {
-                return Err(DomainError::validation(
-                    "method",
-                    "this user has no e-mail; set the password instead",
-                ));
-            }
-            return Err(DomainError::validation(
-                "method",
-                "e-mail delivery is not available on this server yet; use SET",
-            ));
+            let mut tx = self.store.begin().await?;
+            self.send_reset_link(&mut *tx, &current).await?;
+            let event = self.audit(Some(actor), Some(org.id), "password.reset", user_target(id));
+            tx.insert_audit_event(&event).await?;
+            tx.commit().await?;
+            return Ok(PasswordReset {
+                user: current,
+                temporary_password: None,
+            });
         }
         let (password, generated) = match new_password.filter(|p| !p.is_empty()) {
             Some(chosen) => {

@@ -7,8 +7,11 @@ mod bookings;
 mod bootstrap;
 mod credentials;
 mod devices;
+mod invitations;
+mod mail;
 mod organizations;
 mod pagination;
+mod password_resets;
 mod price_lists;
 mod profiles;
 mod rooms;
@@ -24,6 +27,8 @@ pub use bookings::*;
 pub use bootstrap::*;
 pub use credentials::*;
 pub use devices::*;
+pub use invitations::*;
+pub use mail::*;
 pub use organizations::*;
 pub use pagination::*;
 pub use price_lists::*;
@@ -48,6 +53,10 @@ pub struct DomainConfig {
     pub access_token_ttl: chrono::Duration,
     pub refresh_token_ttl: chrono::Duration,
     pub throttle: ThrottleRules,
+    /// Base of links in e-mails (`{public_url}/invitation?token=…`); never taken from a request.
+    pub public_url: String,
+    pub invitation_ttl: chrono::Duration,
+    pub password_reset_ttl: chrono::Duration,
 }
 
 impl Default for DomainConfig {
@@ -56,6 +65,9 @@ impl Default for DomainConfig {
             access_token_ttl: chrono::Duration::minutes(15),
             refresh_token_ttl: chrono::Duration::days(30),
             throttle: ThrottleRules::default(),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            invitation_ttl: chrono::Duration::days(7),
+            password_reset_ttl: chrono::Duration::hours(1),
         }
     }
 }
@@ -139,6 +151,9 @@ impl From<StorageError> for DomainError {
             }
             StorageError::Unique(UniqueKey::BookingOverlap) => {
                 DomainError::conflict("start", "the room is already booked at that time")
+            }
+            StorageError::Unique(UniqueKey::LinkToken) => {
+                DomainError::internal("link token collision")
             }
             StorageError::Unique(UniqueKey::DeviceToken) => {
                 DomainError::internal("device token collision")

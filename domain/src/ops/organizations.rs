@@ -5,7 +5,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, PriceListId, ProfileId, UserId};
 use crate::model::*;
 use crate::ops::users::{
-    CredentialsRecipient, IssuedCredentials, NewUserParts, check_credentials_recipient,
+    CredentialsRecipient, IssuedCredentials, NewUserParts, credentials_recipient,
 };
 use crate::ops::{Domain, page_size, search_text};
 use crate::permissions::{AccessLevel, ClientsPermission, Permissions, UsersPermission};
@@ -31,7 +31,8 @@ pub struct NewOrganization {
     pub default_language: Option<Language>,
     pub time_zone: Option<String>,
     pub administrator: NewAdministrator,
-    pub send_credentials_to: CredentialsRecipient,
+    /// Where the administrator's credentials go; by default the admin address, else the administrator.
+    pub send_credentials_to: Option<CredentialsRecipient>,
 }
 
 #[derive(Debug, Clone)]
@@ -143,7 +144,6 @@ impl Domain {
                 message,
             ));
         }
-        check_credentials_recipient(input.send_credentials_to)?;
 
         let name = Name::parse("name", &input.name)?;
         let admin_email = match input
@@ -185,6 +185,14 @@ impl Domain {
             ));
         }
 
+        // The first administrator's credentials are e-mailed by default (seed 004): to the
+        // organization's admin address when it has one, else to the administrator.
+        let recipient = match (input.send_credentials_to, &admin_email) {
+            (Some(chosen), _) => chosen,
+            (None, Some(_)) => CredentialsRecipient::OrganizationAdmin,
+            (None, None) => CredentialsRecipient::User,
+        };
+        let send_to = credentials_recipient(recipient, Some(&admin_login), admin_email.as_ref())?;
         let now = self.now();
         let org_id = OrganizationId::new();
         let enterprise = Profile {
@@ -234,6 +242,10 @@ impl Domain {
             .insert_new_user(&mut *tx, Some(actor), parts)
             .await
             .map_err(|e| e.within("administrator"))?;
+        if let Some(to) = send_to {
+            self.enqueue_credentials(&mut *tx, &organization, &administrator, &credentials, to)
+                .await?;
+        }
         let org_event = self.audit(
             Some(actor),
             Some(org_id),

@@ -2,11 +2,13 @@
 //! to a group reaches everyone granted the group.
 
 use crate::access::Actor;
+use crate::access::effective_site_ids;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, SiteGroupId, SiteId};
 use crate::model::*;
-use crate::ops::Domain;
+use crate::ops::{Domain, user_target};
 use crate::permissions::AccessLevel;
+use crate::storage::Transaction;
 use crate::values::Name;
 
 #[derive(Debug, Clone)]
@@ -53,6 +55,56 @@ impl Domain {
             .into_iter()
             .filter(|g| visible.contains(&g.organization_id))
             .collect())
+    }
+
+    /// Members of `group` whose default site was among `removed` sites and is no longer granted
+    /// to them lose it as a default (with an audit event), inside the caller's transaction.
+    async fn clear_lost_default_sites(
+        &self,
+        tx: &mut dyn Transaction,
+        actor: &Actor,
+        group: &SiteGroup,
+        removed: &[SiteId],
+    ) -> DomainResult<()> {
+        for site in removed {
+            let mut after = None;
+            loop {
+                let query = UserQuery {
+                    organization_ids: vec![group.organization_id],
+                    search: None,
+                    status: None,
+                    site: Some((*site, vec![group.id])),
+                    profile_id: None,
+                    after,
+                    first: 200,
+                };
+                let page = tx.users(&query).await?;
+                after = page.items.last().map(|u| u.id);
+                for mut user in page.items {
+                    if user.default_site_id != Some(*site)
+                        || !user.site_group_ids.contains(&group.id)
+                    {
+                        continue;
+                    }
+                    if effective_site_ids(&*tx, &user).await?.contains(site) {
+                        continue;
+                    }
+                    user.default_site_id = None;
+                    tx.update_user(&user).await?;
+                    let event = self.audit(
+                        Some(actor),
+                        Some(user.organization_id),
+                        "user.default_site_cleared",
+                        user_target(user.id),
+                    );
+                    tx.insert_audit_event(&event).await?;
+                }
+                if !page.has_next_page {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn site_group_editable(
@@ -144,6 +196,14 @@ impl Domain {
         }
         let mut tx = self.store.begin().await?;
         tx.update_site_group(&next).await?;
+        let removed: Vec<SiteId> = current
+            .site_ids
+            .iter()
+            .filter(|s| !next.site_ids.contains(s))
+            .copied()
+            .collect();
+        self.clear_lost_default_sites(&mut *tx, actor, &next, &removed)
+            .await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
             Some(org.id),

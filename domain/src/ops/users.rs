@@ -6,6 +6,7 @@ use crate::access::{Actor, SiteAccess, effective_site_ids};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, PriceListId, ProfileId, SiteGroupId, SiteId, UserId};
 use crate::model::*;
+use crate::ops::mail::{Mail, mail_params, params};
 use crate::ops::{Domain, page_size, search_text, user_target};
 use crate::permissions::UsersPermission;
 use crate::secrets::{BOOKING_CODE_DIGITS, random_digits, random_password};
@@ -260,7 +261,6 @@ impl Domain {
             .await?;
         actor.require_write_in(&org)?;
         actor.require("users", actor.permissions.users, UsersPermission::Manage)?;
-        check_credentials_recipient(input.send_credentials_to)?;
 
         let first_name = Name::parse("firstName", &input.first_name)?;
         let last_name = Name::parse("lastName", &input.last_name)?;
@@ -276,6 +276,11 @@ impl Domain {
                 "a user without e-mail needs a username to sign in",
             ));
         }
+        let send_to = credentials_recipient(
+            input.send_credentials_to,
+            email.as_ref(),
+            org.admin_email.as_ref(),
+        )?;
         let profile = self
             .assignable_profile(actor, &org, input.profile_id)
             .await?;
@@ -322,6 +327,10 @@ impl Domain {
         };
         let mut tx = self.store.begin().await?;
         let (user, credentials) = self.insert_new_user(&mut *tx, Some(actor), parts).await?;
+        if let Some(to) = send_to {
+            self.enqueue_credentials(&mut *tx, &org, &user, &credentials, to)
+                .await?;
+        }
         tx.commit().await?;
         Ok(CreatedUser { user, credentials })
     }
@@ -383,6 +392,36 @@ impl Domain {
             booking_code: Some(booking_code),
         };
         Ok((user, credentials))
+    }
+
+    /// E-mails a new user's credentials (sealed in the outbox until sent).
+    pub(crate) async fn enqueue_credentials(
+        &self,
+        tx: &mut dyn Transaction,
+        org: &Organization,
+        user: &User,
+        credentials: &IssuedCredentials,
+        to: EmailAddress,
+    ) -> DomainResult<()> {
+        let mut params = mail_params([
+            (params::NAME, user.display_name()),
+            (params::LOGIN, credentials.login.clone()),
+            (params::ORGANIZATION, org.name.to_string()),
+        ]);
+        if let Some(password) = &credentials.temporary_password {
+            params.insert(params::TEMPORARY_PASSWORD.to_owned(), password.clone());
+        }
+        if let Some(code) = &credentials.booking_code {
+            params.insert(params::BOOKING_CODE.to_owned(), code.clone());
+        }
+        let mail = Mail {
+            organization: Some(org.id),
+            to,
+            language: user.language,
+            kind: EmailKind::Credentials,
+            params,
+        };
+        self.enqueue(tx, mail).await
     }
 
     /// A fresh booking code, unique within the organization.
@@ -739,14 +778,25 @@ fn non_empty(raw: Option<&str>) -> Option<&str> {
     raw.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// E-mail delivery of credentials arrives with the outbox; until then only `NONE` is accepted,
-/// so that nobody believes a message left when it did not.
-pub(crate) fn check_credentials_recipient(recipient: CredentialsRecipient) -> DomainResult<()> {
+/// Where generated credentials are e-mailed: the user's address, the organization's admin
+/// address (seed 004), or nowhere.
+pub(crate) fn credentials_recipient(
+    recipient: CredentialsRecipient,
+    user_email: Option<&EmailAddress>,
+    org_admin_email: Option<&EmailAddress>,
+) -> DomainResult<Option<EmailAddress>> {
+    let missing = |what: &str| {
+        DomainError::validation("sendCredentialsTo", format!("{what} has no e-mail address"))
+    };
     match recipient {
-        CredentialsRecipient::None => Ok(()),
-        _ => Err(DomainError::validation(
-            "sendCredentialsTo",
-            "e-mail delivery is not available on this server yet; the credentials are in the response",
-        )),
+        CredentialsRecipient::None => Ok(None),
+        CredentialsRecipient::User => user_email
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| missing("the user")),
+        CredentialsRecipient::OrganizationAdmin => org_admin_email
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| missing("the organization")),
     }
 }

@@ -127,3 +127,41 @@ async fn garbage_tokens_are_unauthenticated() {
             .assert_error("UNAUTHENTICATED", None);
     }
 }
+
+#[tokio::test]
+async fn any_spent_refresh_token_ends_the_session_not_only_the_last_one() {
+    let app = TestApp::spawn().await;
+    let first = app
+        .gql(
+            None,
+            LOGIN,
+            json!({"l": OPERATOR_EMAIL, "p": OPERATOR_PASSWORD}),
+        )
+        .await;
+    let oldest = first.ok()["login"]["refreshToken"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let mut current = oldest.clone();
+    let mut access = String::new();
+    for _ in 0..3 {
+        let r = app.gql(None, REFRESH, json!({"t": current})).await;
+        current = r.ok()["refreshSession"]["refreshToken"]
+            .as_str()
+            .expect("refresh")
+            .to_owned();
+        access = r.ok()["refreshSession"]["accessToken"]
+            .as_str()
+            .expect("access")
+            .to_owned();
+    }
+    app.gql(None, REFRESH, json!({"t": oldest}))
+        .await
+        .assert_error("UNAUTHENTICATED", None);
+    app.gql(None, REFRESH, json!({"t": current}))
+        .await
+        .assert_error("UNAUTHENTICATED", None);
+    app.gql(Some(&access), "{ me { id } }", json!({}))
+        .await
+        .assert_error("UNAUTHENTICATED", None);
+}

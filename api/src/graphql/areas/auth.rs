@@ -68,7 +68,7 @@ pub struct ChangePasswordInput {
 }
 
 /// The payload of a new session; its relations resolve as the signed-in user.
-async fn signed_in(
+pub(crate) async fn signed_in(
     ctx: &Context<'_>,
     session: d::AuthSession,
 ) -> async_graphql::Result<AuthPayload> {

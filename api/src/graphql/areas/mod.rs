@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod bookings;
+pub mod invitations;
 pub mod organizations;
 pub mod price_lists;
 pub mod profiles;

@@ -133,10 +133,7 @@ impl OrganizationsMutation {
                 email: admin.email,
                 language: admin.language.map(Into::into),
             },
-            send_credentials_to: input
-                .send_credentials_to
-                .map(Into::into)
-                .unwrap_or_default(),
+            send_credentials_to: input.send_credentials_to.map(Into::into),
         };
         let created = domain.create_organization(&actor, new).await.gql()?;
         Ok(CreateOrganizationPayload {

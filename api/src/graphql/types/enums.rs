@@ -83,3 +83,12 @@ pub enum PasswordResetMethod {
     EmailLink,
     Set,
 }
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "d::InvitationStatus")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Expired,
+    Revoked,
+}

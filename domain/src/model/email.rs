@@ -1,0 +1,55 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{EmailId, OrganizationId};
+use crate::values::{EmailAddress, Language};
+
+/// The messages Concierge sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum EmailKind {
+    /// A new account's credentials (login, temporary password, booking code).
+    Credentials,
+    /// A link to accept an invitation and choose a password.
+    Invitation,
+    /// A link to choose a new password.
+    PasswordReset,
+    /// Notice that the password was changed.
+    PasswordChanged,
+}
+
+/// A message in the transactional outbox: written in the same transaction as the change that
+/// causes it, delivered afterwards by a worker with retries. Its parameters may hold secrets (a
+/// temporary password, a link's token), so they are kept sealed (see `Secrets::seal`) and wiped
+/// once the message is delivered.
+#[derive(Clone, PartialEq)]
+pub struct OutboundEmail {
+    pub id: EmailId,
+    pub organization_id: Option<OrganizationId>,
+    pub to: EmailAddress,
+    pub language: Language,
+    pub kind: EmailKind,
+    /// Sealed JSON of the template parameters; empty once delivered.
+    pub sealed_params: String,
+    pub attempts: i32,
+    /// Not to be tried before this instant (a claim by a worker pushes it forward).
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed (never holds a parameter).
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for OutboundEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundEmail")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("attempts", &self.attempts)
+            .field("sent_at", &self.sent_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Template parameters of a message, by name (e.g. `name`, `login`, `link`).
+pub type EmailParams = BTreeMap<String, String>;

@@ -1,0 +1,175 @@
+//! Password reset by e-mailed link: requested by the person (the answer never says whether the
+//! login exists) or sent by an administrator. The link is single-use and expires in an hour.
+
+use crate::error::{DomainError, DomainResult};
+use crate::ids::PasswordResetId;
+use crate::model::*;
+use crate::ops::auth::check_password_policy;
+use crate::ops::mail::{Mail, mail_params, params};
+use crate::ops::{Domain, user_target};
+use crate::secrets::random_token;
+use crate::storage::Transaction;
+use crate::throttle::{Limit, claim_attempt, release};
+
+const RESET_PURPOSE: &str = "password-reset";
+
+fn bad_token() -> DomainError {
+    DomainError::validation(
+        "token",
+        "this reset link is not valid any more (used or expired)",
+    )
+}
+
+impl Domain {
+    /// Creates a reset link for `user` and e-mails it.
+    pub(crate) async fn send_reset_link(
+        &self,
+        tx: &mut dyn Transaction,
+        user: &User,
+    ) -> DomainResult<()> {
+        let Some(email) = user.email.clone() else {
+            return Err(DomainError::validation(
+                "method",
+                "this user has no e-mail; set the password instead",
+            ));
+        };
+        let token = random_token();
+        let now = self.now();
+        let reset = PasswordResetToken {
+            id: PasswordResetId::new(),
+            user_id: user.id,
+            token_hash: self.secrets.token_hash(RESET_PURPOSE, &token),
+            expires_at: now + self.config.password_reset_ttl,
+            used_at: None,
+            created_at: now,
+        };
+        tx.insert_password_reset(&reset).await?;
+        let params = mail_params([
+            (params::NAME, user.display_name()),
+            (params::LINK, self.link("reset-password", &token)),
+            (params::EXPIRES_AT, reset.expires_at.to_rfc3339()),
+        ]);
+        let mail = Mail {
+            organization: Some(user.organization_id),
+            to: email,
+            language: user.language,
+            kind: EmailKind::PasswordReset,
+            params,
+        };
+        self.enqueue(tx, mail).await
+    }
+
+    /// Always succeeds: whether the login exists is never told, by the answer or its timing
+    /// (both paths draw a token and seal parameters; only a real account gets a message).
+    pub async fn request_password_reset(&self, login: &str, ip: Option<&str>) -> DomainResult<()> {
+        let normalized = login.trim().to_lowercase();
+        let user = if normalized.is_empty() || normalized.len() > 254 {
+            None
+        } else {
+            self.store.user_by_login(&normalized).await?
+        };
+        match user.filter(|u| u.status == UserStatus::Active && u.email.is_some()) {
+            Some(user) => {
+                let mut tx = self.store.begin().await?;
+                self.send_reset_link(&mut *tx, &user).await?;
+                let mut event = self.audit(
+                    None,
+                    Some(user.organization_id),
+                    "password.reset_requested",
+                    user_target(user.id),
+                );
+                event.ip = ip.map(str::to_owned);
+                tx.insert_audit_event(&event).await?;
+                tx.commit().await?;
+            }
+            None => {
+                // The same work as above, minus the writes.
+                let _ = self.secrets.token_hash(RESET_PURPOSE, &random_token());
+                let _ = self.secrets.seal(&normalized)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Consumes a reset link: sets the password and ends every session. Guesses are throttled
+    /// per client address.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+        ip: Option<&str>,
+    ) -> DomainResult<()> {
+        let rules = self.config.throttle;
+        let limits: Vec<Limit> = ip
+            .map(|ip| Limit::address(ip, &rules))
+            .into_iter()
+            .collect();
+        let (claimed, _) =
+            claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
+        let hash = self.secrets.token_hash(RESET_PURPOSE, token.trim());
+        let now = self.now();
+        let usable = |r: &PasswordResetToken| r.used_at.is_none() && r.expires_at > now;
+        if !self
+            .store
+            .password_reset_by_token_hash(hash.expose())
+            .await?
+            .is_some_and(|r| usable(&r))
+        {
+            return Err(bad_token());
+        }
+        release(&*self.attempts, &claimed).await?;
+        check_password_policy("newPassword", new_password)?;
+        let password_hash = self.secrets.hash_password(new_password).await?;
+        let mut tx = self.store.begin().await?;
+        // Re-read inside the transaction: a link is used once, even by concurrent requests.
+        let mut reset = tx
+            .password_reset_by_token_hash(hash.expose())
+            .await?
+            .filter(usable)
+            .ok_or_else(bad_token)?;
+        let mut user = tx.user(reset.user_id).await?.ok_or_else(bad_token)?;
+        if user.status != UserStatus::Active {
+            return Err(bad_token());
+        }
+        reset.used_at = Some(now);
+        tx.update_password_reset(&reset).await?;
+        user.password_hash = Some(password_hash);
+        user.must_change_password = false;
+        user.session_epoch += 1;
+        tx.update_user(&user).await?;
+        let mut event = self.audit(
+            None,
+            Some(user.organization_id),
+            "password.reset",
+            user_target(user.id),
+        );
+        (event.actor_id, event.ip) = (Some(user.id), ip.map(str::to_owned));
+        tx.insert_audit_event(&event).await?;
+        self.notify_password_changed(&mut *tx, &user).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Tells the person their password changed (when they have an e-mail).
+    pub(crate) async fn notify_password_changed(
+        &self,
+        tx: &mut dyn Transaction,
+        user: &User,
+    ) -> DomainResult<()> {
+        let Some(email) = user.email.clone() else {
+            return Ok(());
+        };
+        let params = mail_params([
+            (params::NAME, user.display_name()),
+            (params::AT, self.now().to_rfc3339()),
+        ]);
+        let mail = Mail {
+            organization: Some(user.organization_id),
+            to: email,
+            language: user.language,
+            kind: EmailKind::PasswordChanged,
+            params,
+        };
+        self.enqueue(tx, mail).await
+    }
+}

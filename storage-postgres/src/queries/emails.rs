@@ -1,0 +1,95 @@
+//! The outbox: messages written with the change that causes them, claimed by delivery workers.
+
+use chrono::{DateTime, Duration, Utc};
+use concierge_domain::ids::EmailId;
+use concierge_domain::model::OutboundEmail;
+use concierge_domain::storage::{StorageError, StorageResult};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamptz};
+use diesel_async::RunQueryDsl;
+
+use super::{Conn, convert, expect_one};
+use crate::errors::IntoStorage;
+use crate::rows::OutboxEmailRow;
+use crate::schema::outbox_emails;
+
+pub(crate) async fn by_id(conn: &mut Conn, id: EmailId) -> StorageResult<Option<OutboundEmail>> {
+    let row = outbox_emails::table
+        .find(id.0)
+        .select(OutboxEmailRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(OutboundEmail::try_from).transpose()
+}
+
+/// Messages not delivered yet (due or not): the backlog.
+pub(crate) async fn pending_count(conn: &mut Conn) -> StorageResult<i64> {
+    outbox_emails::table
+        .filter(outbox_emails::sent_at.is_null())
+        .count()
+        .get_result(conn)
+        .await
+        .storage()
+}
+
+pub(crate) async fn insert(conn: &mut Conn, email: &OutboundEmail) -> StorageResult<()> {
+    diesel::insert_into(outbox_emails::table)
+        .values(OutboxEmailRow::from(email))
+        .execute(conn)
+        .await
+        .storage()?;
+    Ok(())
+}
+
+pub(crate) async fn update(conn: &mut Conn, email: &OutboundEmail) -> StorageResult<()> {
+    let affected = diesel::update(outbox_emails::table.find(email.id.0))
+        .set(OutboxEmailRow::from(email))
+        .execute(conn)
+        .await
+        .storage()?;
+    expect_one("e-mail", affected)
+}
+
+/// Picks the due messages and leases them in one statement. `SKIP LOCKED` passes over rows that
+/// a concurrent claim holds (it leases them too; they are not due anymore once it commits), and a
+/// row leased and committed meanwhile is re-checked against `next_attempt_at <= now` before it
+/// is locked, so two claims never return one message. The CTE is materialized so that the
+/// locking select runs exactly once, whatever the plan: `LIMIT` holds.
+const CLAIM: &str = "\
+    WITH due AS MATERIALIZED ( \
+        SELECT id FROM outbox_emails \
+        WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+        ORDER BY id \
+        LIMIT $2 \
+        FOR UPDATE SKIP LOCKED \
+    ) \
+    UPDATE outbox_emails SET next_attempt_at = $3 \
+    FROM due WHERE outbox_emails.id = due.id \
+    RETURNING outbox_emails.*";
+
+/// Up to `limit` messages due at `now`, oldest first, each leased until `now + lease`.
+pub(crate) async fn claim(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: usize,
+) -> StorageResult<Vec<OutboundEmail>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let until = now
+        .checked_add_signed(lease)
+        .ok_or_else(|| StorageError::Other(format!("lease of {lease} from {now} overflows")))?;
+    let mut rows: Vec<OutboxEmailRow> = diesel::sql_query(CLAIM)
+        .bind::<Timestamptz, _>(now)
+        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind::<Timestamptz, _>(until)
+        .load(conn)
+        .await
+        .storage()?;
+    // RETURNING follows no particular order.
+    rows.sort_by_key(|row| row.id);
+    convert(rows)
+}
