@@ -9,6 +9,7 @@ use concierge_domain::{Domain, DomainConfig, DomainError};
 use concierge_storage_memory::{MemoryAttemptCounter, MemoryStore};
 use concierge_storage_postgres::{PgStore, run_migrations};
 
+use crate::client_address::TrustedProxies;
 use crate::config::Config;
 use crate::graphql::{ConciergeSchema, build_schema};
 use crate::metrics::Metrics;
@@ -20,6 +21,9 @@ pub struct AppState {
     pub schema: ConciergeSchema,
     pub production: bool,
     pub metrics: Arc<Metrics>,
+    pub trusted_proxies: TrustedProxies,
+    /// Browser origins allowed besides the server's own (CORS and WebSocket upgrades).
+    pub allowed_origins: Arc<Vec<String>>,
 }
 
 impl AppState {
@@ -51,6 +55,8 @@ impl AppState {
             schema,
             production: config.production,
             metrics,
+            trusted_proxies: config.trusted_proxies.clone(),
+            allowed_origins: Arc::new(config.allowed_origins.clone()),
         })
     }
 }

@@ -25,6 +25,12 @@ pub struct Config {
     pub argon2: Argon2Cost,
     pub auto_migrate: bool,
     pub json_logs: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::client_address::TrustedProxies,
+    /// Browser origins allowed besides the server's own (`ALLOWED_ORIGINS`, comma-separated).
+    pub allowed_origins: Vec<String>,
+    /// How long an invitation link lives (`INVITATION_TTL_HOURS`, default 168 = 7 days).
+    pub invitation_ttl: chrono::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -105,6 +111,27 @@ impl Config {
             argon2,
             auto_migrate: get("AUTO_MIGRATE").is_none_or(|v| !v.eq_ignore_ascii_case("false")),
             json_logs: get("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
+            trusted_proxies: crate::client_address::TrustedProxies::parse(
+                &get("TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|e| ConfigError(format!("TRUSTED_PROXIES: {e}")))?,
+            allowed_origins: get("ALLOWED_ORIGINS")
+                .unwrap_or_default()
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            invitation_ttl: match get("INVITATION_TTL_HOURS") {
+                None => chrono::Duration::days(7),
+                Some(hours) => hours
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|h| (1..=24 * 90).contains(h))
+                    .map(chrono::Duration::hours)
+                    .ok_or_else(|| {
+                        ConfigError("INVITATION_TTL_HOURS: a number of hours from 1 to 2160".into())
+                    })?,
+            },
         })
     }
 }

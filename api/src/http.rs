@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))
+        .layer(cors(&state))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -70,7 +71,7 @@ fn payload_bearer(payload: &serde_json::Value) -> Option<String> {
 /// GraphQL over WebSocket (`graphql-transport-ws`, and the legacy protocol). The caller is
 /// authenticated in `connection_init`; a token that is given but refused closes the connection.
 async fn subscriptions(state: AppState, request: Request) -> Response {
-    let ip = client_ip(&request);
+    let ip = client_ip(&state, &request);
     let (mut parts, _body) = request.into_parts();
     let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
         Ok(protocol) => protocol,
@@ -112,16 +113,56 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-fn client_ip(request: &Request) -> Option<String> {
-    request
+/// The client's address: the socket's, or what trusted proxies say (`TRUSTED_PROXIES`).
+fn client_ip(state: &AppState, request: &Request) -> Option<String> {
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .map(|ConnectInfo(addr)| addr.ip())?;
+    let forwarded = request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    Some(state.trusted_proxies.client(peer, forwarded).to_string())
+}
+
+/// Whether a browser page from `Origin` may open a WebSocket here: no Origin (not a browser),
+/// the server's own origin, or one of `ALLOWED_ORIGINS`.
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let own = origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host);
+    own || state
+        .allowed_origins
+        .iter()
+        .any(|allowed| allowed == origin.trim_end_matches('/'))
+}
+
+/// CORS for `ALLOWED_ORIGINS`; none at all (same-origin only) when the list is empty.
+fn cors(state: &AppState) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<axum::http::HeaderValue> = state
+        .allowed_origins
+        .iter()
+        .filter_map(|o| o.parse().ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600))
 }
 
 async fn execute(state: AppState, request: Request) -> Response {
     let token = bearer(request.headers());
-    let ip = client_ip(&request);
+    let ip = client_ip(&state, &request);
     let batch =
         match <GraphQLBatchRequest as FromRequest<AppState>>::from_request(request, &state).await {
             Ok(batch) => batch.into_inner(),
@@ -186,6 +227,10 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok());
     if upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        if !origin_allowed(&state, request.headers()) {
+            let body = refusal("this origin may not open a WebSocket here", "FORBIDDEN");
+            return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        }
         return subscriptions(state, request).await;
     }
     let has_query = request

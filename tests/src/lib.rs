@@ -87,15 +87,17 @@ pub struct TestApp {
     pub operator_token: String,
 }
 
-fn test_config() -> Config {
-    let vars = [
+fn test_config(extra: &[(&str, &str)]) -> Config {
+    let base = [
         ("ARGON2_COST", "fast-insecure"),
         ("JWT_SECRET", "test-jwt-secret"),
         ("CODE_PEPPER", "test-pepper"),
-    ]
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .into_iter()
-    .collect();
+    ];
+    let vars = base
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     Config::from_vars(&vars).expect("test configuration")
 }
 
@@ -110,7 +112,19 @@ impl TestApp {
 
     /// A fresh application on the given (empty) storage.
     pub async fn on_storage(store: Arc<dyn Storage>) -> Self {
-        let state = AppState::new(store, &test_config()).expect("app state");
+        Self::configured(store, &[]).await
+    }
+
+    /// A fresh application on memory with extra settings (e.g. `APP_ENV=production`).
+    pub async fn with_settings(settings: &[(&str, &str)]) -> Self {
+        let store = MemoryStore::new();
+        let mut app = Self::configured(Arc::new(store.clone()), settings).await;
+        app.memory = Some(store);
+        app
+    }
+
+    async fn configured(store: Arc<dyn Storage>, settings: &[(&str, &str)]) -> Self {
+        let state = AppState::new(store, &test_config(settings)).expect("app state");
         concierge_api::serve::bootstrap(&state, OPERATOR_EMAIL, OPERATOR_PASSWORD)
             .await
             .expect("bootstrap");

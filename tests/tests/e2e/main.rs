@@ -10,6 +10,7 @@ mod grants;
 mod http;
 mod invitations;
 mod organizations;
+mod origins;
 mod password_reset;
 mod passwords;
 mod price_lists;
