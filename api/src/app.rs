@@ -13,6 +13,7 @@ use crate::client_address::TrustedProxies;
 use crate::config::Config;
 use crate::graphql::{ConciergeSchema, build_schema};
 use crate::metrics::Metrics;
+use crate::sockets::LiveSockets;
 
 /// Everything a request handler needs.
 #[derive(Clone)]
@@ -24,6 +25,7 @@ pub struct AppState {
     pub trusted_proxies: TrustedProxies,
     /// Browser origins allowed besides the server's own (CORS and WebSocket upgrades).
     pub allowed_origins: Arc<Vec<String>>,
+    pub sockets: Arc<LiveSockets>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             config.production,
             Some(Arc::clone(&metrics)),
         );
+        let sockets = LiveSockets::new(metrics.live_websockets());
         Ok(AppState {
             domain,
             schema,
@@ -57,6 +60,7 @@ impl AppState {
             metrics,
             trusted_proxies: config.trusted_proxies.clone(),
             allowed_origins: Arc::new(config.allowed_origins.clone()),
+            sockets,
         })
     }
 }

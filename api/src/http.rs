@@ -15,6 +15,7 @@ use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use futures::FutureExt as _;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -81,11 +82,22 @@ async fn subscriptions(state: AppState, request: Request) -> Response {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let (schema, domain) = (state.schema.clone(), state.domain.clone());
+    let (schema, domain, sockets) = (
+        state.schema.clone(),
+        state.domain.clone(),
+        state.sockets.clone(),
+    );
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
+            // At shutdown the incoming stream ends: the GraphQL socket then completes its
+            // subscriptions, and the forwarder below closes the connection with a close frame.
+            let guard = sockets.enter();
+            let closing = sockets.closing();
+            let (socket_sink, stream) = futures::StreamExt::split(socket);
+            let stream = futures::StreamExt::take_until(stream, closing);
+            let (sink, forwarder) = close_after(socket_sink, sockets.clone());
+            GraphQLWebSocket::new_with_pair(sink, stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let token = payload_bearer(&payload);
                     if let Some(token) = &token {
@@ -102,7 +114,48 @@ async fn subscriptions(state: AppState, request: Request) -> Response {
                     Ok(data)
                 })
                 .serve()
+                .then(move |()| async move {
+                    let _ = forwarder.await;
+                    drop(guard);
+                })
         })
+}
+
+/// A sink for the GraphQL socket that forwards to the real one and, when the GraphQL side is
+/// done, ends the connection with a close frame (1001 "going away" when the server shuts down).
+fn close_after(
+    mut socket_sink: futures::stream::SplitSink<
+        axum::extract::ws::WebSocket,
+        axum::extract::ws::Message,
+    >,
+    sockets: std::sync::Arc<crate::sockets::LiveSockets>,
+) -> (
+    futures::channel::mpsc::Sender<axum::extract::ws::Message>,
+    tokio::task::JoinHandle<()>,
+) {
+    use axum::extract::ws::{CloseFrame, Message};
+    use futures::{SinkExt as _, StreamExt as _};
+    let (sender, mut receiver) = futures::channel::mpsc::channel::<Message>(64);
+    let forwarder = tokio::spawn(async move {
+        while let Some(message) = receiver.next().await {
+            if socket_sink.send(message).await.is_err() {
+                return;
+            }
+        }
+        let (code, reason) = if sockets.is_closing() {
+            (1001, "server shutting down")
+        } else {
+            (1000, "")
+        };
+        let _ = socket_sink
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })))
+            .await;
+        let _ = socket_sink.close().await;
+    });
+    (sender, forwarder)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {

@@ -8,3 +8,4 @@ pub mod http;
 pub mod mail;
 pub mod metrics;
 pub mod serve;
+pub mod sockets;

@@ -23,6 +23,17 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// A gauge of live WebSocket connections, registered with the others.
+    pub fn live_websockets(&self) -> Option<prometheus::IntGauge> {
+        let gauge = prometheus::IntGauge::new(
+            "websocket_connections",
+            "Live WebSocket (subscription) connections",
+        )
+        .ok()?;
+        self.registry.register(Box::new(gauge.clone())).ok()?;
+        Some(gauge)
+    }
+
     pub fn new() -> Result<Arc<Self>, prometheus::Error> {
         let registry = Registry::new_custom(Some("concierge".into()), None)?;
         let requests = IntCounterVec::new(

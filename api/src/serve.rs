@@ -62,17 +62,25 @@ pub async fn serve(config: Config) -> Result<(), String> {
     };
     tracing::info!(%local, backend, "Concierge listening");
     println!("Concierge listening on http://{local}/graphql ({backend} storage)");
+    let sockets = state.sockets.clone();
     let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Upgraded connections are not drained by axum: close them ourselves, properly.
+        sockets.close_all(SOCKET_CLOSE_BOUND).await;
+    })
     .await
     .map_err(|e| e.to_string());
     // Requests are drained: what they put in the outbox leaves now.
     outbox.shutdown().await;
     served
 }
+
+/// How long WebSocket clients get to see their close frame at shutdown.
+const SOCKET_CLOSE_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

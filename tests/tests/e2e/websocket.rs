@@ -150,3 +150,29 @@ async fn a_refused_token_closes_the_connection_and_another_tenants_room_is_not_f
     };
     assert_eq!(code, json!("NOT_FOUND"), "{message}");
 }
+
+#[tokio::test]
+async fn at_shutdown_subscribers_get_a_close_frame() {
+    let app = TestApp::spawn().await;
+    let addr = serve(&app).await;
+    let mut socket = connect(addr).await;
+    send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", app.operator_token)}})).await;
+    assert_eq!(
+        receive(&mut socket).await.expect("ack")["type"],
+        json!("connection_ack")
+    );
+    assert_eq!(app.state.sockets.live(), 1);
+
+    let closing = app.state.sockets.clone();
+    let closer = tokio::spawn(async move { closing.close_all(Duration::from_secs(3)).await });
+    let mut closed_properly = false;
+    while let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(3), socket.next()).await {
+        if let Ok(Message::Close(_)) = frame {
+            closed_properly = true;
+            break;
+        }
+    }
+    assert!(closed_properly, "the server sends a close frame");
+    closer.await.expect("closer");
+    assert_eq!(app.state.sockets.live(), 0);
+}
