@@ -3,6 +3,7 @@
 pub mod app;
 pub mod client_address;
 pub mod config;
+pub mod display;
 pub mod graphql;
 pub mod http;
 pub mod mail;

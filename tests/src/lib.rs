@@ -2,6 +2,7 @@
 //! set up the usual cast (platform operator, partner, company, sites, rooms, users).
 
 pub mod postgres;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -587,3 +588,118 @@ impl TestApp {
             .to_owned()
     }
 }
+
+/// Live booking events that provably reach their subscriber, on any backend.
+impl TestApp {
+    /// Subscribes as the holder of `token` to `query`, a `bookingEvents(roomId: $r)` subscription
+    /// selecting `kind` and `booking { id }`, for `room`; returns the stream once it provably
+    /// hears the room, with nothing pending on it.
+    ///
+    /// [`TestApp::subscribe`] waits for readiness on the memory backend only; on PostgreSQL the
+    /// subscriber joins the feed asynchronously. So the holder of `prober` (who may book the room
+    /// and cancel their own bookings) books probe quarters of an hour from `probes_from`, one at a
+    /// time, waiting a little longer each time (10 ms doubling to 500 ms, 5 s in all) until an
+    /// event arrives. The feed delivers in commit order, so from the first probe heard on, every
+    /// later probe is heard too: those events are read, the probes cancelled and their CANCELLED
+    /// events read, in order. `probes_from` must be a free slot start, clear of the scenario's.
+    pub async fn listen_to_room(
+        &self,
+        token: &str,
+        query: &str,
+        room: &str,
+        prober: &str,
+        probes_from: chrono::DateTime<chrono::Utc>,
+    ) -> std::pin::Pin<Box<dyn futures::Stream<Item = Gql> + Send>> {
+        use futures::StreamExt as _;
+        use tokio::time::{Instant, timeout};
+        const PROBE: &str = "mutation($i: CreateBookingInput!) { createBooking(input: $i) {
+            booking { id } } }";
+        const CANCEL: &str =
+            "mutation($id: ID!) { cancelBooking(input: {id: $id}) { booking { status } } }";
+        let quarter = chrono::Duration::minutes(15);
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let mut events = self.subscribe(token, query, json!({"r": room})).await;
+
+        let mut probes: Vec<String> = Vec::new();
+        let mut wait = std::time::Duration::from_millis(10);
+        let first = loop {
+            assert!(
+                Instant::now() < deadline,
+                "the subscription heard none of {} probes within 5 s",
+                probes.len()
+            );
+            let start = probes_from + quarter * i32::try_from(probes.len()).expect("few probes");
+            let r = self
+                .gql(
+                    Some(prober),
+                    PROBE,
+                    json!({"i": {"roomId": room, "start": start.to_rfc3339(),
+                        "end": (start + quarter).to_rfc3339(), "title": "Probe"}}),
+                )
+                .await;
+            probes.push(
+                r.ok()["createBooking"]["booking"]["id"]
+                    .as_str()
+                    .expect("probe id")
+                    .to_owned(),
+            );
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if let Ok(event) = timeout(wait.min(remaining), events.next()).await {
+                break Self::kind_and_id(event);
+            }
+            wait = (wait * 2).min(std::time::Duration::from_millis(500));
+        };
+        let heard_from = probes
+            .iter()
+            .position(|id| *id == first.1)
+            .unwrap_or_else(|| panic!("{first:?} is not a probe's event: {probes:?}"));
+        assert_eq!(first.0, "CREATED", "{first:?}");
+        for probe in &probes[heard_from + 1..] {
+            assert_eq!(
+                Self::next_probe_event(&mut events, deadline).await,
+                ("CREATED".to_owned(), probe.clone())
+            );
+        }
+        for probe in &probes {
+            let r = self.gql(Some(prober), CANCEL, json!({"id": probe})).await;
+            assert_eq!(
+                r.ok()["cancelBooking"]["booking"]["status"],
+                json!("CANCELLED")
+            );
+        }
+        for probe in &probes {
+            assert_eq!(
+                Self::next_probe_event(&mut events, deadline).await,
+                ("CANCELLED".to_owned(), probe.clone())
+            );
+        }
+        events
+    }
+
+    /// The (kind, booking id) of the next event, within the probes' deadline.
+    async fn next_probe_event(
+        events: &mut std::pin::Pin<Box<dyn futures::Stream<Item = Gql> + Send>>,
+        deadline: tokio::time::Instant,
+    ) -> (String, String) {
+        use futures::StreamExt as _;
+        let event = tokio::time::timeout_at(deadline, events.next())
+            .await
+            .expect("a probe's event within 5 s");
+        Self::kind_and_id(event)
+    }
+
+    #[track_caller]
+    fn kind_and_id(event: Option<Gql>) -> (String, String) {
+        let event = event.expect("the subscription goes on");
+        let payload = &event.ok()["bookingEvents"];
+        (
+            payload["kind"].as_str().unwrap_or_default().to_owned(),
+            payload["booking"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    }
+}
+
+pub mod bookings;

@@ -7,11 +7,11 @@
 //!   by itself.
 //! - `concurrency`: twenty simultaneous creations of one username make exactly one user.
 //!
-//! Each test has its own fresh database (`concierge_tests::postgres`); without a PostgreSQL
-//! server they fail, they never skip.
+//! The server process and its HTTP client are `concierge_tests::server` (shared with the
+//! `replicas` tests). Each test has its own fresh database (`concierge_tests::postgres`); without
+//! a PostgreSQL server they fail, they never skip.
 
 mod concurrency;
 mod outage;
 mod proxy;
 mod restart;
-mod server;

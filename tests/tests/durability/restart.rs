@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use concierge_tests::postgres::fresh_database;
+use concierge_tests::server::{OPERATOR_EMAIL, OPERATOR_PASSWORD, Scratch, Server};
 use serde_json::{Value, json};
-
-use crate::server::{OPERATOR_EMAIL, OPERATOR_PASSWORD, Scratch, Server};
 
 const CHOSEN: &str = "chosen-password-42";
 /// The longest a SIGTERM may take to end an idle server.

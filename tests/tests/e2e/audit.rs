@@ -75,7 +75,13 @@ async fn mutations_write_events_naming_the_actor_and_the_target() {
         assert_eq!(event["organization"]["id"], json!(company.id));
         assert_eq!(event["ip"], json!("127.0.0.1"), "from where");
     }
-    let times: Vec<String> = mine.iter().map(|e| text(&e["at"])).collect();
+    // Instants, not strings: RFC 3339 text with a variable number of decimals does not sort.
+    let times: Vec<chrono::DateTime<chrono::FixedOffset>> = mine
+        .iter()
+        .map(|e| {
+            chrono::DateTime::parse_from_rfc3339(&text(&e["at"])).expect("an RFC 3339 instant")
+        })
+        .collect();
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted, "newest first");

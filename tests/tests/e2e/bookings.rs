@@ -1,82 +1,11 @@
 //! Booking rooms (DESIGN.md §5; seeds 000 and 001).
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use concierge_tests::{Org, TestApp};
+use chrono::{Duration, NaiveDate, Utc};
+use concierge_tests::TestApp;
+use concierge_tests::bookings::{EVENTS, SCHEDULE, book, floor, iso, tomorrow};
 use futures::StreamExt as _;
 use futures::future::join_all;
 use serde_json::{Value, json};
-
-const BOOK: &str = "mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking {
-    id start end title source status user { id displayName email } createdBy { id } room { id } } } }";
-const EVENTS: &str =
-    "subscription($r: ID!) { bookingEvents(roomId: $r) { kind booking { id title start source
-    user { displayName } } } }";
-const SCHEDULE: &str =
-    "query($r: ID!, $d: Date!) { room(id: $r) { schedule(date: $d) { id start end title } } }";
-
-/// Tomorrow at `hour`:`minute` UTC (on a 15-minute slot in Paris, whole hours from UTC).
-fn tomorrow(hour: u32, minute: u32) -> DateTime<Utc> {
-    let day = Utc::now().date_naive() + Duration::days(1);
-    day.and_hms_opt(hour, minute, 0).expect("time").and_utc()
-}
-
-fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339()
-}
-
-/// A company with a site, a room, a booker (bookings: SELF, granted the site) and the admin.
-struct Floor {
-    company: Org,
-    site: String,
-    room: String,
-    booker_id: String,
-    booker_token: String,
-    booker_code: String,
-}
-
-async fn floor(app: &TestApp, name: &str) -> Floor {
-    let (_, company) = app.company(name).await;
-    let admin = company.admin_token.clone();
-    let site = app.create_site(&admin, &company.id, "Paris HQ").await;
-    let room = app.create_room(&admin, &site, "Touch Room").await;
-    let bookers = app
-        .create_profile(
-            &admin,
-            &company.id,
-            "Bookers",
-            json!({"bookings": "SELF", "modules": ["rooms"]}),
-        )
-        .await;
-    let created = app
-        .create_user(&admin, &company.id, json!({"firstName": "Léa", "lastName": "Moreau", "username": format!("lea.{}", name.to_lowercase()),
-            "profileId": bookers, "siteIds": [site]}))
-        .await;
-    let booker_code = created["credentials"]["bookingCode"]
-        .as_str()
-        .expect("code")
-        .to_owned();
-    let login = created["credentials"]["login"]
-        .as_str()
-        .expect("login")
-        .to_owned();
-    let password = created["credentials"]["temporaryPassword"]
-        .as_str()
-        .expect("pin")
-        .to_owned();
-    let booker_token = app.first_sign_in(&login, &password).await;
-    Floor {
-        company,
-        site,
-        room,
-        booker_id: created["user"]["id"].as_str().expect("id").to_owned(),
-        booker_token,
-        booker_code,
-    }
-}
-
-async fn book(app: &TestApp, token: &str, input: Value) -> concierge_tests::Gql {
-    app.gql(Some(token), BOOK, json!({"i": input})).await
-}
 
 /// Seed 001: an administrator books a slot for a user; every tablet of the room hears of it at
 /// once; the slot is no longer available.

@@ -136,30 +136,35 @@ async fn successful_sign_ins_do_not_count() {
 }
 
 /// Enumeration by timing: with production hashing, an unknown login costs what a wrong password
-/// costs (one Argon2 verification each). Medians are compared; no absolute time is asserted.
+/// costs (one Argon2 verification each). The two kinds of attempt alternate, so that whatever
+/// else loads the machine weighs on both alike, and their medians are compared; no absolute
+/// time is asserted.
 #[tokio::test]
 async fn unknown_logins_take_as_long_as_wrong_passwords() {
     let app = TestApp::with_settings(&[("ARGON2_COST", "owasp")]).await;
-    async fn median_of(app: &TestApp, logins: &[String], password: &str) -> std::time::Duration {
-        let mut times = Vec::new();
-        for login in logins {
+    let timed = |login: String| {
+        let app = &app;
+        async move {
             let started = std::time::Instant::now();
             let r = app
-                .gql(None, LOGIN, json!({"l": login, "p": password}))
+                .gql(None, LOGIN, json!({"l": login, "p": "not-the-password"}))
                 .await;
-            times.push(started.elapsed());
+            let elapsed = started.elapsed();
             r.assert_error("UNAUTHENTICATED", None);
+            elapsed
         }
-        times.sort();
-        times[times.len() / 2]
+    };
+    let (mut wrong, mut missing) = (Vec::new(), Vec::new());
+    for i in 0..9 {
+        wrong.push(timed(OPERATOR_EMAIL.to_owned()).await);
+        missing.push(timed(format!("ghost{i}@nowhere.test")).await);
     }
-    let known = vec![OPERATOR_EMAIL.to_owned(); 7];
-    let unknown: Vec<String> = (0..7).map(|i| format!("ghost{i}@nowhere.test")).collect();
-    let wrong = median_of(&app, &known, "not-the-password").await;
-    let missing = median_of(&app, &unknown, "not-the-password").await;
+    wrong.sort();
+    missing.sort();
+    let (wrong, missing) = (wrong[4], missing[4]);
     let ratio = missing.as_secs_f64() / wrong.as_secs_f64();
     assert!(
-        (0.6..1.67).contains(&ratio),
+        (0.5..2.0).contains(&ratio),
         "unknown {missing:?} vs wrong {wrong:?} (ratio {ratio:.2})"
     );
 }

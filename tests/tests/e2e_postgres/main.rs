@@ -1,6 +1,8 @@
 //! A representative subset of the end-to-end suite, through the GraphQL schema on PostgreSQL:
 //! onboarding (partner → company → site → room → users), sign-in and sessions, the users
-//! connection (cursors, totals, search), conflicts on logins, profiles in use, tenancy.
+//! connection (cursors, totals, search), conflicts on logins, profiles in use, tenancy, and
+//! bookings under concurrency (one slot raced fifty times, back-to-back slots, cancellations),
+//! and the booking stories (seeds 001 and 000, policy violations, deactivation, a DST day).
 //!
 //! Each scenario is written once against a [`TestApp`] and stamped out twice: `postgres::<case>`
 //! on a fresh migrated database of its own, and `memory::<case>` on the memory backend. The same
@@ -11,10 +13,12 @@
 //! PostgreSQL is the one at `DATABASE_URL` (see `concierge_tests::postgres`); without a server
 //! the PostgreSQL cases fail, they never skip.
 
+mod bookings;
 mod onboarding;
 mod persistence;
 mod profiles;
 mod sessions;
+mod stories;
 mod tenancy;
 mod users;
 
@@ -70,4 +74,12 @@ on_both_backends!(
     users::a_taken_username_or_email_is_a_conflict_on_that_field,
     profiles::a_profile_in_use_cannot_be_deleted,
     tenancy::another_tenants_ids_answer_not_found,
+    bookings::fifty_concurrent_bookings_of_one_slot_yield_exactly_one,
+    bookings::twenty_concurrent_back_to_back_slots_all_succeed,
+    bookings::a_cancelled_booking_frees_its_slot,
+    stories::an_administrator_books_for_a_user_and_the_tablet_sees_it_at_once,
+    stories::a_tablet_books_with_a_persons_code,
+    stories::policy_violations_name_their_field_and_book_nothing,
+    stories::deactivating_a_user_cancels_their_upcoming_bookings_and_tells_the_tablets,
+    stories::a_day_schedule_follows_daylight_saving_in_paris,
 );

@@ -1,4 +1,5 @@
-//! The real `concierge` binary as a child process, and a minimal HTTP/1.1 client to talk to it.
+//! The real `concierge` binary as a child process on PostgreSQL, and a minimal HTTP/1.1 client to
+//! talk to it: for the tests that need a whole server (restart, several replicas on one database).
 //!
 //! Which binary: `CARGO_BIN_EXE_concierge` exists only for tests of the package that owns the
 //! binary (`concierge-api`), and a path guessed from `current_exe()` may hold a stale binary (a
@@ -19,13 +20,16 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use concierge_tests::Gql;
+use crate::Gql;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-pub const OPERATOR_EMAIL: &str = "operator@durability.test";
+pub const OPERATOR_EMAIL: &str = "operator@server.test";
 pub const OPERATOR_PASSWORD: &str = "operator-password-1";
+/// The keys every server started here shares: a token one of them issues, another accepts.
+pub const JWT_SECRET: &str = "server-tests-jwt-secret";
+pub const CODE_PEPPER: &str = "server-tests-pepper";
 /// How long a start may take (migrations, bootstrap) before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one HTTP exchange may take.
@@ -133,7 +137,7 @@ impl Scratch {
     pub fn new() -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let path = std::env::temp_dir().join(format!(
-            "concierge-durability-{}-{}",
+            "concierge-server-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
@@ -146,10 +150,26 @@ impl Scratch {
     }
 }
 
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Whether a start creates the platform operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// `BOOTSTRAP_ADMIN_EMAIL` and `BOOTSTRAP_ADMIN_PASSWORD` set to [`OPERATOR_EMAIL`] and
+    /// [`OPERATOR_PASSWORD`].
+    Operator,
+    /// Neither variable set.
+    Nothing,
 }
 
 /// A running `concierge serve`. Killed (SIGKILL) if dropped while still running, so a failing
@@ -161,9 +181,32 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the binary on `database_url` with a fixed configuration and waits until `/healthz`
-    /// answers. `run` names the start (its log file) within `scratch`.
+    /// Starts the binary on `database_url` with a fixed configuration, creating the platform
+    /// operator ([`OPERATOR_EMAIL`]) if absent, and waits until `/healthz` answers. `run` names
+    /// the start (its log file) within `scratch`.
     pub async fn start(database_url: &str, scratch: &Scratch, run: &str) -> Server {
+        Self::launch(database_url, scratch, run, Bootstrap::Operator).await
+    }
+
+    /// As [`Server::start`], with or without the bootstrap of the operator (a second replica
+    /// leaves it to the first).
+    pub async fn launch(
+        database_url: &str,
+        scratch: &Scratch,
+        run: &str,
+        bootstrap: Bootstrap,
+    ) -> Server {
+        Self::launch_with(database_url, scratch, run, bootstrap, &[]).await
+    }
+
+    /// As [`Server::launch`], with extra environment (e.g. `RUST_LOG=debug`) set last.
+    pub async fn launch_with(
+        database_url: &str,
+        scratch: &Scratch,
+        run: &str,
+        bootstrap: Bootstrap,
+        extra_env: &[(&str, &str)],
+    ) -> Server {
         let binary = binary().await;
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
             .parse()
@@ -178,17 +221,21 @@ impl Server {
             .env_clear()
             .env("DATABASE_URL", database_url)
             .env("LISTEN_ADDR", addr.to_string())
-            .env("BOOTSTRAP_ADMIN_EMAIL", OPERATOR_EMAIL)
-            .env("BOOTSTRAP_ADMIN_PASSWORD", OPERATOR_PASSWORD)
             .env("ARGON2_COST", "fast-insecure")
-            .env("JWT_SECRET", "durability-jwt-secret")
-            .env("CODE_PEPPER", "durability-pepper")
+            .env("JWT_SECRET", JWT_SECRET)
+            .env("CODE_PEPPER", CODE_PEPPER)
             .env("MAIL_DIR", scratch.path().join("mailbox"))
             .env("RUST_LOG", "info")
             .current_dir(scratch.path())
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);
+        if bootstrap == Bootstrap::Operator {
+            command
+                .env("BOOTSTRAP_ADMIN_EMAIL", OPERATOR_EMAIL)
+                .env("BOOTSTRAP_ADMIN_PASSWORD", OPERATOR_PASSWORD);
+        }
+        command.envs(extra_env.iter().copied());
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
