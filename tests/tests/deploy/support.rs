@@ -6,7 +6,6 @@ use std::io::Read as _;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -32,87 +31,9 @@ const POLL: Duration = Duration::from_millis(50);
 // The binary
 // ---------------------------------------------------------------------------------------------
 
-static BINARY: OnceLock<PathBuf> = OnceLock::new();
-
-/// The workspace's `concierge`, built (or found up to date) by cargo once per test process,
-/// into this test binary's target directory and profile — as tests/tests/durability does, so
-/// that a stale or missing binary is never used.
+/// The workspace's `concierge` binary, built once per test process (the shared harness).
 pub async fn binary() -> PathBuf {
-    if let Some(path) = BINARY.get() {
-        return path.clone();
-    }
-    let path = tokio::task::spawn_blocking(build_binary)
-        .await
-        .expect("the build thread");
-    BINARY.get_or_init(|| path).clone()
-}
-
-fn build_binary() -> PathBuf {
-    let workspace = crate::workspace();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .arg("build")
-        .arg("--manifest-path")
-        .arg(workspace.join("Cargo.toml"))
-        .args(["-p", "concierge-api", "--bin", "concierge"])
-        .arg("--message-format=json-render-diagnostics");
-    // This test binary is `<target dir>/<profile dir>/deps/<name>-<hash>`.
-    let exe = std::env::current_exe().expect("the test binary's path");
-    if let Some(profile_dir) = exe.parent().and_then(Path::parent) {
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some("release") => {
-                command.arg("--release");
-            }
-            Some(profile) => {
-                command.args(["--profile", profile]);
-            }
-        }
-        if let Some(target_dir) = profile_dir.parent() {
-            command.arg("--target-dir").arg(target_dir);
-        }
-    }
-    // The nested cargo gets a shell's environment, not the one cargo gives a test (build
-    // scripts that watch those variables would rebuild half the workspace).
-    for (key, _) in std::env::vars_os() {
-        let Some(key) = key.to_str() else { continue };
-        if key.starts_with("CARGO_PKG_")
-            || [
-                "CARGO_MANIFEST_DIR",
-                "CARGO_MANIFEST_PATH",
-                "CARGO_MANIFEST_LINKS",
-                "CARGO_CRATE_NAME",
-                "CARGO_BIN_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "OUT_DIR",
-            ]
-            .contains(&key)
-        {
-            command.env_remove(key);
-        }
-    }
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .expect("cargo runs (is it on PATH, or $CARGO set?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "cargo could not build the concierge binary: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|message| {
-            message["reason"] == json!("compiler-artifact")
-                && message["target"]["name"] == json!("concierge")
-        })
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo named no concierge executable:\n{stdout}"))
+    concierge_tests::server::binary().await
 }
 
 pub fn free_port() -> u16 {
