@@ -403,8 +403,11 @@ fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let memory = read("/proc/meminfo")
         .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_owned()))
-        .unwrap_or_default();
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok())
+        .map_or_else(String::new, |kib| {
+            format!("{:.1} GiB", kib / 1024.0 / 1024.0)
+        });
     format!("{model}, {cores} cores, {memory} RAM")
 }
 

@@ -200,6 +200,8 @@ pub struct Counters {
     pub statements: AtomicU64,
     /// Sync ('S') and simple Query messages on pool connections: round trips that wait.
     pub round_trips: AtomicU64,
+    /// Parse ('P') messages on pool connections: statements prepared (not found in a cache).
+    pub parses: AtomicU64,
     /// Statements on the booking-event listener's connection.
     pub listener_statements: AtomicU64,
 }
@@ -208,6 +210,7 @@ pub struct Counters {
 pub struct Counts {
     pub statements: u64,
     pub round_trips: u64,
+    pub parses: u64,
     pub listener_statements: u64,
 }
 
@@ -216,6 +219,7 @@ impl Counters {
         Counts {
             statements: self.statements.load(Ordering::SeqCst),
             round_trips: self.round_trips.load(Ordering::SeqCst),
+            parses: self.parses.load(Ordering::SeqCst),
             listener_statements: self.listener_statements.load(Ordering::SeqCst),
         }
     }
@@ -227,6 +231,7 @@ impl std::ops::Sub for Counts {
         Counts {
             statements: self.statements - rhs.statements,
             round_trips: self.round_trips - rhs.round_trips,
+            parses: self.parses - rhs.parses,
             listener_statements: self.listener_statements - rhs.listener_statements,
         }
     }
@@ -385,6 +390,9 @@ impl FrontendParser {
                 if round_trip {
                     counters.round_trips.fetch_add(1, Ordering::SeqCst);
                 }
+                if kind == b'P' {
+                    counters.parses.fetch_add(1, Ordering::SeqCst);
+                }
             }
             at += 1 + length.max(4);
         }
@@ -447,6 +455,9 @@ mod tests {
             parser.feed(chunk, &counters);
         }
         let counts = counters.snapshot();
-        assert_eq!((counts.statements, counts.round_trips), (2, 2));
+        assert_eq!(
+            (counts.statements, counts.round_trips, counts.parses),
+            (2, 2, 1)
+        );
     }
 }

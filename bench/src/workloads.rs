@@ -236,9 +236,10 @@ async fn cost_note(opts: &Options, http: &Http, backend: &Backend, target: &Targ
                 Ok(counts) => {
                     let per = |x: u64| x as f64 / n as f64;
                     let mut note = format!(
-                        "SQL statements/request: {:.1} ({:.1} round trips)",
+                        "SQL statements/request: {:.1} ({:.1} round trips, {:.1} prepared on the spot)",
                         per(counts.statements),
-                        per(counts.round_trips)
+                        per(counts.round_trips),
+                        per(counts.parses)
                     );
                     if counts.listener_statements > 0 {
                         note.push_str(&format!(
@@ -540,7 +541,7 @@ pub async fn create_booking(
     let (sample, ceiling_sample) = measure_pair(http, &measured, &ceiling, bounded).await;
     let cost = cost_note(opts, http, backend, &measured).await;
     let ceiling_name = match backend {
-        Backend::Memory(_) => "bare route, insert into a Mutex<HashMap>",
+        Backend::Memory(_) => "bare route, insert into a mutex-guarded HashMap",
         Backend::Postgres { .. } => "bare route, one raw INSERT into bookings",
     };
     Ok(vec![Row::versus(
@@ -559,7 +560,7 @@ pub async fn create_booking(
 
 /// Verifications per second of the production Argon2 parameters on every core, and one
 /// verification's time.
-fn raw_argon2(duration: Duration) -> Result<(f64, usize, f64), String> {
+fn raw_argon2(duration: Duration) -> Result<(u64, f64, usize, f64), String> {
     use argon2::password_hash::{
         PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString,
     };
@@ -601,11 +602,7 @@ fn raw_argon2(duration: Duration) -> Result<(f64, usize, f64), String> {
             .collect();
         workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
     });
-    Ok((
-        total as f64 / started.elapsed().as_secs_f64(),
-        threads,
-        single_ms,
-    ))
+    Ok((total, started.elapsed().as_secs_f64(), threads, single_ms))
 }
 
 /// Logins with production Argon2 from `clients` clients, and a `me` probe alongside.
@@ -615,11 +612,6 @@ pub async fn login_under_load(
     fixture: &Fixture,
     app: &Server,
 ) -> Result<Vec<Row>, String> {
-    let raw_duration = opts.duration.min(Duration::from_secs(3));
-    let (raw_rate, threads, single_ms) =
-        tokio::task::spawn_blocking(move || raw_argon2(raw_duration))
-            .await
-            .map_err(|e| format!("argon2 task: {e}"))??;
     let login = Target::per_client(
         app.uri("/graphql"),
         vec![],
@@ -636,31 +628,51 @@ pub async fn login_under_load(
     );
     login.once(http, 0, 0).await?;
     let probe = me_target(fixture, app);
+    // Segments alternate raw hashing, the idle probe, and logins with the probe alongside, so
+    // that the machine's drift weighs on the measurement and its ceilings alike.
+    let segment = opts.login_duration / SEGMENTS;
+    let raw_segment = (opts.duration / SEGMENTS).min(Duration::from_secs(1));
     let probe_load = Load {
         clients: 1,
-        warmup: Duration::from_millis(200),
-        duration: opts.duration.min(Duration::from_secs(3)),
+        warmup: Duration::from_millis(100),
+        duration: raw_segment,
         max_requests: opts.max_requests,
     };
-    let idle = measure(http, &probe, probe_load).await;
     let login_load = Load {
         clients: opts.clients,
         warmup: Duration::from_millis(500),
-        duration: opts.login_duration,
+        duration: segment,
         max_requests: opts.max_requests,
     };
+    // The probe starts recording once the logins have filled the hashing threads.
     let loaded_probe = Load {
         clients: 1,
-        warmup: Duration::from_secs(1),
-        duration: opts
-            .login_duration
-            .saturating_sub(Duration::from_millis(600)),
+        warmup: Duration::from_millis(700),
+        duration: segment.saturating_sub(Duration::from_millis(300)),
         max_requests: opts.max_requests,
     };
-    let (logins, loaded) = tokio::join!(
-        measure(http, &login, login_load),
-        measure(http, &probe, loaded_probe)
-    );
+    let (mut raw_count, mut raw_seconds, mut threads, mut single_ms) = (0u64, 0.0f64, 1, 0.0);
+    let (mut idle, mut logins, mut loaded) =
+        (Sample::default(), Sample::default(), Sample::default());
+    for index in 0..SEGMENTS {
+        let (count, seconds, t, one) = tokio::task::spawn_blocking(move || raw_argon2(raw_segment))
+            .await
+            .map_err(|e| format!("argon2 task: {e}"))??;
+        raw_count += count;
+        raw_seconds += seconds;
+        threads = t;
+        if index == 0 {
+            single_ms = one;
+        }
+        idle.merge(measure(http, &probe, probe_load).await);
+        let (l, p) = tokio::join!(
+            measure(http, &login, login_load),
+            measure(http, &probe, loaded_probe)
+        );
+        logins.merge(l);
+        loaded.merge(p);
+    }
+    let raw_rate = raw_count as f64 / raw_seconds.max(f64::EPSILON);
     let raw = Sample {
         latencies_us: vec![(single_ms * 1000.0) as u64],
         seconds: 1.0,
