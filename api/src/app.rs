@@ -5,6 +5,7 @@ use std::sync::Arc;
 use concierge_domain::clock::SystemClock;
 use concierge_domain::secrets::{Keys, Secrets};
 use concierge_domain::storage::Storage;
+use concierge_domain::throttle::AttemptCounter;
 use concierge_domain::{Domain, DomainConfig, DomainError};
 use concierge_storage_memory::{MemoryAttemptCounter, MemoryStore};
 use concierge_storage_postgres::{PgStore, run_migrations};
@@ -29,20 +30,28 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Storage>, config: &Config) -> Result<Self, DomainError> {
+    /// `attempts` holds the sign-in throttling counters ([`open_storage`] picks them with the
+    /// storage).
+    pub fn new(
+        store: Arc<dyn Storage>,
+        attempts: Arc<dyn AttemptCounter>,
+        config: &Config,
+    ) -> Result<Self, DomainError> {
         let keys = Keys {
             jwt: config.jwt_secret.clone(),
             pepper: config.code_pepper.clone(),
+            jwt_previous: config.jwt_secret_previous.clone(),
+            pepper_previous: config.code_pepper_previous.clone(),
         };
         let secrets = Secrets::new(keys, config.argon2)?;
-        // Throttle counters are per process for now (see the note on multi-replica in README).
         let domain = Domain::new(
             store,
-            Arc::new(MemoryAttemptCounter::new()),
+            attempts,
             secrets,
             Arc::new(SystemClock),
             DomainConfig {
                 public_url: config.public_url.clone(),
+                invitation_ttl: config.invitation_ttl,
                 ..DomainConfig::default()
             },
         );
@@ -68,11 +77,17 @@ impl AppState {
 /// Connections in the PostgreSQL pool of one server process.
 pub const DATABASE_POOL_SIZE: usize = 16;
 
-/// The storage the configuration asks for: PostgreSQL at `DATABASE_URL` (migrated first unless
-/// `AUTO_MIGRATE=false`), else memory.
-pub async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, String> {
+/// The storage the configuration asks for, with the sign-in throttling counters that go with it:
+/// PostgreSQL at `DATABASE_URL` (migrated first unless `AUTO_MIGRATE=false`), whose counters are
+/// shared by every server on the database; else memory, counters included (one process).
+pub async fn open_storage(
+    config: &Config,
+) -> Result<(Arc<dyn Storage>, Arc<dyn AttemptCounter>), String> {
     match &config.database_url {
-        None => Ok(Arc::new(MemoryStore::new())),
+        None => Ok((
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryAttemptCounter::new()),
+        )),
         Some(url) => {
             if config.auto_migrate {
                 migrate(url).await?;
@@ -80,7 +95,8 @@ pub async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, String> {
             let store = PgStore::connect(url, DATABASE_POOL_SIZE)
                 .await
                 .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-            Ok(Arc::new(store))
+            let attempts = Arc::new(store.attempt_counter());
+            Ok((Arc::new(store), attempts))
         }
     }
 }

@@ -13,6 +13,10 @@ pub struct Config {
     pub database_url: Option<String>,
     pub jwt_secret: Vec<u8>,
     pub code_pepper: Vec<u8>,
+    /// The keys being rotated out (`JWT_SECRET_PREVIOUS`, `CODE_PEPPER_PREVIOUS`): what they
+    /// signed, hashed or sealed is still accepted; nothing new is made with them.
+    pub jwt_secret_previous: Option<Vec<u8>>,
+    pub code_pepper_previous: Option<Vec<u8>>,
     /// True when a secret was generated for this start (tokens die with the process).
     pub ephemeral_secrets: bool,
     pub public_url: String,
@@ -71,8 +75,19 @@ impl Config {
             .unwrap_or_else(|| "127.0.0.1:8080".into())
             .parse()
             .map_err(|e| ConfigError(format!("LISTEN_ADDR: {e}")))?;
-        let (jwt_secret, jwt_ephemeral) = secret(get("JWT_SECRET"));
-        let (code_pepper, pepper_ephemeral) = secret(get("CODE_PEPPER"));
+        let (jwt_current, pepper_current) = (get("JWT_SECRET"), get("CODE_PEPPER"));
+        let jwt_secret_previous = previous_secret(
+            "JWT_SECRET",
+            jwt_current.as_deref(),
+            get("JWT_SECRET_PREVIOUS"),
+        )?;
+        let code_pepper_previous = previous_secret(
+            "CODE_PEPPER",
+            pepper_current.as_deref(),
+            get("CODE_PEPPER_PREVIOUS"),
+        )?;
+        let (jwt_secret, jwt_ephemeral) = secret(jwt_current);
+        let (code_pepper, pepper_ephemeral) = secret(pepper_current);
         let bootstrap_admin = match (
             get("BOOTSTRAP_ADMIN_EMAIL"),
             get("BOOTSTRAP_ADMIN_PASSWORD"),
@@ -100,6 +115,8 @@ impl Config {
             database_url: get("DATABASE_URL"),
             jwt_secret,
             code_pepper,
+            jwt_secret_previous,
+            code_pepper_previous,
             ephemeral_secrets: jwt_ephemeral || pepper_ephemeral,
             public_url: get("PUBLIC_URL").unwrap_or_else(|| format!("http://{listen_addr}")),
             smtp_url: get("SMTP_URL"),
@@ -143,6 +160,25 @@ fn secret(value: Option<String>) -> (Vec<u8>, bool) {
     }
 }
 
+/// `{name}_PREVIOUS`, read like `{name}` (trimmed; empty is unset): the key being rotated out.
+/// It needs the new key beside it, and must differ from it.
+fn previous_secret(
+    name: &str,
+    current: Option<&str>,
+    previous: Option<String>,
+) -> Result<Option<Vec<u8>>, ConfigError> {
+    match (current, previous) {
+        (_, None) => Ok(None),
+        (None, Some(_)) => Err(ConfigError(format!(
+            "{name}_PREVIOUS is set but {name} is not: during a rotation {name} holds the new key and {name}_PREVIOUS the old one"
+        ))),
+        (Some(current), Some(previous)) if current == previous => Err(ConfigError(format!(
+            "{name}_PREVIOUS equals {name}: put the new key in {name} (and keep the old one in {name}_PREVIOUS), or remove {name}_PREVIOUS"
+        ))),
+        (Some(_), Some(previous)) => Ok(Some(previous.into_bytes())),
+    }
+}
+
 fn parse_env_file(text: &str) -> Vec<(String, String)> {
     text.lines()
         .map(str::trim)
@@ -169,6 +205,61 @@ mod tests {
         assert_eq!(config.listen_addr.to_string(), "0.0.0.0:9000");
         assert_eq!(config.jwt_secret, b"abc");
         assert!(!config.ephemeral_secrets);
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn previous_keys_are_optional_and_read_beside_the_current_ones() {
+        let config = Config::from_vars(&vars(&[("JWT_SECRET", "new"), ("CODE_PEPPER", "pep")]))
+            .expect("no previous keys");
+        assert_eq!(
+            (config.jwt_secret_previous, config.code_pepper_previous),
+            (None, None)
+        );
+        let config = Config::from_vars(&vars(&[
+            ("JWT_SECRET", "new"),
+            ("JWT_SECRET_PREVIOUS", " old "),
+            ("CODE_PEPPER", "pep2"),
+            ("CODE_PEPPER_PREVIOUS", "pep1"),
+        ]))
+        .expect("previous keys");
+        assert_eq!(config.jwt_secret_previous.as_deref(), Some(&b"old"[..]));
+        assert_eq!(config.code_pepper_previous.as_deref(), Some(&b"pep1"[..]));
+        // Empty is unset, as for the current keys.
+        let config =
+            Config::from_vars(&vars(&[("JWT_SECRET", "new"), ("JWT_SECRET_PREVIOUS", "")]))
+                .expect("empty previous");
+        assert_eq!(config.jwt_secret_previous, None);
+    }
+
+    #[test]
+    fn a_previous_key_equal_to_the_current_one_or_alone_is_refused() {
+        for (name, pairs) in [
+            (
+                "JWT_SECRET",
+                vec![("JWT_SECRET", "same"), ("JWT_SECRET_PREVIOUS", "same ")],
+            ),
+            (
+                "CODE_PEPPER",
+                vec![("CODE_PEPPER", "same"), ("CODE_PEPPER_PREVIOUS", "same")],
+            ),
+            ("JWT_SECRET", vec![("JWT_SECRET_PREVIOUS", "old")]),
+            ("CODE_PEPPER", vec![("CODE_PEPPER_PREVIOUS", "old")]),
+        ] {
+            let error = Config::from_vars(&vars(&pairs))
+                .err()
+                .unwrap_or_else(|| panic!("{pairs:?} must be refused"));
+            assert!(
+                error.to_string().contains(&format!("{name}_PREVIOUS")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

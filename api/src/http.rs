@@ -298,6 +298,9 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    if let Some(usage) = state.domain.store.pool_usage() {
+        state.metrics.set_pool_usage(usage);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

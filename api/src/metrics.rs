@@ -10,8 +10,10 @@ use async_graphql::extensions::{
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection};
 use async_graphql::{Response, ServerResult, Variables};
+use concierge_domain::storage::PoolUsage;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -20,6 +22,9 @@ pub struct Metrics {
     latency: HistogramVec,
     emails: IntCounterVec,
     outbox_backlog: IntGauge,
+    throttled: IntCounterVec,
+    pool: IntGaugeVec,
+    subscriptions: IntGauge,
 }
 
 impl Metrics {
@@ -64,17 +69,64 @@ impl Metrics {
             "email_outbox_backlog",
             "E-mails waiting in the outbox (undelivered, given up included)",
         )?;
+        let throttled = IntCounterVec::new(
+            Opts::new(
+                "throttled_attempts_total",
+                "Attempts refused with RATE_LIMITED, by first root field",
+            ),
+            &["operation"],
+        )?;
+        let pool = IntGaugeVec::new(
+            Opts::new(
+                "database_pool_connections",
+                "PostgreSQL pool connections by state (max, open, idle, in_use, waiting: tasks \
+                 waiting for one)",
+            ),
+            &["state"],
+        )?;
+        let subscriptions = IntGauge::new(
+            "live_subscriptions",
+            "Subscriptions streaming now (bookingEvents), over every connection",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(emails.clone()))?;
         registry.register(Box::new(outbox_backlog.clone()))?;
+        registry.register(Box::new(throttled.clone()))?;
+        registry.register(Box::new(pool.clone()))?;
+        registry.register(Box::new(subscriptions.clone()))?;
         Ok(Arc::new(Metrics {
             registry,
             requests,
             latency,
             emails,
             outbox_backlog,
+            throttled,
+            pool,
+            subscriptions,
         }))
+    }
+
+    /// Records the pool's state; called when `/metrics` is scraped, so it is current.
+    pub fn set_pool_usage(&self, usage: PoolUsage) {
+        let in_use = usage.open.saturating_sub(usage.idle);
+        for (state, value) in [
+            ("max", usage.max),
+            ("open", usage.open),
+            ("idle", usage.idle),
+            ("in_use", in_use),
+            ("waiting", usage.waiting),
+        ] {
+            self.pool
+                .with_label_values(&[state])
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Counts one live subscription until the returned guard is dropped.
+    pub fn subscription_started(&self) -> LiveSubscription {
+        self.subscriptions.inc();
+        LiveSubscription(self.subscriptions.clone())
     }
 
     /// The Prometheus text exposition of every metric.
@@ -97,9 +149,21 @@ impl Metrics {
 
     fn observe(&self, operation: &str, code: &str, seconds: f64) {
         self.requests.with_label_values(&[operation, code]).inc();
+        if code == "RATE_LIMITED" {
+            self.throttled.with_label_values(&[operation]).inc();
+        }
         self.latency
             .with_label_values(&[operation])
             .observe(seconds);
+    }
+}
+
+/// One live subscription on the `live_subscriptions` gauge, for as long as it is held.
+pub struct LiveSubscription(IntGauge);
+
+impl Drop for LiveSubscription {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -21,8 +21,8 @@ pub fn init_logging(json: bool) {
 
 /// Builds the application for `config`, creating the bootstrap operator when configured.
 pub async fn build(config: &Config) -> Result<AppState, String> {
-    let store = open_storage(config).await?;
-    let state = AppState::new(store, config).map_err(|e| format!("{e:?}"))?;
+    let (store, attempts) = open_storage(config).await?;
+    let state = AppState::new(store, attempts, config).map_err(|e| format!("{e:?}"))?;
     if let Some((email, password)) = &config.bootstrap_admin {
         bootstrap(&state, email, password).await?;
     }
@@ -63,21 +63,42 @@ pub async fn serve(config: Config) -> Result<(), String> {
     tracing::info!(%local, backend, "Concierge listening");
     println!("Concierge listening on http://{local}/graphql ({backend} storage)");
     let sockets = state.sockets.clone();
+    let (signalled, draining) = tokio::sync::oneshot::channel::<()>();
     let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
+        let _ = signalled.send(());
         // Upgraded connections are not drained by axum: close them ourselves, properly.
         sockets.close_all(SOCKET_CLOSE_BOUND).await;
     })
-    .await
-    .map_err(|e| e.to_string());
+    .into_future();
+    // Draining is bounded: a request still running `DRAIN_BOUND` after the signal is abandoned
+    // (its transaction rolls back, its client was never answered), so the process always exits
+    // within the orchestrator's grace period.
+    let deadline = async {
+        if draining.await.is_ok() {
+            tokio::time::sleep(DRAIN_BOUND).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let served = tokio::select! {
+        outcome = served => outcome.map_err(|e| e.to_string()),
+        () = deadline => {
+            tracing::warn!(bound = ?DRAIN_BOUND, "requests still in flight at the drain bound: abandoning them");
+            Ok(())
+        }
+    };
     // Requests are drained: what they put in the outbox leaves now.
     outbox.shutdown().await;
     served
 }
+
+/// How long in-flight requests get to finish after SIGTERM (the outbox flush comes after).
+const DRAIN_BOUND: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// How long WebSocket clients get to see their close frame at shutdown.
 const SOCKET_CLOSE_BOUND: std::time::Duration = std::time::Duration::from_secs(5);

@@ -9,7 +9,7 @@ use axum::Router;
 use concierge_api::app::AppState;
 use concierge_api::config::Config;
 use concierge_domain::storage::Storage;
-use concierge_storage_memory::MemoryStore;
+use concierge_storage_memory::{MemoryAttemptCounter, MemoryStore};
 use concierge_tests::{CHOSEN_PASSWORD, OPERATOR_EMAIL, OPERATOR_PASSWORD, Org, TestApp};
 use futures::StreamExt as _;
 use hyper::Uri;
@@ -34,9 +34,11 @@ pub fn config() -> Config {
     Config::from_vars(&vars).expect("the benchmark's configuration is valid")
 }
 
-/// An application state over `store`, as `serve` builds it.
+/// An application state over `store`, as `serve` builds it but for the sign-in throttling
+/// counters, in memory whatever the store.
 pub fn state(store: Arc<dyn Storage>) -> Result<AppState, String> {
-    AppState::new(store, &config()).map_err(|e| format!("app state: {e:?}"))
+    let attempts = Arc::new(MemoryAttemptCounter::new());
+    AppState::new(store, attempts, &config()).map_err(|e| format!("app state: {e:?}"))
 }
 
 /// A server on 127.0.0.1:0, stopped when dropped.

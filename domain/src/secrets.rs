@@ -1,5 +1,12 @@
-//! Everything secret: password hashing (Argon2id, off the async runtime), keyed hashes of booking
-//! codes and tokens (HMAC-SHA256 with a server key), generated credentials and access tokens.
+//! Everything secret: password hashing (Argon2id, off the async runtime, a bounded number at a
+//! time), keyed hashes of booking codes and tokens (HMAC-SHA256 with a server key), generated
+//! credentials and access tokens.
+//!
+//! Key rotation: each key may have a previous value ([`Keys::jwt_previous`],
+//! [`Keys::pepper_previous`]). What is made now is always made with the current key (signing,
+//! hashing a new code or token, sealing); what is checked is checked against the current key,
+//! then against the previous one (verifying an access token, looking a code or token up by its
+//! hashes, opening a sealed message).
 
 use std::sync::Arc;
 
@@ -12,6 +19,7 @@ use hmac::{Hmac, Mac};
 use rand::Rng as _;
 use rand::rngs::OsRng;
 use sha2::Sha256;
+use tokio::sync::Semaphore;
 
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, SessionId, UserId};
@@ -41,10 +49,16 @@ impl Argon2Cost {
 }
 
 /// The server's keys. `jwt` signs access tokens; `pepper` keys the hashes of codes and tokens.
+/// During a rotation the key being replaced stays as `*_previous`: still accepted, never used to
+/// make anything new.
 #[derive(Clone)]
 pub struct Keys {
     pub jwt: Vec<u8>,
     pub pepper: Vec<u8>,
+    /// Access tokens signed with it are still accepted (until they expire).
+    pub jwt_previous: Option<Vec<u8>>,
+    /// Codes and tokens hashed with it are still found; messages sealed with it still open.
+    pub pepper_previous: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -67,6 +81,19 @@ pub struct Secrets {
     argon2: Argon2<'static>,
     /// Verified against when a login is unknown, so both paths cost one Argon2 verification.
     dummy_hash: String,
+    /// One permit per Argon2 computation allowed at once (see [`default_hash_concurrency`]).
+    hash_slots: Arc<Semaphore>,
+    #[cfg(test)]
+    probe: probe::HashProbe,
+}
+
+/// How many Argon2 computations run at once by default: one core less than the machine has (at
+/// least one), so that a burst of sign-ins never takes every core from the other requests.
+pub fn default_hash_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .saturating_sub(1)
+        .max(1)
 }
 
 impl std::fmt::Debug for Secrets {
@@ -76,76 +103,133 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
+    /// Secrets allowing [`default_hash_concurrency`] Argon2 computations at once.
     pub fn new(keys: Keys, cost: Argon2Cost) -> DomainResult<Arc<Self>> {
+        Self::with_hash_concurrency(keys, cost, default_hash_concurrency())
+    }
+
+    /// Secrets allowing `limit` (at least one) Argon2 computations at once; more wait their turn.
+    pub fn with_hash_concurrency(
+        keys: Keys,
+        cost: Argon2Cost,
+        limit: usize,
+    ) -> DomainResult<Arc<Self>> {
+        Self::build(keys, cost, limit).map(Arc::new)
+    }
+
+    fn build(keys: Keys, cost: Argon2Cost, limit: usize) -> DomainResult<Self> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| DomainError::internal(format!("argon2 parameters: {e}")))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = hash_with(&argon2, &random_token())?;
-        Ok(Arc::new(Secrets {
+        Ok(Secrets {
             keys,
             argon2,
             dummy_hash,
-        }))
+            hash_slots: Arc::new(Semaphore::new(limit.clamp(1, Semaphore::MAX_PERMITS))),
+            #[cfg(test)]
+            probe: probe::HashProbe::default(),
+        })
+    }
+
+    /// Runs `work` (an Argon2 computation) on a blocking thread once a hashing slot is free. The
+    /// slot moves with the work: it is given back when the computation ends, even when the
+    /// request that asked for it was dropped meanwhile.
+    async fn hashing<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Secrets) -> T + Send + 'static,
+    ) -> DomainResult<T> {
+        #[cfg(test)]
+        self.probe.queued();
+        let slot = Arc::clone(&self.hash_slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| DomainError::internal("hashing slots closed"))?;
+        #[cfg(test)]
+        self.probe.admitted();
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            #[cfg(test)]
+            let _running = this.probe.running();
+            work(&this)
+        })
+        .await
+        .map_err(|e| DomainError::internal(format!("hashing task: {e}")))
     }
 
     /// Hashes a password or PIN with Argon2id on a blocking thread.
     pub async fn hash_password(self: &Arc<Self>, password: &str) -> DomainResult<Secret> {
-        let this = Arc::clone(self);
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_with(&this.argon2, &password))
-            .await
-            .map_err(|e| DomainError::internal(format!("hashing task: {e}")))?
+        self.hashing(move |this| hash_with(&this.argon2, &password))
+            .await?
             .map(Secret::new)
     }
 
     /// Verifies a password against a stored hash, or against the dummy hash when there is none,
-    /// so that unknown logins take as long as wrong passwords.
+    /// so that unknown logins take as long as wrong passwords (and wait for a slot alike).
     pub async fn verify_password(self: &Arc<Self>, password: &str, hash: Option<&Secret>) -> bool {
-        let this = Arc::clone(self);
         let password = password.to_owned();
         let stored = hash.map(|h| h.expose().to_owned());
         let known = stored.is_some();
-        let outcome = tokio::task::spawn_blocking(move || {
-            let target = stored.as_deref().unwrap_or(&this.dummy_hash);
-            PasswordHash::new(target)
-                .map(|parsed| {
-                    this.argon2
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
+        let outcome = self
+            .hashing(move |this| {
+                let target = stored.as_deref().unwrap_or(&this.dummy_hash);
+                PasswordHash::new(target)
+                    .map(|parsed| {
+                        this.argon2
+                            .verify_password(password.as_bytes(), &parsed)
+                            .is_ok()
+                    })
+                    .unwrap_or(false)
+            })
+            .await
+            .unwrap_or(false);
         known && outcome
     }
 
-    /// HMAC(pepper, organization ‖ code): the only form in which a booking code is kept.
+    /// HMAC(pepper, organization ‖ code): the only form in which a booking code is kept. New
+    /// codes are stored under this (the current pepper).
     pub fn booking_code_hash(&self, organization: OrganizationId, code: &str) -> Secret {
-        self.keyed_hash(&[b"booking-code:", organization.0.as_bytes(), code.as_bytes()])
+        keyed_hash(&self.keys.pepper, &booking_code_parts(&organization, code))
     }
 
-    /// HMAC(pepper, purpose ‖ token) for refresh, invitation, reset and device tokens.
+    /// The hashes a booking code may be stored under: the current pepper's, then the previous
+    /// one's when a rotation is under way. Look a code up under each, in this order.
+    pub fn booking_code_hashes(
+        &self,
+        organization: OrganizationId,
+        code: &str,
+    ) -> impl Iterator<Item = Secret> {
+        self.peppers()
+            .map(move |pepper| keyed_hash(pepper, &booking_code_parts(&organization, code)))
+    }
+
+    /// HMAC(pepper, purpose ‖ token) for refresh, invitation, reset and device tokens. New tokens
+    /// are stored under this (the current pepper).
     pub fn token_hash(&self, purpose: &str, token: &str) -> Secret {
-        self.keyed_hash(&[purpose.as_bytes(), b":", token.as_bytes()])
+        keyed_hash(&self.keys.pepper, &token_parts(purpose, token))
     }
 
-    fn keyed_hash(&self, parts: &[&[u8]]) -> Secret {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.pepper)
-            .unwrap_or_else(|_| unreachable_hmac());
-        for part in parts {
-            mac.update(part);
-        }
-        Secret::new(hex(&mac.finalize().into_bytes()))
+    /// The hashes a token may be stored under: the current pepper's, then the previous one's
+    /// when a rotation is under way. Look a token up under each, in this order.
+    pub fn token_hashes(&self, purpose: &str, token: &str) -> impl Iterator<Item = Secret> {
+        self.peppers()
+            .map(move |pepper| keyed_hash(pepper, &token_parts(purpose, token)))
     }
 
-    /// Encrypts `plaintext` (XChaCha20-Poly1305 under a key derived from the pepper): for what
-    /// must be kept a while but not in clear, such as an outbox message's parameters.
+    /// The current pepper, then the previous one if any.
+    fn peppers(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.keys.pepper.as_slice()).chain(self.keys.pepper_previous.as_deref())
+    }
+
+    /// Encrypts `plaintext` (XChaCha20-Poly1305 under a key derived from the current pepper): for
+    /// what must be kept a while but not in clear, such as an outbox message's parameters.
     pub fn seal(&self, plaintext: &str) -> DomainResult<String> {
         use chacha20poly1305::aead::{Aead, AeadCore, KeyInit};
-        let cipher = chacha20poly1305::XChaCha20Poly1305::new_from_slice(&self.seal_key())
-            .map_err(|_| DomainError::internal("seal key"))?;
+        let cipher =
+            chacha20poly1305::XChaCha20Poly1305::new_from_slice(&seal_key(&self.keys.pepper))
+                .map_err(|_| DomainError::internal("seal key"))?;
         let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let sealed = cipher
             .encrypt(&nonce, plaintext.as_bytes())
@@ -155,7 +239,8 @@ impl Secrets {
         Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// Decrypts what [`Secrets::seal`] produced with the same pepper; `None` otherwise.
+    /// Decrypts what [`Secrets::seal`] produced with the current pepper or the previous one;
+    /// `None` otherwise.
     pub fn open(&self, sealed: &str) -> Option<String> {
         use chacha20poly1305::aead::{Aead, KeyInit};
         let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
@@ -163,18 +248,13 @@ impl Secrets {
             return None;
         }
         let (nonce, ciphertext) = bytes.split_at(24);
-        let cipher = chacha20poly1305::XChaCha20Poly1305::new_from_slice(&self.seal_key()).ok()?;
-        let plain = cipher
-            .decrypt(chacha20poly1305::XNonce::from_slice(nonce), ciphertext)
-            .ok()?;
+        let plain = self.peppers().find_map(|pepper| {
+            chacha20poly1305::XChaCha20Poly1305::new_from_slice(&seal_key(pepper))
+                .ok()?
+                .decrypt(chacha20poly1305::XNonce::from_slice(nonce), ciphertext)
+                .ok()
+        })?;
         String::from_utf8(plain).ok()
-    }
-
-    fn seal_key(&self) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.pepper)
-            .unwrap_or_else(|_| unreachable_hmac());
-        mac.update(b"outbox-seal-key");
-        mac.finalize().into_bytes().into()
     }
 
     pub fn issue_access_token(
@@ -200,24 +280,53 @@ impl Secrets {
         Ok((token, expires_at))
     }
 
-    /// Checks signature and expiry; `None` for anything not valid.
+    /// Checks signature (the current key's, else the previous one's) and expiry; `None` for
+    /// anything not valid.
     pub fn decode_access_token(&self, token: &str) -> Option<AccessClaims> {
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        jsonwebtoken::decode::<AccessClaims>(
-            token,
-            &jsonwebtoken::DecodingKey::from_secret(&self.keys.jwt),
-            &validation,
-        )
-        .ok()
-        .map(|data| data.claims)
+        std::iter::once(&self.keys.jwt)
+            .chain(self.keys.jwt_previous.as_ref())
+            .find_map(|key| {
+                jsonwebtoken::decode::<AccessClaims>(
+                    token,
+                    &jsonwebtoken::DecodingKey::from_secret(key),
+                    &validation,
+                )
+                .ok()
+            })
+            .map(|data| data.claims)
     }
 }
 
-fn unreachable_hmac() -> Hmac<Sha256> {
+fn booking_code_parts<'a>(organization: &'a OrganizationId, code: &'a str) -> [&'a [u8]; 3] {
+    [b"booking-code:", organization.0.as_bytes(), code.as_bytes()]
+}
+
+fn token_parts<'a>(purpose: &'a str, token: &'a str) -> [&'a [u8]; 3] {
+    [purpose.as_bytes(), b":", token.as_bytes()]
+}
+
+fn keyed_hash(pepper: &[u8], parts: &[&[u8]]) -> Secret {
+    let mut mac = hmac_sha256(pepper);
+    for part in parts {
+        mac.update(part);
+    }
+    Secret::new(hex(&mac.finalize().into_bytes()))
+}
+
+/// The key of [`Secrets::seal`], derived from a pepper.
+fn seal_key(pepper: &[u8]) -> [u8; 32] {
+    let mut mac = hmac_sha256(pepper);
+    mac.update(b"outbox-seal-key");
+    mac.finalize().into_bytes().into()
+}
+
+fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
     // `new_from_slice` only fails for fixed-size keys; HMAC's key is variable-size.
-    panic!("HMAC-SHA256 accepts keys of every length")
+    <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| panic!("HMAC-SHA256 accepts keys of every length"))
 }
 
 fn hash_with(argon2: &Argon2<'static>, password: &str) -> DomainResult<String> {
@@ -263,19 +372,124 @@ pub fn random_password() -> String {
 /// budget gives 0.1%. Codes are unique per organization, so collisions are retried on creation.
 pub const BOOKING_CODE_DIGITS: usize = 10;
 
+/// A test-only window on the hashing slots: how many calls asked for one, got one, run at once.
+#[cfg(test)]
+mod probe {
+    use std::sync::{Condvar, Mutex, MutexGuard};
+
+    #[derive(Debug, Default, Clone, Copy)]
+    pub(super) struct Counts {
+        /// Calls that asked for a slot.
+        pub queued: usize,
+        /// Calls that got one.
+        pub admitted: usize,
+        /// Computations running now, and the most ever seen at once.
+        pub running: usize,
+        pub peak: usize,
+        /// Computations that ended.
+        pub finished: usize,
+    }
+
+    #[derive(Default)]
+    pub(super) struct HashProbe {
+        counts: Mutex<Counts>,
+        changed: Condvar,
+        /// When set, a computation that starts waits until this holds of the counts.
+        pub gate: Option<fn(&Counts) -> bool>,
+    }
+
+    impl HashProbe {
+        fn lock(&self) -> MutexGuard<'_, Counts> {
+            self.counts.lock().unwrap_or_else(|e| e.into_inner())
+        }
+
+        fn update(&self, change: impl FnOnce(&mut Counts)) {
+            change(&mut self.lock());
+            self.changed.notify_all();
+        }
+
+        pub fn counts(&self) -> Counts {
+            *self.lock()
+        }
+
+        pub fn queued(&self) {
+            self.update(|c| c.queued += 1);
+        }
+
+        pub fn admitted(&self) {
+            self.update(|c| c.admitted += 1);
+        }
+
+        /// A computation starts; it ends when the guard drops.
+        pub fn running(&self) -> Running<'_> {
+            self.update(|c| {
+                c.running += 1;
+                c.peak = c.peak.max(c.running);
+            });
+            if let Some(gate) = self.gate {
+                let counts = self.lock();
+                drop(
+                    self.changed
+                        .wait_while(counts, |c| !gate(c))
+                        .unwrap_or_else(|e| e.into_inner()),
+                );
+            }
+            Running(self)
+        }
+    }
+
+    pub(super) struct Running<'a>(&'a HashProbe);
+
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0.update(|c| {
+                c.running -= 1;
+                c.finished += 1;
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn keys(jwt: &str, pepper: &str) -> Keys {
+        Keys {
+            jwt: jwt.as_bytes().to_vec(),
+            pepper: pepper.as_bytes().to_vec(),
+            jwt_previous: None,
+            pepper_previous: None,
+        }
+    }
+
     fn secrets() -> Arc<Secrets> {
-        Secrets::new(
-            Keys {
-                jwt: b"jwt".to_vec(),
-                pepper: b"pepper".to_vec(),
-            },
-            Argon2Cost::FAST_INSECURE,
+        Secrets::new(keys("jwt", "pepper"), Argon2Cost::FAST_INSECURE).expect("secrets")
+    }
+
+    /// Secrets whose current keys are `jwt2`/`pepper2` and previous ones `jwt`/`pepper` (those of
+    /// [`secrets`]).
+    fn rotated() -> Arc<Secrets> {
+        let mut keys = keys("jwt2", "pepper2");
+        keys.jwt_previous = Some(b"jwt".to_vec());
+        keys.pepper_previous = Some(b"pepper".to_vec());
+        Secrets::new(keys, Argon2Cost::FAST_INSECURE).expect("secrets")
+    }
+
+    /// Secrets with only the new keys of [`rotated`]: the rotation is over.
+    fn rotated_only() -> Arc<Secrets> {
+        Secrets::new(keys("jwt2", "pepper2"), Argon2Cost::FAST_INSECURE).expect("secrets")
+    }
+
+    fn access_token(s: &Secrets) -> String {
+        s.issue_access_token(
+            UserId::new(),
+            SessionId::new(),
+            Utc::now(),
+            chrono::Duration::minutes(15),
         )
-        .expect("secrets")
+        .expect("token")
+        .0
     }
 
     #[tokio::test]
@@ -306,14 +520,7 @@ mod tests {
             s.booking_code_hash(a, "1234"),
             s.booking_code_hash(b, "1234")
         );
-        let other = Secrets::new(
-            Keys {
-                jwt: vec![],
-                pepper: b"other".to_vec(),
-            },
-            Argon2Cost::FAST_INSECURE,
-        )
-        .expect("secrets");
+        let other = Secrets::new(keys("", "other"), Argon2Cost::FAST_INSECURE).expect("secrets");
         assert_ne!(
             s.booking_code_hash(a, "1234"),
             other.booking_code_hash(a, "1234")
@@ -342,14 +549,7 @@ mod tests {
             )
             .expect("token");
         assert!(s.decode_access_token(&old).is_none());
-        let forged = Secrets::new(
-            Keys {
-                jwt: b"other".to_vec(),
-                pepper: vec![],
-            },
-            Argon2Cost::FAST_INSECURE,
-        )
-        .expect("s");
+        let forged = Secrets::new(keys("other", ""), Argon2Cost::FAST_INSECURE).expect("s");
         assert!(forged.decode_access_token(&token).is_none());
     }
 
@@ -359,16 +559,157 @@ mod tests {
         let sealed = s.seal("temporary password 123").expect("seal");
         assert!(!sealed.contains("temporary"));
         assert_eq!(s.open(&sealed).as_deref(), Some("temporary password 123"));
-        let other = Secrets::new(
-            Keys {
-                jwt: vec![],
-                pepper: b"other".to_vec(),
-            },
-            Argon2Cost::FAST_INSECURE,
-        )
-        .expect("s");
+        let other = Secrets::new(keys("", "other"), Argon2Cost::FAST_INSECURE).expect("s");
         assert_eq!(other.open(&sealed), None);
         assert_eq!(s.open("garbage"), None);
+    }
+
+    #[test]
+    fn access_tokens_signed_with_the_previous_key_verify_until_it_is_dropped() {
+        let old = access_token(&secrets());
+        let new = access_token(&rotated());
+        let during = rotated();
+        assert!(during.decode_access_token(&new).is_some());
+        assert!(during.decode_access_token(&old).is_some());
+        // New tokens are signed with the current key only: the old key's holder cannot verify.
+        assert!(secrets().decode_access_token(&new).is_none());
+        // Once the previous key is dropped, what it signed is refused.
+        let after = rotated_only();
+        assert!(after.decode_access_token(&old).is_none());
+        assert!(after.decode_access_token(&new).is_some());
+    }
+
+    #[test]
+    fn lookups_try_the_current_pepper_then_the_previous_one() {
+        let (before, during, after) = (secrets(), rotated(), rotated_only());
+        let org = OrganizationId::new();
+        let stored_code = before.booking_code_hash(org, "0123456789");
+        let stored_token = before.token_hash("device", "dev_abc");
+        let codes: Vec<Secret> = during.booking_code_hashes(org, "0123456789").collect();
+        assert_eq!(
+            codes,
+            [
+                during.booking_code_hash(org, "0123456789"),
+                stored_code.clone()
+            ]
+        );
+        let tokens: Vec<Secret> = during.token_hashes("device", "dev_abc").collect();
+        assert_eq!(
+            tokens,
+            [during.token_hash("device", "dev_abc"), stored_token.clone()]
+        );
+        assert_ne!(tokens[0], stored_token, "new values use the new pepper");
+        // Purposes stay apart under both peppers.
+        assert!(
+            during
+                .token_hashes("refresh", "dev_abc")
+                .all(|h| !tokens.contains(&h))
+        );
+        // Without a previous pepper there is one candidate, the current one.
+        let only: Vec<Secret> = after.token_hashes("device", "dev_abc").collect();
+        assert_eq!(only, [after.token_hash("device", "dev_abc")]);
+        assert!(!only.contains(&stored_token));
+        assert_eq!(
+            after.booking_code_hashes(org, "0123456789").count(),
+            1,
+            "one lookup when no rotation is under way"
+        );
+    }
+
+    #[test]
+    fn messages_sealed_with_the_previous_pepper_open_during_the_rotation_only() {
+        let sealed_before = secrets().seal("{\"link\": \"k1\"}").expect("seal");
+        let during = rotated();
+        assert_eq!(
+            during.open(&sealed_before).as_deref(),
+            Some("{\"link\": \"k1\"}")
+        );
+        let sealed_during = during.seal("new").expect("seal");
+        assert_eq!(during.open(&sealed_during).as_deref(), Some("new"));
+        assert_eq!(
+            secrets().open(&sealed_during),
+            None,
+            "sealed with the new pepper"
+        );
+        assert_eq!(rotated_only().open(&sealed_before), None);
+        assert_eq!(rotated_only().open(&sealed_during).as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn the_default_hash_concurrency_leaves_a_core_free() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(default_hash_concurrency(), cores.saturating_sub(1).max(1));
+    }
+
+    /// Four verifications at once with one slot: each computation, once started, waits until
+    /// every call has asked for a slot while it alone holds one — or until a second computation
+    /// runs beside it. Without the bound the second case happens (and the peak is 2); with it
+    /// the other calls queue, and never more than one computation runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_slot_means_one_hash_at_a_time() {
+        const CALLS: usize = 4;
+        let mut built =
+            Secrets::build(keys("jwt", "pepper"), Argon2Cost::FAST_INSECURE, 1).expect("secrets");
+        built.probe.gate =
+            Some(|c| c.running > 1 || (c.queued == CALLS && c.admitted - c.finished == 1));
+        let s = Arc::new(built);
+        let hash = secrets()
+            .hash_password("correct horse battery")
+            .await
+            .expect("hash");
+        let calls: Vec<_> = (0..CALLS)
+            .map(|i| {
+                let (s, hash) = (Arc::clone(&s), hash.clone());
+                tokio::spawn(async move {
+                    let password = if i % 2 == 0 {
+                        "correct horse battery"
+                    } else {
+                        "wrong"
+                    };
+                    s.verify_password(password, Some(&hash)).await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for call in calls {
+            outcomes.push(call.await.expect("task"));
+        }
+        assert_eq!(outcomes, [true, false, true, false]);
+        let counts = s.probe.counts();
+        assert_eq!(counts.finished, CALLS);
+        assert_eq!(counts.peak, 1, "{counts:?}");
+    }
+
+    /// With two slots, two computations do run together (the first waits for a second), and
+    /// never three.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_limit_is_the_number_of_slots() {
+        let mut built =
+            Secrets::build(keys("jwt", "pepper"), Argon2Cost::FAST_INSECURE, 2).expect("secrets");
+        built.probe.gate = Some(|c| c.running >= 2 || c.finished >= 2);
+        let s = Arc::new(built);
+        let calls: Vec<_> = (0..6)
+            .map(|_| {
+                let s = Arc::clone(&s);
+                tokio::spawn(async move { s.hash_password("a password").await })
+            })
+            .collect();
+        for call in calls {
+            call.await.expect("task").expect("hash");
+        }
+        let counts = s.probe.counts();
+        assert_eq!((counts.finished, counts.peak), (6, 2), "{counts:?}");
+    }
+
+    /// An unknown login costs one verification, through a slot like any other.
+    #[tokio::test]
+    async fn an_unknown_login_costs_one_verification() {
+        let s = Arc::new(
+            Secrets::build(keys("jwt", "pepper"), Argon2Cost::FAST_INSECURE, 1).expect("secrets"),
+        );
+        assert!(!s.verify_password("whatever", None).await);
+        let counts = s.probe.counts();
+        assert_eq!((counts.admitted, counts.finished), (1, 1), "{counts:?}");
     }
 
     #[test]

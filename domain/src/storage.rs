@@ -160,6 +160,17 @@ pub trait Writes: Reads {
 
     async fn insert_user(&mut self, user: &User) -> StorageResult<()>;
     async fn update_user(&mut self, user: &User) -> StorageResult<()>;
+    /// Sets the booking-code hash of user `id` to `to`, only if it still is `from`, and changes
+    /// nothing else of the row; `true` if it did. For re-hashing a code under the current pepper
+    /// during a rotation: a whole-row `update_user` of a copy read earlier would overwrite a
+    /// deactivation (or any change) committed meanwhile. `false` means someone else changed the
+    /// code first (reset, or already re-hashed). `Unique(BookingCode)` if `to` is taken.
+    async fn replace_booking_code_hash(
+        &mut self,
+        id: UserId,
+        from: &crate::values::Secret,
+        to: &crate::values::Secret,
+    ) -> StorageResult<bool>;
 
     async fn insert_session(&mut self, session: &Session) -> StorageResult<()>;
     async fn update_session(&mut self, session: &Session) -> StorageResult<()>;
@@ -173,6 +184,17 @@ pub trait Writes: Reads {
 
     async fn insert_device(&mut self, device: &Device) -> StorageResult<()>;
     async fn update_device(&mut self, device: &Device) -> StorageResult<()>;
+    /// Sets the token hash of device `id` to `to`, only if it still is `from`, and changes
+    /// nothing else of the row; `true` if it did. For re-hashing a token under the current
+    /// pepper during a rotation: a whole-row `update_device` of a copy read earlier would undo a
+    /// revocation committed meanwhile. `false` means someone else changed the token first.
+    /// `Unique(DeviceToken)` if `to` is taken.
+    async fn replace_device_token_hash(
+        &mut self,
+        id: DeviceId,
+        from: &crate::values::Secret,
+        to: &crate::values::Secret,
+    ) -> StorageResult<bool>;
 
     async fn insert_invitation(&mut self, invitation: &Invitation) -> StorageResult<()>;
     async fn update_invitation(&mut self, invitation: &Invitation) -> StorageResult<()>;
@@ -213,4 +235,22 @@ pub trait Storage: Reads {
     /// The committed booking events, from now on. A receiver that falls too far behind gets
     /// `Lagged` and should re-read what it shows.
     fn booking_events(&self) -> tokio::sync::broadcast::Receiver<BookingEvent>;
+
+    /// The connection pool's state, for `/metrics`; `None` for a backend without a pool.
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        None
+    }
+}
+
+/// A snapshot of a connection pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// The most connections the pool may open.
+    pub max: usize,
+    /// Connections open now, idle or in use.
+    pub open: usize,
+    /// Open connections waiting to be used.
+    pub idle: usize,
+    /// Tasks waiting for a connection.
+    pub waiting: usize,
 }

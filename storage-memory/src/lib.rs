@@ -16,6 +16,7 @@ use concierge_domain::ids::*;
 use concierge_domain::model::*;
 use concierge_domain::storage::{Reads, Storage, StorageResult, Transaction, Writes};
 use concierge_domain::throttle::{AttemptCounter, Window};
+use concierge_domain::values::Secret;
 use tokio::sync::{Mutex, MutexGuard};
 
 use state::State;
@@ -335,6 +336,26 @@ impl Writes for MemoryTransaction<'_> {
     async fn update_user(&mut self, user: &User) -> StorageResult<()> {
         self.write().put_user(user, true)
     }
+    async fn replace_booking_code_hash(
+        &mut self,
+        id: UserId,
+        from: &Secret,
+        to: &Secret,
+    ) -> StorageResult<bool> {
+        // Within the transaction's own copy, under the writer lock: nobody writes in between.
+        let state = self.write();
+        let Some(mut user) = state
+            .users
+            .get(&id)
+            .filter(|u| u.booking_code_hash.as_ref() == Some(from))
+            .cloned()
+        else {
+            return Ok(false);
+        };
+        user.booking_code_hash = Some(to.clone());
+        state.put_user(&user, true)?;
+        Ok(true)
+    }
     async fn insert_session(&mut self, session: &Session) -> StorageResult<()> {
         self.write().put_session(session, false)
     }
@@ -356,6 +377,25 @@ impl Writes for MemoryTransaction<'_> {
     }
     async fn update_device(&mut self, device: &Device) -> StorageResult<()> {
         self.write().put_device(device, true)
+    }
+    async fn replace_device_token_hash(
+        &mut self,
+        id: DeviceId,
+        from: &Secret,
+        to: &Secret,
+    ) -> StorageResult<bool> {
+        let state = self.write();
+        let Some(mut device) = state
+            .devices
+            .get(&id)
+            .filter(|d| d.token_hash == *from)
+            .cloned()
+        else {
+            return Ok(false);
+        };
+        device.token_hash = to.clone();
+        state.put_device(&device, true)?;
+        Ok(true)
     }
     async fn insert_invitation(&mut self, invitation: &Invitation) -> StorageResult<()> {
         self.write().put_invitation(invitation, false)

@@ -239,6 +239,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    throttle_attempts (id) {
+        id -> Int8,
+        throttle_key -> Text,
+        attempted_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(booking_events -> bookings (booking_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -260,4 +269,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     password_resets,
     outbox_emails,
+    throttle_attempts,
 );

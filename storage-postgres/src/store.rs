@@ -7,13 +7,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use concierge_domain::ids::*;
 use concierge_domain::model::*;
-use concierge_domain::storage::{Storage, StorageError, StorageResult, Transaction};
+use concierge_domain::storage::{PoolUsage, Storage, StorageError, StorageResult, Transaction};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection as _};
 
+use crate::attempts::PgAttemptCounter;
 use crate::errors::from_pool;
 use crate::listener::Feed;
 use crate::queries::{
@@ -79,6 +80,12 @@ impl PgStore {
         Ok(PgStore { pool, feed })
     }
 
+    /// Sign-in throttling counters in this database, over this store's connection pool: every
+    /// server on the database counts the same attempts.
+    pub fn attempt_counter(&self) -> PgAttemptCounter {
+        PgAttemptCounter::new(self.pool.clone())
+    }
+
     /// Outside a transaction a failed statement leaves nothing to remember.
     pub(crate) fn observe<T>(&self, result: StorageResult<T>) -> StorageResult<T> {
         result
@@ -103,6 +110,16 @@ impl Storage for PgStore {
 
     fn booking_events(&self) -> tokio::sync::broadcast::Receiver<BookingEvent> {
         self.feed.subscribe()
+    }
+
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        let status = self.pool.status();
+        Some(PoolUsage {
+            max: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        })
     }
 }
 

@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use concierge_domain::ids::*;
 use concierge_domain::model::*;
 use concierge_domain::storage::{StorageError, StorageResult, Transaction, Writes};
+use concierge_domain::values::Secret;
 use diesel_async::{AnsiTransactionManager, SimpleAsyncConnection as _, TransactionManager as _};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
@@ -74,13 +75,13 @@ impl PgTransaction {
     }
 }
 
-/// Runs `$write(conn, $value)` inside a savepoint, kept on success and undone on failure.
+/// Runs `$write(conn, $value...)` inside a savepoint, kept on success and undone on failure.
 macro_rules! in_savepoint {
-    ($conn:expr, $write:path, $value:expr) => {{
+    ($conn:expr, $write:path, $($value:expr),+) => {{
         let conn: &mut PooledConnection = $conn;
         match AnsiTransactionManager::begin_transaction(&mut **conn).await {
             Ok(()) => {
-                let result = $write(&mut **conn, $value).await;
+                let result = $write(&mut **conn, $($value),+).await;
                 release_savepoint(conn, result).await
             }
             Err(error) => Err(from_diesel(error)),
@@ -181,6 +182,22 @@ impl Writes for PgTransaction {
         let result = in_savepoint!(self.conn_mut()?, users::update, user);
         self.observe(result)
     }
+    async fn replace_booking_code_hash(
+        &mut self,
+        id: UserId,
+        from: &Secret,
+        to: &Secret,
+    ) -> StorageResult<bool> {
+        // `to` may be taken (`users_booking_code_key`): the unit of work survives that.
+        let result = in_savepoint!(
+            self.conn_mut()?,
+            users::replace_booking_code_hash,
+            id,
+            from,
+            to
+        );
+        self.observe(result)
+    }
 
     async fn insert_session(&mut self, session: &Session) -> StorageResult<()> {
         let result = in_savepoint!(self.conn_mut()?, sessions::insert, session);
@@ -211,6 +228,16 @@ impl Writes for PgTransaction {
     }
     async fn update_device(&mut self, device: &Device) -> StorageResult<()> {
         let result = in_savepoint!(self.conn_mut()?, devices::update, device);
+        self.observe(result)
+    }
+    async fn replace_device_token_hash(
+        &mut self,
+        id: DeviceId,
+        from: &Secret,
+        to: &Secret,
+    ) -> StorageResult<bool> {
+        // `to` may be taken (`devices_token_hash_key`): the unit of work survives that.
+        let result = in_savepoint!(self.conn_mut()?, devices::replace_token_hash, id, from, to);
         self.observe(result)
     }
 

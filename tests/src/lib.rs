@@ -1,8 +1,10 @@
 //! Test support: a `TestApp` that drives the real GraphQL schema in process, with helpers that
 //! set up the usual cast (platform operator, partner, company, sites, rooms, users).
 
+pub mod http;
 pub mod postgres;
 pub mod server;
+pub mod tenant;
 
 use std::sync::Arc;
 
@@ -11,7 +13,7 @@ use concierge_api::app::AppState;
 use concierge_api::config::Config;
 use concierge_api::graphql::context::RequestContext;
 use concierge_domain::storage::Storage;
-use concierge_storage_memory::MemoryStore;
+use concierge_storage_memory::{MemoryAttemptCounter, MemoryStore};
 use serde_json::{Value, json};
 
 pub const OPERATOR_EMAIL: &str = "operator@platform.test";
@@ -27,6 +29,18 @@ pub struct Gql {
 }
 
 impl Gql {
+    /// A GraphQL response read from its JSON form.
+    pub fn from_json(response: &Value) -> Gql {
+        Gql {
+            data: response.get("data").cloned().unwrap_or(Value::Null),
+            errors: response
+                .get("errors")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
     /// The data, asserting there was no error.
     #[track_caller]
     pub fn ok(&self) -> &Value {
@@ -124,8 +138,20 @@ impl TestApp {
         app
     }
 
+    /// An application with extra settings (e.g. other keys) on the given storage, which may
+    /// already hold another application's data (the operator is then only signed in).
+    pub async fn on_storage_with_settings(
+        store: Arc<dyn Storage>,
+        settings: &[(&str, &str)],
+    ) -> Self {
+        Self::configured(store, settings).await
+    }
+
     async fn configured(store: Arc<dyn Storage>, settings: &[(&str, &str)]) -> Self {
-        let state = AppState::new(store, &test_config(settings)).expect("app state");
+        // Throttle counters in memory whatever the storage: a `TestApp` is one process. (The
+        // conformance suite and tests/tests/replicas cover the PostgreSQL counters.)
+        let attempts = Arc::new(MemoryAttemptCounter::new());
+        let state = AppState::new(store, attempts, &test_config(settings)).expect("app state");
         concierge_api::serve::bootstrap(&state, OPERATOR_EMAIL, OPERATOR_PASSWORD)
             .await
             .expect("bootstrap");
@@ -146,15 +172,7 @@ impl TestApp {
             .variables(Variables::from_json(variables))
             .data(context);
         let response = concierge_api::graphql::execute(&self.state.schema, request).await;
-        let value = serde_json::to_value(&response).expect("response as JSON");
-        Gql {
-            data: value.get("data").cloned().unwrap_or(Value::Null),
-            errors: value
-                .get("errors")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-        }
+        Gql::from_json(&serde_json::to_value(&response).expect("response as JSON"))
     }
 
     /// Signs in and returns the access token.
@@ -491,15 +509,8 @@ impl TestApp {
             let mut stream =
                 std::pin::pin!(async_stream_of(schema, domain, token, query, variables));
             while let Some(response) = stream.next().await {
-                let value = serde_json::to_value(&response).expect("response as JSON");
-                let gql = Gql {
-                    data: value.get("data").cloned().unwrap_or(Value::Null),
-                    errors: value
-                        .get("errors")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default(),
-                };
+                let gql =
+                    Gql::from_json(&serde_json::to_value(&response).expect("response as JSON"));
                 if sender.send(gql).is_err() {
                     break;
                 }

@@ -1,5 +1,6 @@
-//! The real `concierge` binary as a child process on PostgreSQL, and a minimal HTTP/1.1 client to
-//! talk to it: for the tests that need a whole server (restart, several replicas on one database).
+//! The real `concierge` binary as a child process on PostgreSQL, talked to over HTTP
+//! (`crate::http`): for the tests that need a whole server (restart, shutdown, several replicas
+//! on one database, the image's entry point).
 //!
 //! Which binary: `CARGO_BIN_EXE_concierge` exists only for tests of the package that owns the
 //! binary (`concierge-api`), and a path guessed from `current_exe()` may hold a stale binary (a
@@ -20,10 +21,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::Gql;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+
+use crate::Gql;
+use crate::http::{self, Response};
 
 pub const OPERATOR_EMAIL: &str = "operator@server.test";
 pub const OPERATOR_PASSWORD: &str = "operator-password-1";
@@ -31,9 +32,7 @@ pub const OPERATOR_PASSWORD: &str = "operator-password-1";
 pub const JWT_SECRET: &str = "server-tests-jwt-secret";
 pub const CODE_PEPPER: &str = "server-tests-pepper";
 /// How long a start may take (migrations, bootstrap) before the test fails.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long one HTTP exchange may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause between two polls of a process or an endpoint.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -123,11 +122,16 @@ fn build_binary() -> PathBuf {
 }
 
 /// A port nobody listens on right now: bound to port 0, read, released.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port()
+}
+
+/// A loopback address on a [`free_port`].
+pub fn free_address() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
 }
 
 /// A scratch directory (the server's working directory and mailbox, its logs), removed on drop.
@@ -172,8 +176,9 @@ pub enum Bootstrap {
     Nothing,
 }
 
-/// A running `concierge serve`. Killed (SIGKILL) if dropped while still running, so a failing
-/// test never leaves a server behind.
+/// A running server process (`concierge serve`, or the image's entry point), its output in a
+/// log file of its scratch directory. Killed (SIGKILL) if dropped while still running, so a
+/// failing test never leaves a server behind.
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
@@ -208,12 +213,7 @@ impl Server {
         extra_env: &[(&str, &str)],
     ) -> Server {
         let binary = binary().await;
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
-            .parse()
-            .expect("an address");
-        let log = scratch.path().join(format!("{run}.log"));
-        let stdout = File::create(&log).expect("a log file");
-        let stderr = stdout.try_clone().expect("the log file, again");
+        let addr = free_address();
         // Only what this test sets: nothing inherited (CONFIG_FILE, SMTP_URL…) changes the run.
         let mut command = Command::new(&binary);
         command
@@ -226,40 +226,57 @@ impl Server {
             .env("CODE_PEPPER", CODE_PEPPER)
             .env("MAIL_DIR", scratch.path().join("mailbox"))
             .env("RUST_LOG", "info")
-            .current_dir(scratch.path())
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr);
+            .current_dir(scratch.path());
         if bootstrap == Bootstrap::Operator {
             command
                 .env("BOOTSTRAP_ADMIN_EMAIL", OPERATOR_EMAIL)
                 .env("BOOTSTRAP_ADMIN_PASSWORD", OPERATOR_PASSWORD);
         }
         command.envs(extra_env.iter().copied());
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let mut server = Server { child, addr, log };
-        server.wait_until_healthy().await;
+        let mut server = Server::spawn(command, addr, scratch, run);
+        server.wait_until_healthy(START_TIMEOUT).await;
         server
     }
 
-    async fn wait_until_healthy(&mut self) {
-        let deadline = Instant::now() + START_TIMEOUT;
+    /// Runs `command`, which must serve HTTP at `addr`, with its output to `<run>.log` in
+    /// `scratch`; does not wait for it to answer.
+    pub fn spawn(mut command: Command, addr: SocketAddr, scratch: &Scratch, run: &str) -> Server {
+        let log = scratch.path().join(format!("{run}.log"));
+        let stdout = File::create(&log).expect("a log file");
+        let stderr = stdout.try_clone().expect("the log file, again");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
+        Server { child, addr, log }
+    }
+
+    /// Waits until `/healthz` answers 200; fails the test if the process exits first or
+    /// `within` passes.
+    pub async fn wait_until_healthy(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().expect("the server's status") {
                 panic!("the server exited at start with {status}:\n{}", self.log());
             }
-            if let Ok((200, _)) = self.request("GET", "/healthz", None, None).await {
+            if let Ok(response) = self.request("GET", "/healthz", None, None).await
+                && response.status == 200
+            {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "/healthz did not answer within {START_TIMEOUT:?}:\n{}",
+                "/healthz did not answer within {within:?}:\n{}",
                 self.log()
             );
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// What the server wrote to stdout and stderr so far.
@@ -270,19 +287,24 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits at most `within` for the process to exit; returns its status.
-    pub async fn terminate(mut self, within: Duration) -> ExitStatus {
+    pub async fn terminate(self, within: Duration) -> ExitStatus {
+        self.terminate_timed(within).await.0
+    }
+
+    /// As [`Server::terminate`], with how long the process took to exit.
+    pub async fn terminate_timed(mut self, within: Duration) -> (ExitStatus, Duration) {
         let sent = Command::new("kill")
             .args(["-s", "TERM", &self.child.id().to_string()])
             .status()
             .expect("kill(1) runs");
         assert!(sent.success(), "kill -s TERM failed: {sent}");
-        let deadline = Instant::now() + within;
+        let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("the server's status") {
-                return status;
+                return (status, started.elapsed());
             }
             assert!(
-                Instant::now() < deadline,
+                started.elapsed() < within,
                 "the server did not exit within {within:?} of SIGTERM:\n{}",
                 self.log()
             );
@@ -290,43 +312,23 @@ impl Server {
         }
     }
 
-    /// One HTTP/1.1 exchange (`Connection: close`): the status and the body.
+    /// One HTTP exchange with the server.
     pub async fn request(
         &self,
         method: &str,
         path: &str,
         token: Option<&str>,
         body: Option<&Value>,
-    ) -> std::io::Result<(u16, Vec<u8>)> {
-        tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            exchange(self.addr, method, path, token, body),
-        )
-        .await
-        .unwrap_or_else(|_| Err(std::io::Error::other("the request timed out")))
+    ) -> std::io::Result<Response> {
+        http::request(self.addr, method, path, token, body).await
     }
 
-    /// A GraphQL operation over `POST /graphql`, as a client sees it.
+    /// A GraphQL operation over `POST /graphql`, as a client sees it; the test fails (with the
+    /// server's log) if no GraphQL response comes.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Gql {
-        let body = json!({"query": query, "variables": variables});
-        let (status, bytes) = self
-            .request("POST", "/graphql", token, Some(&body))
+        http::gql(self.addr, token, query, variables)
             .await
-            .unwrap_or_else(|e| panic!("POST /graphql failed: {e}\n{}", self.log()));
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!(
-                "POST /graphql answered {status} with no JSON ({e}): {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
-        Gql {
-            data: value.get("data").cloned().unwrap_or(Value::Null),
-            errors: value
-                .get("errors")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-        }
+            .unwrap_or_else(|e| panic!("POST /graphql failed: {e}\n{}", self.log()))
     }
 
     /// Signs in; returns the access token.
@@ -368,75 +370,5 @@ impl Drop for Server {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-}
-
-async fn exchange(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    parse_response(&response)
-}
-
-fn parse_response(response: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
-    let invalid =
-        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| invalid("no end of headers"))?;
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    let body = &response[split + 4..];
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| invalid("no status line"))?;
-    let chunked = lines.any(|line| {
-        let line = line.to_ascii_lowercase();
-        line.starts_with("transfer-encoding:") && line.contains("chunked")
-    });
-    if !chunked {
-        return Ok((status, body.to_vec()));
-    }
-    // Chunked: `<hex size>\r\n<data>\r\n` until a size of 0.
-    let mut decoded = Vec::new();
-    let mut rest = body;
-    loop {
-        let end = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or_else(|| invalid("truncated chunk size"))?;
-        let size_text = String::from_utf8_lossy(&rest[..end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| invalid("bad chunk size"))?;
-        rest = &rest[end + 2..];
-        if size == 0 {
-            return Ok((status, decoded));
-        }
-        if rest.len() < size + 2 {
-            return Err(invalid("truncated chunk"));
-        }
-        decoded.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
     }
 }

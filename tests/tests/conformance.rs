@@ -1,10 +1,13 @@
-//! The storage conformance suite: every case is written once against `&dyn Storage` and run on
-//! both backends, so the memory and PostgreSQL stores cannot drift apart. The Postgres half needs
-//! a server (see `concierge_tests::postgres`); each of its cases gets a fresh database.
+//! The storage conformance suite: every case is written once against `&dyn Storage` (or, for the
+//! throttling counters, `&dyn AttemptCounter`) and run on both backends, so the memory and
+//! PostgreSQL stores cannot drift apart. The Postgres half needs a server (see
+//! `concierge_tests::postgres`); each of its cases gets a fresh database.
 
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
 
+#[path = "conformance/attempts.rs"]
+mod attempts;
 #[path = "conformance/audit.rs"]
 mod audit;
 #[path = "conformance/bookings.rs"]
@@ -19,6 +22,8 @@ mod places;
 mod postgres_only;
 #[path = "conformance/profiles.rs"]
 mod profiles;
+#[path = "conformance/rehash.rs"]
+mod rehash;
 #[path = "conformance/sessions.rs"]
 mod sessions;
 #[path = "conformance/transactions.rs"]
@@ -57,6 +62,59 @@ macro_rules! conformance {
         }
     };
 }
+
+/// Connections of the PostgreSQL attempt counters' pool: many, so that concurrent records of one
+/// key really run on different connections (the test database's own store has 4).
+const ATTEMPT_POOL_SIZE: usize = 16;
+
+/// Stamps out `attempts_on::memory::<case>` and `attempts_on::postgres::<case>` for every
+/// `module::case` listed, each taking `&dyn AttemptCounter`: a fresh memory counter, or the
+/// counter of a fresh database (over a pool of its own of [`ATTEMPT_POOL_SIZE`] connections).
+macro_rules! attempt_counters {
+    ($($module:ident :: $case:ident),+ $(,)?) => {
+        mod attempts_on {
+            mod memory {
+                $(
+                    #[tokio::test]
+                    async fn $case() {
+                        let counter = concierge_storage_memory::MemoryAttemptCounter::new();
+                        tokio::time::timeout(crate::CASE_TIMEOUT, crate::$module::$case(&counter))
+                            .await
+                            .expect("the case timed out");
+                    }
+                )+
+            }
+
+            mod postgres {
+                $(
+                    #[tokio::test]
+                    async fn $case() {
+                        let database = concierge_tests::postgres::fresh_database().await;
+                        let store = concierge_storage_postgres::PgStore::connect(
+                            database.url(),
+                            crate::ATTEMPT_POOL_SIZE,
+                        )
+                        .await
+                        .expect("a store over the test database");
+                        let counter = store.attempt_counter();
+                        tokio::time::timeout(crate::CASE_TIMEOUT, crate::$module::$case(&counter))
+                            .await
+                            .expect("the case timed out");
+                    }
+                )+
+            }
+        }
+    };
+}
+
+attempt_counters!(
+    attempts::counts_within_the_window_and_forgets_outside_it,
+    attempts::peek_records_nothing,
+    attempts::forget_latest_removes_one,
+    attempts::keys_are_independent,
+    attempts::concurrent_records_see_distinct_counts,
+    attempts::concurrent_forgets_each_forget_one,
+);
 
 conformance!(
     organizations::organizations_round_trip,
@@ -103,4 +161,10 @@ conformance!(
     mail::claim_emails_oldest_first_with_a_lease,
     mail::sent_emails_leave_the_backlog,
     mail::concurrent_claims_never_share_a_message,
+    rehash::device_token_hash_compare_and_set,
+    rehash::device_token_hash_compare_and_set_keeps_a_revocation,
+    rehash::device_token_hash_compare_and_set_to_a_taken_hash,
+    rehash::booking_code_hash_compare_and_set,
+    rehash::booking_code_hash_compare_and_set_keeps_a_deactivation,
+    rehash::booking_code_hash_compare_and_set_to_a_taken_hash,
 );

@@ -72,7 +72,9 @@ pub fn build_schema(
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY);
     if let Some(metrics) = metrics {
-        builder = builder.extension(crate::metrics::MetricsExtension(metrics));
+        builder = builder
+            .data(std::sync::Arc::clone(&metrics))
+            .extension(crate::metrics::MetricsExtension(metrics));
     }
     if production {
         builder = builder.disable_introspection().disable_suggestions();

@@ -241,28 +241,36 @@ impl Domain {
         refresh_token: &str,
         ip: Option<&str>,
     ) -> DomainResult<AuthSession> {
-        let hash = self
-            .secrets
-            .token_hash(REFRESH_PURPOSE, refresh_token.trim());
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        // Under the current pepper, then the previous one during a rotation.
+        let mut current = None;
+        for hash in self
+            .secrets
+            .token_hashes(REFRESH_PURPOSE, refresh_token.trim())
+        {
+            if let Some(session) = tx.session_by_token_hash(hash.expose()).await? {
+                current = Some((session, hash));
+                break;
+            }
+        }
         // A token that names a session but is not its current one is a spent token (or a
         // forgery by someone who holds the session's id): either way the session ends.
-        let current = tx.session_by_token_hash(hash.expose()).await?;
-        let (mut session, spent) = match current {
-            Some(session) => {
-                let spent = session.previous_token_hash.as_ref() == Some(&hash);
-                (session, spent)
+        // `presented` is the hash of the session's current token, `None` for a spent one.
+        let (mut session, presented) = match current {
+            Some((session, hash)) if session.previous_token_hash.as_ref() == Some(&hash) => {
+                (session, None)
             }
+            Some((session, hash)) => (session, Some(hash)),
             None => match session_of(refresh_token) {
                 Some(id) => match tx.session(id).await? {
-                    Some(session) => (session, true),
+                    Some(session) => (session, None),
                     None => return Err(session_expired()),
                 },
                 None => return Err(session_expired()),
             },
         };
-        if spent {
+        let Some(hash) = presented else {
             if session.revoked_at.is_none() {
                 session.revoked_at = Some(now);
                 tx.update_session(&session).await?;
@@ -278,7 +286,7 @@ impl Domain {
                 tx.commit().await?;
             }
             return Err(session_expired());
-        }
+        };
         if session.revoked_at.is_some() || session.expires_at <= now {
             return Err(session_expired());
         }
@@ -320,8 +328,14 @@ impl Domain {
             actor.and_then(|a| a.session_id),
         ) {
             (Some(token), _) => {
-                let hash = self.secrets.token_hash(REFRESH_PURPOSE, token);
-                tx.session_by_token_hash(hash.expose()).await?
+                let mut found = None;
+                for hash in self.secrets.token_hashes(REFRESH_PURPOSE, token) {
+                    found = tx.session_by_token_hash(hash.expose()).await?;
+                    if found.is_some() {
+                        break;
+                    }
+                }
+                found
             }
             (None, Some(id)) => tx.session(id).await?,
             (None, None) => {

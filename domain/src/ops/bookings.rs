@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::access::{Actor, SiteAccess, effective_site_ids};
 use crate::booking_rules::{check_policy, local_day};
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{BookingId, OrganizationId, RoomId, SiteId, UserId};
+use crate::ids::{BookingId, RoomId, SiteId, UserId};
 use crate::model::*;
 use crate::ops::{Domain, page_size};
 use crate::permissions::{AccessLevel, BookingsPermission};
@@ -234,7 +234,9 @@ impl Domain {
         limits.extend(actor.ip.as_deref().map(|ip| Limit::address(ip, &rules)));
         let (claimed, _) =
             claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
-        let holder = self.user_by_code(room.organization_id, code).await?;
+        let holder = self
+            .user_by_booking_code(room.organization_id, code)
+            .await?;
         let Some(holder) = holder.filter(|u| u.status == UserStatus::Active) else {
             self.record_failure("booking_code.failed", None, actor.ip.as_deref())
                 .await?;
@@ -244,6 +246,7 @@ impl Domain {
             ));
         };
         release(&*self.attempts, &claimed).await?;
+        self.rehash_booking_code(&holder, code).await?;
         self.book(
             actor,
             room,
@@ -254,15 +257,6 @@ impl Domain {
             BookingSource::Tablet,
         )
         .await
-    }
-
-    async fn user_by_code(&self, org: OrganizationId, code: &str) -> DomainResult<Option<User>> {
-        let code = code.trim();
-        if code.is_empty() || code.len() > 32 || !code.chars().all(|c| c.is_ascii_digit()) {
-            return Ok(None);
-        }
-        let hash = self.secrets.booking_code_hash(org, code);
-        Ok(self.store.user_by_booking_code(org, hash.expose()).await?)
     }
 
     /// A booking the actor may see: in a room they may see.

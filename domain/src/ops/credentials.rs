@@ -8,6 +8,7 @@ use crate::model::*;
 use crate::ops::auth::{AuthSession, INVALID_CREDENTIALS, check_password_policy};
 use crate::ops::{Domain, user_target};
 use crate::secrets::{random_digits, random_password};
+use crate::storage::Reads;
 use crate::throttle::{Limit, claim_attempt, release};
 
 /// How an administrator resets someone's password.
@@ -133,19 +134,11 @@ impl Domain {
         ];
         let (claimed, _) =
             claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
-        let code = code.trim();
-        let user =
-            if code.is_empty() || code.len() > 32 || !code.chars().all(|c| c.is_ascii_digit()) {
-                None
-            } else {
-                let hash = self.secrets.booking_code_hash(organization, code);
-                self.store
-                    .user_by_booking_code(organization, hash.expose())
-                    .await?
-            };
+        let user = self.user_by_booking_code(organization, code).await?;
         match user {
             Some(user) if user.status == UserStatus::Active => {
                 release(&*self.attempts, &claimed).await?;
+                self.rehash_booking_code(&user, code).await?;
                 let mut tx = self.store.begin().await?;
                 let session = self
                     .start_session(&mut *tx, &user, "login.succeeded", ip)
@@ -159,5 +152,70 @@ impl Domain {
                 Err(DomainError::Unauthenticated(INVALID_CREDENTIALS.to_owned()))
             }
         }
+    }
+
+    /// The user of `organization` holding booking code `code`: looked up under the current
+    /// pepper, then under the previous one during a rotation. `None` for what is not a code.
+    pub(crate) async fn user_by_booking_code(
+        &self,
+        organization: OrganizationId,
+        code: &str,
+    ) -> DomainResult<Option<User>> {
+        let code = code.trim();
+        if code.is_empty() || code.len() > 32 || !code.chars().all(|c| c.is_ascii_digit()) {
+            return Ok(None);
+        }
+        for hash in self.secrets.booking_code_hashes(organization, code) {
+            let user = self
+                .store
+                .user_by_booking_code(organization, hash.expose())
+                .await?;
+            if user.is_some() {
+                return Ok(user);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether `code` is held in `organization` under any pepper in use: a new code must not
+    /// collide with one still stored under the previous pepper either.
+    pub(crate) async fn booking_code_taken(
+        &self,
+        store: &dyn Reads,
+        organization: OrganizationId,
+        code: &str,
+    ) -> DomainResult<bool> {
+        for hash in self.secrets.booking_code_hashes(organization, code) {
+            if store
+                .user_by_booking_code(organization, hash.expose())
+                .await?
+                .is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// After `user` used `code` successfully: a code still stored under the previous pepper is
+    /// stored under the current one from now on, so it keeps working once that pepper is dropped.
+    pub(crate) async fn rehash_booking_code(&self, user: &User, code: &str) -> DomainResult<()> {
+        let current = self
+            .secrets
+            .booking_code_hash(user.organization_id, code.trim());
+        let Some(used) = user.booking_code_hash.as_ref() else {
+            return Ok(());
+        };
+        if *used == current {
+            return Ok(());
+        }
+        let mut tx = self.store.begin().await?;
+        // Compare-and-set of the hash column alone, never a whole-row write of the copy read
+        // earlier: a deactivation (or any change) committed since must stay. Only the code just
+        // used is re-hashed; `false` means it was reset or re-hashed meanwhile: nothing to do.
+        tx.replace_booking_code_hash(user.id, used, &current)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

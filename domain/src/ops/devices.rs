@@ -106,28 +106,31 @@ impl Domain {
         token: &str,
         ip: Option<String>,
     ) -> DomainResult<Authenticated> {
-        let invalid = || DomainError::Unauthenticated("invalid or revoked device token".into());
-        let hash = self.secrets.token_hash(DEVICE_PURPOSE, token);
-        let device = self
-            .store
-            .device_by_token_hash(hash.expose())
-            .await?
-            .ok_or_else(invalid)?;
+        let mut found = None;
+        // Under the current pepper, then the previous one during a rotation.
+        for hash in self.secrets.token_hashes(DEVICE_PURPOSE, token) {
+            found = self.store.device_by_token_hash(hash.expose()).await?;
+            if found.is_some() {
+                break;
+            }
+        }
+        let device = found.ok_or_else(invalid_device)?;
         if device.revoked_at.is_some() {
-            return Err(invalid());
+            return Err(invalid_device());
         }
         // A tablet lives as long as its registrant may act: deactivating them stops it too.
         let registrant = self
             .store
             .user(device.registered_by)
             .await?
-            .ok_or_else(invalid)?;
+            .ok_or_else(invalid_device)?;
         if registrant.status != UserStatus::Active {
-            return Err(invalid());
+            return Err(invalid_device());
         }
         let organization = self
             .organization_of(&*self.store, device.organization_id)
             .await?;
+        let device = self.rehash_device_token(device, token).await?;
         Ok(Authenticated::new(Actor::for_device(
             registrant,
             organization,
@@ -135,4 +138,32 @@ impl Domain {
             ip,
         )))
     }
+
+    /// A device token still stored under the previous pepper is stored under the current one
+    /// from its first use on, so the tablet keeps working once the previous pepper is dropped.
+    async fn rehash_device_token(&self, device: Device, token: &str) -> DomainResult<Device> {
+        let current = self.secrets.token_hash(DEVICE_PURPOSE, token);
+        if device.token_hash == current {
+            return Ok(device);
+        }
+        let mut tx = self.store.begin().await?;
+        // Compare-and-set of the hash column alone, never a whole-row write of the copy read
+        // above: a revocation committed since the lookup must stay. `false` means the token
+        // changed meanwhile (e.g. another replica re-hashed it first): nothing to do.
+        let replaced = tx
+            .replace_device_token_hash(device.id, &device.token_hash, &current)
+            .await?;
+        tx.commit().await?;
+        if !replaced {
+            return Ok(device);
+        }
+        Ok(Device {
+            token_hash: current,
+            ..device
+        })
+    }
+}
+
+fn invalid_device() -> DomainError {
+    DomainError::Unauthenticated("invalid or revoked device token".into())
 }

@@ -401,8 +401,14 @@ impl Domain {
             .collect();
         let (claimed, _) =
             claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
-        let hash = self.secrets.token_hash(INVITATION_PURPOSE, token.trim());
-        let found = self.store.invitation_by_token_hash(hash.expose()).await?;
+        // Under the current pepper, then the previous one during a rotation.
+        let mut found = None;
+        for hash in self.secrets.token_hashes(INVITATION_PURPOSE, token.trim()) {
+            found = self.store.invitation_by_token_hash(hash.expose()).await?;
+            if found.is_some() {
+                break;
+            }
+        }
         let Some(found) = found.filter(|i| i.status(self.now()) == InvitationStatus::Pending)
         else {
             return Err(bad_token());

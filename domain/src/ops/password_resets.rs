@@ -106,17 +106,23 @@ impl Domain {
             .collect();
         let (claimed, _) =
             claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
-        let hash = self.secrets.token_hash(RESET_PURPOSE, token.trim());
         let now = self.now();
         let usable = |r: &PasswordResetToken| r.used_at.is_none() && r.expires_at > now;
-        if !self
-            .store
-            .password_reset_by_token_hash(hash.expose())
-            .await?
-            .is_some_and(|r| usable(&r))
-        {
-            return Err(bad_token());
+        // Under the current pepper, then the previous one during a rotation.
+        let mut found = None;
+        for hash in self.secrets.token_hashes(RESET_PURPOSE, token.trim()) {
+            if let Some(reset) = self
+                .store
+                .password_reset_by_token_hash(hash.expose())
+                .await?
+            {
+                found = Some((reset, hash));
+                break;
+            }
         }
+        let Some((_, hash)) = found.filter(|(reset, _)| usable(reset)) else {
+            return Err(bad_token());
+        };
         release(&*self.attempts, &claimed).await?;
         check_password_policy("newPassword", new_password)?;
         let password_hash = self.secrets.hash_password(new_password).await?;

@@ -432,12 +432,8 @@ impl Domain {
     ) -> DomainResult<(String, Secret)> {
         for _ in 0..8 {
             let code = random_digits(BOOKING_CODE_DIGITS);
-            let hash = self.secrets.booking_code_hash(org, &code);
-            if store
-                .user_by_booking_code(org, hash.expose())
-                .await?
-                .is_none()
-            {
+            if !self.booking_code_taken(store, org, &code).await? {
+                let hash = self.secrets.booking_code_hash(org, &code);
                 return Ok((code, hash));
             }
         }

@@ -1,6 +1,7 @@
 use concierge_domain::ids::DeviceId;
 use concierge_domain::model::Device;
 use concierge_domain::storage::StorageResult;
+use concierge_domain::values::Secret;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -48,4 +49,24 @@ pub(crate) async fn update(conn: &mut Conn, device: &Device) -> StorageResult<()
         .await
         .storage()?;
     expect_one("device", affected)
+}
+
+/// Compare-and-set of the token hash alone: `to` only where it still is `from`, every other
+/// column untouched (a revocation committed meanwhile stays). `true` if the row changed.
+pub(crate) async fn replace_token_hash(
+    conn: &mut Conn,
+    id: DeviceId,
+    from: &Secret,
+    to: &Secret,
+) -> StorageResult<bool> {
+    let affected = diesel::update(
+        devices::table
+            .find(id.0)
+            .filter(devices::token_hash.eq(from.expose())),
+    )
+    .set(devices::token_hash.eq(to.expose()))
+    .execute(conn)
+    .await
+    .storage()?;
+    Ok(affected > 0)
 }

@@ -3,6 +3,7 @@ use std::collections::{BTreeSet, HashMap};
 use concierge_domain::ids::{OrganizationId, SiteGroupId, SiteId, UserId};
 use concierge_domain::model::{Page, User, UserQuery};
 use concierge_domain::storage::StorageResult;
+use concierge_domain::values::Secret;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
@@ -253,4 +254,24 @@ pub(crate) async fn update(conn: &mut Conn, user: &User) -> StorageResult<()> {
         .await
         .storage()?;
     insert_grants(conn, user).await
+}
+
+/// Compare-and-set of the booking-code hash alone: `to` only where it still is `from`, every
+/// other column (status, grants) untouched. `true` if the row changed.
+pub(crate) async fn replace_booking_code_hash(
+    conn: &mut Conn,
+    id: UserId,
+    from: &Secret,
+    to: &Secret,
+) -> StorageResult<bool> {
+    let affected = diesel::update(
+        users::table
+            .find(id.0)
+            .filter(users::booking_code_hash.eq(from.expose())),
+    )
+    .set(users::booking_code_hash.eq(to.expose()))
+    .execute(conn)
+    .await
+    .storage()?;
+    Ok(affected > 0)
 }

@@ -1013,9 +1013,28 @@ fn path_with_cargo() -> std::ffi::OsString {
     std::env::join_paths(paths).expect("a PATH")
 }
 
+/// The triple of the machine running the tests (`rustc -vV`'s `host:`), from the rustc beside
+/// the cargo running them.
+fn host_triple() -> String {
+    let output = Command::new("rustc")
+        .arg("-vV")
+        .env("PATH", path_with_cargo())
+        .stdin(Stdio::null())
+        .output()
+        .expect("rustc runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(str::to_owned)
+        .expect("rustc -vV names the host")
+}
+
+/// The resolved graph for this machine's platform only: offline, dependencies of other
+/// platforms (never downloaded by a build here) are not needed.
 fn metadata(manifest: &std::path::Path) -> Value {
     let output = Command::new(cargo())
         .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        .args(["--filter-platform", &host_triple()])
         .arg("--manifest-path")
         .arg(manifest)
         .stdin(Stdio::null())

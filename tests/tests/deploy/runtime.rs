@@ -94,6 +94,29 @@ async fn the_entrypoint_migrates_then_execs_the_server_which_drains_on_sigterm()
             .is_some_and(|t| t.starts_with("text/plain")),
         "Prometheus text"
     );
+    // The PostgreSQL pool is reported: its size, and what is open of it (the probes above used it).
+    let exposition = String::from_utf8_lossy(&metrics.body).into_owned();
+    let pool = |state: &str| {
+        let series = format!("concierge_database_pool_connections{{state=\"{state}\"}} ");
+        exposition
+            .lines()
+            .find_map(|line| line.strip_prefix(series.as_str()))
+            .and_then(|value| value.parse::<f64>().ok())
+    };
+    assert_eq!(
+        pool("max"),
+        Some(concierge_api::app::DATABASE_POOL_SIZE as f64),
+        "pool size in /metrics:\n{exposition}"
+    );
+    assert!(
+        pool("open").is_some_and(|open| open >= 1.0),
+        "open connections:\n{exposition}"
+    );
+    assert_eq!(
+        pool("waiting"),
+        Some(0.0),
+        "nobody waits on an idle server:\n{exposition}"
+    );
     assert!(
         run_healthcheck(&container.addr.to_string()).success(),
         "healthcheck.sh with LISTEN_ADDR={}",

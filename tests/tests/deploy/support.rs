@@ -1,22 +1,18 @@
-//! The image's entry point as a child process, a minimal HTTP/1.1 client, a
-//! `graphql-transport-ws` client, and SQL probes of the database.
+//! The image's entry point as a child process (on the shared harness's `Server` and HTTP
+//! client), a `graphql-transport-ws` client, and SQL probes of the database.
 
-use std::fs::File;
-use std::io::Read as _;
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
 
-use concierge_tests::Gql;
+pub use concierge_tests::server::{Scratch, free_port};
+use concierge_tests::server::{Server, binary, free_address};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
@@ -24,63 +20,23 @@ use crate::deploy;
 
 /// How long a start may take: migrations, then the bootstrap's Argon2id hash at full cost.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const POLL: Duration = Duration::from_millis(50);
-
-// ---------------------------------------------------------------------------------------------
-// The binary
-// ---------------------------------------------------------------------------------------------
-
-/// The workspace's `concierge` binary, built once per test process (the shared harness).
-pub async fn binary() -> PathBuf {
-    concierge_tests::server::binary().await
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 // ---------------------------------------------------------------------------------------------
 // The container, as a process
 // ---------------------------------------------------------------------------------------------
 
-/// A scratch directory (working directory, mailbox, logs), removed on drop.
-pub struct Scratch(PathBuf);
-
-impl Scratch {
-    pub fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "concierge-deploy-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(path.join("mailbox")).expect("a scratch directory");
-        Scratch(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `deploy/entrypoint.sh serve` run as the image runs it: the image's environment (the
-/// Dockerfile's ENV, listening on loopback here), `concierge` found on `PATH`, nothing
-/// inherited. SIGKILLed if dropped while running.
+/// The image's entry point running as a process (the shared harness's [`Server`]), and the
+/// binary it found on `PATH`.
 pub struct Container {
-    child: Child,
-    pub addr: SocketAddr,
-    log: PathBuf,
+    server: Server,
     pub binary: PathBuf,
+}
+
+impl std::ops::Deref for Container {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
 }
 
 impl Container {
@@ -88,12 +44,7 @@ impl Container {
     pub async fn spawn(scratch: &Scratch, name: &str, env: &[(&str, &str)]) -> Container {
         let binary = binary().await;
         let bin_dir = binary.parent().expect("the binary's directory");
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
-            .parse()
-            .expect("an address");
-        let log = scratch.path().join(format!("{name}.log"));
-        let stdout = File::create(&log).expect("a log file");
-        let stderr = stdout.try_clone().expect("the log file, again");
+        let addr = free_address();
         let mut path = std::ffi::OsString::from(bin_dir);
         path.push(":/usr/local/bin:/usr/bin:/bin");
         let mut command = Command::new(deploy("entrypoint.sh"));
@@ -108,20 +59,12 @@ impl Container {
             .env("LOG_FORMAT", "json")
             .env("MAIL_DIR", scratch.path().join("mailbox"))
             .env("RUST_LOG", "info")
-            .current_dir(scratch.path())
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr);
+            .current_dir(scratch.path());
         for (key, value) in env {
             command.env(key, value);
         }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run deploy/entrypoint.sh: {e}"));
         Container {
-            child,
-            addr,
-            log,
+            server: Server::spawn(command, addr, scratch, name),
             binary,
         }
     }
@@ -133,104 +76,17 @@ impl Container {
         container
     }
 
+    /// Waits until `/healthz` answers 200 (migrations, then the bootstrap's Argon2id hash at
+    /// full cost, may come first).
     pub async fn wait_until_healthy(&mut self) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("the status") {
-                panic!(
-                    "the container exited at start with {status}:\n{}",
-                    self.log()
-                );
-            }
-            if let Ok(response) = self.request("GET", "/healthz", None, None).await
-                && response.status == 200
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "/healthz did not answer within {START_TIMEOUT:?}:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// What the process wrote to stdout and stderr so far.
-    pub fn log(&self) -> String {
-        let mut text = String::new();
-        let _ = File::open(&self.log).and_then(|mut f| f.read_to_string(&mut text));
-        text
+        self.server.wait_until_healthy(START_TIMEOUT).await;
     }
 
     /// Sends SIGTERM (as `docker stop` and the kubelet do) to the process the entry point
     /// started as, and waits at most `within` for it to exit; returns its status and how long
     /// it took.
-    pub async fn terminate(mut self, within: Duration) -> (ExitStatus, Duration) {
-        let sent = Command::new("kill")
-            .args(["-s", "TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill(1) runs");
-        assert!(sent.success(), "kill -s TERM failed: {sent}");
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("the status") {
-                return (status, started.elapsed());
-            }
-            assert!(
-                started.elapsed() < within,
-                "the server did not exit within {within:?} of SIGTERM:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    pub async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> std::io::Result<Response> {
-        request(self.addr, method, path, token, body).await
-    }
-
-    /// A GraphQL operation over `POST /graphql`.
-    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Gql {
-        let body = json!({"query": query, "variables": variables});
-        let response = self
-            .request("POST", "/graphql", token, Some(&body))
-            .await
-            .unwrap_or_else(|e| panic!("POST /graphql failed: {e}\n{}", self.log()));
-        let value: Value = serde_json::from_slice(&response.body).unwrap_or_else(|e| {
-            panic!(
-                "POST /graphql answered {} with no JSON ({e}): {}",
-                response.status,
-                String::from_utf8_lossy(&response.body)
-            )
-        });
-        Gql {
-            data: value.get("data").cloned().unwrap_or(Value::Null),
-            errors: value
-                .get("errors")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-        }
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    pub async fn terminate(self, within: Duration) -> (ExitStatus, Duration) {
+        self.server.terminate_timed(within).await
     }
 }
 
@@ -245,116 +101,6 @@ pub fn run_healthcheck(listen_addr: &str) -> ExitStatus {
         .stderr(Stdio::null())
         .status()
         .expect("deploy/healthcheck.sh runs")
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP
-// ---------------------------------------------------------------------------------------------
-
-pub struct Response {
-    pub status: u16,
-    /// Header names lower-cased.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One HTTP/1.1 exchange with `Connection: close`.
-pub async fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> std::io::Result<Response> {
-    tokio::time::timeout(REQUEST_TIMEOUT, exchange(addr, method, path, token, body))
-        .await
-        .unwrap_or_else(|_| Err(std::io::Error::other("the request timed out")))
-}
-
-async fn exchange(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> std::io::Result<Response> {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    parse_response(&raw)
-}
-
-fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
-    let invalid =
-        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| invalid("no end of headers"))?;
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| invalid("no status line"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
-    let mut body = raw[split + 4..].to_vec();
-    if chunked {
-        let mut decoded = Vec::new();
-        let mut rest = body.as_slice();
-        loop {
-            let end = rest
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .ok_or_else(|| invalid("truncated chunk size"))?;
-            let size_text = String::from_utf8_lossy(&rest[..end]).to_string();
-            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-                .map_err(|_| invalid("bad chunk size"))?;
-            rest = &rest[end + 2..];
-            if size == 0 {
-                break;
-            }
-            if rest.len() < size + 2 {
-                return Err(invalid("truncated chunk"));
-            }
-            decoded.extend_from_slice(&rest[..size]);
-            rest = &rest[size + 2..];
-        }
-        body = decoded;
-    }
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
 }
 
 // ---------------------------------------------------------------------------------------------

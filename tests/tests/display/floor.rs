@@ -5,9 +5,9 @@
 use chrono::{DateTime, Duration, DurationRound as _, Timelike as _, Utc};
 use concierge_tests::TestApp;
 use concierge_tests::server::{OPERATOR_EMAIL, OPERATOR_PASSWORD, Server};
+use concierge_tests::tenant::organization;
+pub use concierge_tests::tenant::text;
 use serde_json::{Value, json};
-
-const CHOSEN: &str = "display-tests-password-1";
 
 pub struct Floor {
     pub admin: String,
@@ -19,13 +19,6 @@ pub struct Floor {
     pub booker_code: String,
     pub device_id: String,
     pub device_token: String,
-}
-
-pub fn text(value: &Value) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a string, got {value:#}"))
-        .to_owned()
 }
 
 /// A time zone in which it is mid-morning now (10:xx), whatever the hour of the test run: the
@@ -51,7 +44,7 @@ pub fn slot_now() -> DateTime<Utc> {
 
 pub async fn floor(server: &Server, company: &str, zone: &str, policy: Value) -> Floor {
     let operator = server.login(OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
-    let (partner_id, partner) = organization(
+    let partner = organization(
         server,
         &operator,
         "PARTNER",
@@ -59,8 +52,15 @@ pub async fn floor(server: &Server, company: &str, zone: &str, policy: Value) ->
         None,
     )
     .await;
-    let (company_id, admin) =
-        organization(server, &partner, "COMPANY", company, Some(&partner_id)).await;
+    let client = organization(
+        server,
+        &partner.admin,
+        "COMPANY",
+        company,
+        Some(&partner.id),
+    )
+    .await;
+    let (company_id, admin) = (client.id, client.admin);
 
     let r = server
         .gql(
@@ -125,31 +125,6 @@ pub async fn floor(server: &Server, company: &str, zone: &str, policy: Value) ->
         device_id,
         device_token,
     }
-}
-
-/// Creates an organization as the holder of `token` and signs its administrator in; returns
-/// (organization id, administrator's access token).
-async fn organization(
-    server: &Server,
-    token: &str,
-    kind: &str,
-    name: &str,
-    parent: Option<&str>,
-) -> (String, String) {
-    let email = format!("admin@{}.test", name.to_lowercase().replace(' ', "-"));
-    let r = server
-        .gql(
-            Some(token),
-            "mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) {
-                organization { id } credentials { temporaryPassword } } }",
-            json!({"i": {"kind": kind, "name": name, "parentId": parent, "timeZone": "Europe/Paris",
-                "administrator": {"firstName": "Admin", "lastName": name, "email": email}}}),
-        )
-        .await;
-    let payload = &r.ok()["createOrganization"];
-    let id = text(&payload["organization"]["id"]);
-    let temporary = text(&payload["credentials"]["temporaryPassword"]);
-    (id, server.first_sign_in(&email, &temporary, CHOSEN).await)
 }
 
 /// An administrator's booking for the booker; returns its id.

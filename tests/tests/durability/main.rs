@@ -5,6 +5,8 @@
 //! - `outage`: the database goes away under a running API (a proxy cuts every connection) and
 //!   comes back; the API answers 503 / INTERNAL "storage unavailable" meanwhile, then recovers
 //!   by itself.
+//! - `shutdown`: SIGTERM while clients are booking; the process exits in time and every
+//!   acknowledged booking is read back by the next one.
 //! - `concurrency`: twenty simultaneous creations of one username make exactly one user.
 //!
 //! The server process and its HTTP client are `concierge_tests::server` (shared with the
@@ -15,3 +17,4 @@ mod concurrency;
 mod outage;
 mod proxy;
 mod restart;
+mod shutdown;

@@ -4,46 +4,14 @@
 
 use std::time::Duration;
 
+use concierge_tests::CHOSEN_PASSWORD as CHOSEN;
 use concierge_tests::postgres::fresh_database;
 use concierge_tests::server::{OPERATOR_EMAIL, OPERATOR_PASSWORD, Scratch, Server};
+use concierge_tests::tenant::{organization, text};
 use serde_json::{Value, json};
 
-const CHOSEN: &str = "chosen-password-42";
 /// The longest a SIGTERM may take to end an idle server.
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Creates an organization as the holder of `token` and signs its administrator in; returns
-/// (organization id, administrator's login, administrator's access token).
-async fn organization(
-    server: &Server,
-    token: &str,
-    kind: &str,
-    name: &str,
-    parent: Option<&str>,
-) -> (String, String, String) {
-    let email = format!("admin@{}.test", name.to_lowercase());
-    let r = server
-        .gql(
-            Some(token),
-            "mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) {
-                organization { id } credentials { login temporaryPassword } } }",
-            json!({"i": {"kind": kind, "name": name, "parentId": parent, "timeZone": "Europe/Paris",
-                "administrator": {"firstName": "Admin", "lastName": name, "email": email}}}),
-        )
-        .await;
-    let payload = &r.ok()["createOrganization"];
-    let id = text(&payload["organization"]["id"]);
-    let temporary = text(&payload["credentials"]["temporaryPassword"]);
-    let token = server.first_sign_in(&email, &temporary, CHOSEN).await;
-    (id, email, token)
-}
-
-fn text(value: &Value) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a string, got {value:#}"))
-        .to_owned()
-}
 
 /// What the company's administrator reads.
 async fn snapshot(server: &Server, token: &str, ids: &Value) -> Value {
@@ -71,10 +39,17 @@ async fn a_restart_on_the_same_database_loses_nothing() {
 
     // Through HTTP, as front ends do: a partner, its client company, a site, a room, a user.
     let operator = server.login(OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
-    let (partner, _, partner_token) =
-        organization(&server, &operator, "PARTNER", "Resellers", None).await;
-    let (company, admin_login, admin_token) =
-        organization(&server, &partner_token, "COMPANY", "Globex", Some(&partner)).await;
+    let partner = organization(&server, &operator, "PARTNER", "Resellers", None).await;
+    let globex = organization(
+        &server,
+        &partner.admin,
+        "COMPANY",
+        "Globex",
+        Some(&partner.id),
+    )
+    .await;
+    let (partner, company) = (partner.id, globex.id);
+    let (admin_login, admin_token) = (globex.admin_login, globex.admin);
     let r = server
         .gql(
             Some(&admin_token),

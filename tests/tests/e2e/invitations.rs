@@ -211,3 +211,30 @@ async fn an_inviter_cannot_grant_more_than_they_have() {
         json!("INVITED")
     );
 }
+
+/// `INVITATION_TTL_HOURS` sets how long an invitation link lives, as `expiresAt` shows.
+#[tokio::test]
+async fn invitation_validity_follows_the_configuration() {
+    for (hours, expected) in [("2", 2), ("168", 168)] {
+        let app = TestApp::with_settings(&[("INVITATION_TTL_HOURS", hours)]).await;
+        let (_, company) = app.company("Ttl").await;
+        let before = chrono::Utc::now();
+        let r = app
+            .gql(Some(&company.admin_token), "mutation($i: InviteCollaboratorInput!) { inviteCollaborator(input: $i) {
+                invitation { status expiresAt } } }",
+                json!({"i": {"organizationId": company.id, "email": "lou@ttl.test", "firstName": "Lou", "lastName": "Vidal"}}))
+            .await;
+        let invitation = &r.ok()["inviteCollaborator"]["invitation"];
+        assert_eq!(invitation["status"], json!("PENDING"));
+        let expires_at = chrono::DateTime::parse_from_rfc3339(
+            invitation["expiresAt"].as_str().expect("expiresAt"),
+        )
+        .expect("an RFC 3339 instant");
+        let lifetime = expires_at.with_timezone(&chrono::Utc) - before;
+        assert!(
+            lifetime >= chrono::Duration::hours(expected)
+                && lifetime < chrono::Duration::hours(expected) + chrono::Duration::minutes(1),
+            "INVITATION_TTL_HOURS={hours}: the invitation lives {lifetime:?}"
+        );
+    }
+}

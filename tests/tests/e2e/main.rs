@@ -9,6 +9,7 @@ mod edge;
 mod grants;
 mod http;
 mod invitations;
+mod key_rotation;
 mod organizations;
 mod origins;
 mod password_reset;

@@ -33,3 +33,15 @@ pub fn text(value: &Value) -> String {
 /// A well-formed ID that names nothing, and one that is not an ID at all.
 pub const UNKNOWN_ID: &str = "01890a5d-ac96-774b-bcce-b302099a8057";
 pub const MALFORMED_ID: &str = "not-an-id";
+
+/// The value of one series (`name` or `name{labels}`, labels in Prometheus' sorted order) in a
+/// Prometheus text exposition; `None` when it is absent.
+pub fn metric(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok()).flatten()
+        })
+}

@@ -5,6 +5,8 @@ use concierge_tests::{OPERATOR_EMAIL, OPERATOR_PASSWORD, TestApp};
 use futures::future::join_all;
 use serde_json::json;
 
+use crate::support::metric;
+
 const LOGIN: &str = "mutation($l: String!, $p: String!) { login(input: {login: $l, password: $p}) { accessToken } }";
 
 async fn codes_of(app: &TestApp, login: &str, password: &str) -> String {
@@ -35,6 +37,15 @@ async fn ten_failures_lock_the_account_even_against_the_right_password() {
         )
         .await;
     locked.assert_error("RATE_LIMITED", None);
+    let metrics = app.state.metrics.render();
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"concierge_throttled_attempts_total{operation="login"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
     // Another account from the same address is not locked (the address limit is 50).
     let other = app
         .gql(

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use concierge_api::http::router;
 use concierge_tests::TestApp;
+
+use crate::support::metric;
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -105,6 +107,36 @@ async fn a_tablet_hears_of_a_booking_over_graphql_transport_ws() {
     assert_eq!(
         message["payload"]["data"]["bookingEvents"]["booking"]["room"]["name"],
         json!("Touch Room")
+    );
+
+    // `/metrics` counts the connection and its subscription, and forgets the subscription once
+    // the client completes it (the connection stays).
+    let metrics = app.state.metrics.render();
+    assert_eq!(
+        metric(&metrics, "concierge_live_subscriptions"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "concierge_websocket_connections"),
+        Some(1.0),
+        "{metrics}"
+    );
+    send(&mut socket, json!({"id": "1", "type": "complete"})).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while metric(&app.state.metrics.render(), "concierge_live_subscriptions") != Some(0.0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the completed subscription is still counted: {}",
+            app.state.metrics.render()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let metrics = app.state.metrics.render();
+    assert_eq!(
+        metric(&metrics, "concierge_websocket_connections"),
+        Some(1.0),
+        "{metrics}"
     );
 }
 

@@ -30,6 +30,8 @@ pub fn secrets() -> Arc<Secrets> {
         Keys {
             jwt: b"mail-test-jwt".to_vec(),
             pepper: b"mail-test-pepper".to_vec(),
+            jwt_previous: None,
+            pepper_previous: None,
         },
         Argon2Cost::FAST_INSECURE,
     )

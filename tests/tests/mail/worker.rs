@@ -314,6 +314,8 @@ async fn unrenderable_messages_fail_without_being_sent_or_quoted() {
         Keys {
             jwt: vec![],
             pepper: b"another pepper".to_vec(),
+            jwt_previous: None,
+            pepper_previous: None,
         },
         Argon2Cost::FAST_INSECURE,
     )

@@ -14,14 +14,15 @@
 //! server the test fails, it never skips.
 
 mod socket;
+mod throttling;
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use concierge_tests::postgres::fresh_database;
-use concierge_tests::server::{Bootstrap, OPERATOR_EMAIL, OPERATOR_PASSWORD, Scratch, Server};
-use concierge_tests::{CHOSEN_PASSWORD, TestApp};
-use serde_json::{Value, json};
+use concierge_tests::server::{Bootstrap, Scratch, Server};
+use concierge_tests::tenant::{Tenant, tenant, text};
+use serde_json::json;
 use tokio::time::Instant;
 
 use crate::socket::{Event, Subscriber};
@@ -40,124 +41,12 @@ const BOOK: &str = "mutation($i: CreateBookingInput!) { createBooking(input: $i)
 const CANCEL: &str =
     "mutation($id: ID!) { cancelBooking(input: {id: $id}) { booking { id status } } }";
 
-#[track_caller]
-fn text(value: &Value) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a string, got {value:#}"))
-        .to_owned()
-}
-
 /// `days` from today at `hour`:`minute` UTC: on a 15-minute slot of a room in Paris.
 fn at(days: i64, hour: u32, minute: u32) -> DateTime<Utc> {
     (Utc::now().date_naive() + chrono::Duration::days(days))
         .and_hms_opt(hour, minute, 0)
         .expect("a time of day")
         .and_utc()
-}
-
-/// What the test acts with, all created through one server's HTTP API.
-struct Cast {
-    company_admin: String,
-    room: String,
-    /// A person of the company who may book the room for themselves (signed in, password chosen).
-    booker: String,
-    /// The room's tablet.
-    tablet: String,
-}
-
-/// Creates an organization as the holder of `token`; its administrator signs in with the
-/// temporary password and chooses one, as a newcomer must. Returns (id, administrator's token).
-async fn organization(
-    server: &Server,
-    token: &str,
-    kind: &str,
-    name: &str,
-    parent: Option<&str>,
-) -> (String, String) {
-    let email = format!("admin@{}.test", name.to_lowercase());
-    let r = server
-        .gql(
-            Some(token),
-            "mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) {
-                organization { id } credentials { login temporaryPassword } } }",
-            json!({"i": {"kind": kind, "name": name, "parentId": parent, "timeZone": "Europe/Paris",
-                "administrator": {"firstName": "Admin", "lastName": name, "email": email}}}),
-        )
-        .await;
-    let payload = &r.ok()["createOrganization"];
-    let login = text(&payload["credentials"]["login"]);
-    let temporary = text(&payload["credentials"]["temporaryPassword"]);
-    let admin = server
-        .first_sign_in(&login, &temporary, CHOSEN_PASSWORD)
-        .await;
-    (text(&payload["organization"]["id"]), admin)
-}
-
-/// Partner → company → site → room → a booker, and a tablet for the room.
-async fn cast(server: &Server) -> Cast {
-    let operator = server.login(OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
-    let (partner, partner_admin) =
-        organization(server, &operator, "PARTNER", "Resellers", None).await;
-    let (company, company_admin) =
-        organization(server, &partner_admin, "COMPANY", "Globex", Some(&partner)).await;
-    let r = server
-        .gql(
-            Some(&company_admin),
-            "mutation($i: CreateSiteInput!) { createSite(input: $i) { site { id } } }",
-            json!({"i": {"organizationId": company, "name": "Paris HQ", "timeZone": "Europe/Paris"}}),
-        )
-        .await;
-    let site = text(&r.ok()["createSite"]["site"]["id"]);
-    let r = server
-        .gql(
-            Some(&company_admin),
-            "mutation($i: CreateRoomInput!) { createRoom(input: $i) { room { id } } }",
-            json!({"i": {"siteId": site, "name": "Salle Curie", "capacity": 8}}),
-        )
-        .await;
-    let room = text(&r.ok()["createRoom"]["room"]["id"]);
-    let r = server
-        .gql(
-            Some(&company_admin),
-            "mutation($i: CreateProfileInput!) { createProfile(input: $i) { profile { id } } }",
-            json!({"i": {"organizationId": company, "name": "Bookers", "permissions":
-                TestApp::permissions(json!({"bookings": "SELF", "rooms": "READ", "modules": ["rooms"]}))}}),
-        )
-        .await;
-    let bookers = text(&r.ok()["createProfile"]["profile"]["id"]);
-    let r = server
-        .gql(
-            Some(&company_admin),
-            "mutation($i: CreateUserInput!) { createUser(input: $i) {
-                user { id } credentials { login temporaryPassword } } }",
-            json!({"i": {"organizationId": company, "firstName": "Léa", "lastName": "Moreau",
-                "email": "lea@globex.test", "profileId": bookers, "siteIds": [site],
-                "defaultSiteId": site}}),
-        )
-        .await;
-    let credentials = &r.ok()["createUser"]["credentials"];
-    let booker = server
-        .first_sign_in(
-            &text(&credentials["login"]),
-            &text(&credentials["temporaryPassword"]),
-            CHOSEN_PASSWORD,
-        )
-        .await;
-    let r = server
-        .gql(
-            Some(&company_admin),
-            "mutation($s: ID!, $r: ID!) { registerDevice(input: {siteId: $s, roomId: $r, name: \"Door tablet\"}) { token } }",
-            json!({"s": site, "r": room}),
-        )
-        .await;
-    let tablet = text(&r.ok()["registerDevice"]["token"]);
-    Cast {
-        company_admin,
-        room,
-        booker,
-        tablet,
-    }
 }
 
 /// Books `[start, end)` of `room` through `server`; returns the booking's id.
@@ -231,7 +120,7 @@ impl Listening {
 /// at least one event; panics after [`READINESS`]. Returns the probes' ids in booking order.
 async fn until_everyone_listens(
     writer: &Server,
-    cast: &Cast,
+    cast: &Tenant,
     listeners: &mut [&mut Listening],
 ) -> Vec<String> {
     let started = Instant::now();
@@ -325,14 +214,13 @@ async fn a_booking_made_through_one_replica_reaches_the_subscribers_of_the_other
     assert_ne!(a.addr, b.addr);
 
     // Everything is set up through A; the tablet listens on B, the administrator on A.
-    let cast = cast(&a).await;
+    let cast = tenant(&a).await;
     let mut on_b = Listening {
         subscriber: Subscriber::open("subscriber on B", b.addr, &cast.tablet, &cast.room).await,
         heard: Vec::new(),
     };
     let mut on_a = Listening {
-        subscriber: Subscriber::open("subscriber on A", a.addr, &cast.company_admin, &cast.room)
-            .await,
+        subscriber: Subscriber::open("subscriber on A", a.addr, &cast.admin, &cast.room).await,
         heard: Vec::new(),
     };
     let probes = until_everyone_listens(&a, &cast, &mut [&mut on_b, &mut on_a]).await;

@@ -251,7 +251,11 @@ impl BookingsSubscription {
         let events = domain.store.booking_events();
         let mut recheck = tokio::time::interval(RECHECK_EVERY);
         recheck.reset();
+        let counted = ctx
+            .data_opt::<std::sync::Arc<crate::metrics::Metrics>>()
+            .map(|metrics| metrics.subscription_started());
         let state = Feed {
+            _counted: counted,
             domain,
             token,
             watch,
@@ -265,6 +269,8 @@ impl BookingsSubscription {
 
 /// One subscriber's view of the booking feed.
 struct Feed {
+    /// Keeps the subscription on the `live_subscriptions` gauge until the feed is dropped.
+    _counted: Option<crate::metrics::LiveSubscription>,
     domain: d::Domain,
     token: Option<String>,
     watch: d::BookingWatch,

@@ -18,9 +18,10 @@ impl InvitationObject {
     async fn email(&self) -> String {
         self.0.email.to_string()
     }
-    /// As of now: PENDING until accepted, revoked or past `expiresAt`.
-    async fn status(&self) -> InvitationStatus {
-        self.0.status(chrono::Utc::now()).into()
+    /// As of now (the domain's clock): PENDING until accepted, revoked or past `expiresAt`.
+    async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<InvitationStatus> {
+        let domain = ctx.data::<d::Domain>()?;
+        Ok(self.0.status(domain.clock.now()).into())
     }
     async fn expires_at(&self) -> DateTime {
         self.0.expires_at.into()
