@@ -67,7 +67,7 @@ impl Metrics {
         )?;
         let outbox_backlog = IntGauge::new(
             "email_outbox_backlog",
-            "E-mails waiting in the outbox (undelivered, given up included)",
+            "E-mails waiting in the outbox (undelivered, given up not included)",
         )?;
         let throttled = IntCounterVec::new(
             Opts::new(

@@ -133,7 +133,8 @@ pub trait Reads: Send + Sync {
     ) -> StorageResult<Option<PasswordResetToken>>;
 
     async fn email(&self, id: EmailId) -> StorageResult<Option<OutboundEmail>>;
-    /// How many messages wait for delivery (the outbox backlog).
+    /// How many messages wait for delivery (the outbox backlog): neither sent nor abandoned
+    /// (see `OutboundEmail::is_pending`), due now or later.
     async fn pending_email_count(&self) -> StorageResult<i64>;
 }
 
@@ -205,9 +206,11 @@ pub trait Writes: Reads {
     /// Puts a message in the outbox; it leaves only if the transaction commits.
     async fn insert_email(&mut self, email: &OutboundEmail) -> StorageResult<()>;
     async fn update_email(&mut self, email: &OutboundEmail) -> StorageResult<()>;
-    /// Claims up to `limit` undelivered messages due at `now` (oldest first) for one delivery
-    /// attempt: each is returned with `next_attempt_at` moved to `now + lease`, so that another
-    /// worker (or replica) does not send it too unless this one fails to report back.
+    /// Claims up to `limit` pending messages (neither sent nor abandoned) due at `now` (oldest
+    /// first) for one delivery attempt: each is returned with `next_attempt_at` moved to
+    /// `now + lease`, so that another worker (or replica) does not send it too unless this one
+    /// fails to report back. An abandoned message is never claimed, whatever its
+    /// `next_attempt_at`.
     async fn claim_emails(
         &mut self,
         now: chrono::DateTime<chrono::Utc>,

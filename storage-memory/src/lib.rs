@@ -256,7 +256,7 @@ macro_rules! impl_reads {
                 Ok(self.with(|s| s.emails.get(&id).cloned()))
             }
             async fn pending_email_count(&self) -> StorageResult<i64> {
-                Ok(self.with(|s| s.emails.values().filter(|e| e.sent_at.is_none()).count() as i64))
+                Ok(self.with(|s| s.emails.values().filter(|e| e.is_pending()).count() as i64))
             }
             async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>> {
                 Ok(self.with(|s| s.device_tokens.get(hash).and_then(|id| s.devices.get(id)).cloned()))

@@ -429,7 +429,7 @@ impl State {
         let due: Vec<EmailId> = self
             .emails
             .values()
-            .filter(|e| e.sent_at.is_none() && e.next_attempt_at <= now)
+            .filter(|e| e.is_pending() && e.next_attempt_at <= now)
             .take(limit)
             .map(|e| e.id)
             .collect();

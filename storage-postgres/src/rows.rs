@@ -815,6 +815,7 @@ pub(crate) struct OutboxEmailRow {
     pub sent_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub abandoned_at: Option<DateTime<Utc>>,
 }
 
 impl From<&OutboundEmail> for OutboxEmailRow {
@@ -831,6 +832,7 @@ impl From<&OutboundEmail> for OutboxEmailRow {
             sent_at: e.sent_at,
             last_error: e.last_error.clone(),
             created_at: e.created_at,
+            abandoned_at: e.abandoned_at,
         }
     }
 }
@@ -849,6 +851,7 @@ impl TryFrom<OutboxEmailRow> for OutboundEmail {
             attempts: row.attempts,
             next_attempt_at: row.next_attempt_at,
             sent_at: row.sent_at,
+            abandoned_at: row.abandoned_at,
             last_error: row.last_error,
             created_at: row.created_at,
         })

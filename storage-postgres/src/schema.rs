@@ -236,6 +236,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
+        abandoned_at -> Nullable<Timestamptz>,
     }
 }
 

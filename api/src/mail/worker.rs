@@ -6,8 +6,9 @@
 //! 2. for each, open the sealed parameters, render, send;
 //! 3. in a new transaction per message, record the outcome: delivered → `sent_at`, parameters
 //!    wiped, no error; failed → one more attempt counted, retried after an exponential backoff,
-//!    the reason kept (never a parameter's value); after `max_attempts` failures, given up: left
-//!    unsent with its error and not claimed again.
+//!    the reason kept (never a parameter's value); after `max_attempts` failures, given up:
+//!    `abandoned_at` set, parameters wiped (they may hold secrets and will never be sent), the
+//!    error and attempt count kept; storage never claims it again nor counts it in the backlog.
 //!
 //! A message whose outcome cannot be recorded (storage down) is retried when its lease ends, so
 //! it may reach its recipient twice, with the same `Message-ID`.
@@ -15,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use concierge_domain::clock::{Clock, SystemClock};
 use concierge_domain::secrets::Secrets;
 use concierge_domain::storage::{Storage, StorageResult};
@@ -74,12 +75,6 @@ impl RetryPolicy {
     }
 }
 
-/// `next_attempt_at` of a message given up: never due again (and still a valid timestamp for
-/// every backend).
-pub fn never() -> DateTime<Utc> {
-    DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
 /// What a delivery pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FlushReport {
@@ -87,7 +82,7 @@ pub struct FlushReport {
     pub sent: usize,
     /// Failed, to be retried later.
     pub retried: usize,
-    /// Failed for the last allowed time.
+    /// Failed for the last allowed time: given up (`abandoned_at` set, parameters wiped).
     pub abandoned: usize,
 }
 
@@ -221,7 +216,10 @@ impl OutboxWorker {
                 email.attempts = email.attempts.saturating_add(1);
                 email.last_error = Some(error.reason());
                 if email.attempts >= self.policy.max_attempts {
-                    email.next_attempt_at = never();
+                    // Never to be sent: the parameters (a temporary password, a link) go, as on
+                    // delivery; the error and the attempt count stay, to tell why.
+                    email.abandoned_at = Some(now);
+                    email.sealed_params = String::new();
                     tracing::error!(
                         id = %email.id,
                         kind = ?email.kind,

@@ -21,7 +21,10 @@ pub enum EmailKind {
 /// A message in the transactional outbox: written in the same transaction as the change that
 /// causes it, delivered afterwards by a worker with retries. Its parameters may hold secrets (a
 /// temporary password, a link's token), so they are kept sealed (see `Secrets::seal`) and wiped
-/// once the message is delivered.
+/// once the message is delivered or given up.
+///
+/// A message is pending (due now or later, counted in the backlog) until it is either sent
+/// (`sent_at`) or abandoned (`abandoned_at`); see [`OutboundEmail::is_pending`].
 #[derive(Clone, PartialEq)]
 pub struct OutboundEmail {
     pub id: EmailId,
@@ -29,12 +32,17 @@ pub struct OutboundEmail {
     pub to: EmailAddress,
     pub language: Language,
     pub kind: EmailKind,
-    /// Sealed JSON of the template parameters; empty once delivered.
+    /// Sealed JSON of the template parameters; empty once delivered or abandoned.
     pub sealed_params: String,
     pub attempts: i32,
-    /// Not to be tried before this instant (a claim by a worker pushes it forward).
+    /// Not to be tried before this instant (a claim by a worker pushes it forward). Meaningless
+    /// once the message is sent or abandoned.
     pub next_attempt_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// When delivery was given up (after the last allowed failed attempt): the message is never
+    /// claimed again, no longer counted as pending, and its parameters are wiped. `attempts` and
+    /// `last_error` tell why.
+    pub abandoned_at: Option<DateTime<Utc>>,
     /// Why the last attempt failed (never holds a parameter).
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -47,7 +55,16 @@ impl std::fmt::Debug for OutboundEmail {
             .field("kind", &self.kind)
             .field("attempts", &self.attempts)
             .field("sent_at", &self.sent_at)
+            .field("abandoned_at", &self.abandoned_at)
             .finish_non_exhaustive()
+    }
+}
+
+impl OutboundEmail {
+    /// Neither sent nor abandoned: still to be delivered (due now or later). Only such messages
+    /// are claimed and counted in the backlog.
+    pub fn is_pending(&self) -> bool {
+        self.sent_at.is_none() && self.abandoned_at.is_none()
     }
 }
 

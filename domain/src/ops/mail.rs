@@ -46,6 +46,7 @@ impl Domain {
             attempts: 0,
             next_attempt_at: now,
             sent_at: None,
+            abandoned_at: None,
             last_error: None,
             created_at: now,
         };

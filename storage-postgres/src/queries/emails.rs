@@ -24,10 +24,12 @@ pub(crate) async fn by_id(conn: &mut Conn, id: EmailId) -> StorageResult<Option<
     row.map(OutboundEmail::try_from).transpose()
 }
 
-/// Messages not delivered yet (due or not): the backlog.
+/// Messages neither delivered nor abandoned (due or not): the backlog. The predicate is the one
+/// of the partial index `outbox_emails_due_idx`.
 pub(crate) async fn pending_count(conn: &mut Conn) -> StorageResult<i64> {
     outbox_emails::table
         .filter(outbox_emails::sent_at.is_null())
+        .filter(outbox_emails::abandoned_at.is_null())
         .count()
         .get_result(conn)
         .await
@@ -52,15 +54,17 @@ pub(crate) async fn update(conn: &mut Conn, email: &OutboundEmail) -> StorageRes
     expect_one("e-mail", affected)
 }
 
-/// Picks the due messages and leases them in one statement. `SKIP LOCKED` passes over rows that
-/// a concurrent claim holds (it leases them too; they are not due anymore once it commits), and a
-/// row leased and committed meanwhile is re-checked against `next_attempt_at <= now` before it
-/// is locked, so two claims never return one message. The CTE is materialized so that the
-/// locking select runs exactly once, whatever the plan: `LIMIT` holds.
+/// Picks the due messages and leases them in one statement. Only pending messages (neither sent
+/// nor abandoned: the predicate of the partial index `outbox_emails_due_idx`) are due.
+/// `SKIP LOCKED` passes over rows that a concurrent claim holds (it leases them too; they are not
+/// due anymore once it commits), and a row leased, delivered or abandoned and committed meanwhile
+/// is re-checked against the whole condition before it is locked, so two claims never return one
+/// message and a finished one is never returned. The CTE is materialized so that the locking
+/// select runs exactly once, whatever the plan: `LIMIT` holds.
 const CLAIM: &str = "\
     WITH due AS MATERIALIZED ( \
         SELECT id FROM outbox_emails \
-        WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+        WHERE sent_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= $1 \
         ORDER BY id \
         LIMIT $2 \
         FOR UPDATE SKIP LOCKED \

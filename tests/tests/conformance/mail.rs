@@ -87,8 +87,21 @@ fn message(org: Option<&Org>, to: &str, kind: EmailKind, due: DateTime<Utc>) -> 
         attempts: 0,
         next_attempt_at: due,
         sent_at: None,
+        abandoned_at: None,
         last_error: None,
         created_at: now(),
+    }
+}
+
+/// `m` as the worker records it when it gives up at `when`: one more failure counted, the error
+/// kept, the parameters wiped, `abandoned_at` set (`next_attempt_at` left as the claim made it).
+fn abandoned(m: &OutboundEmail, when: DateTime<Utc>) -> OutboundEmail {
+    OutboundEmail {
+        attempts: m.attempts + 1,
+        last_error: Some("smtp: 550 mailbox unavailable".into()),
+        sealed_params: String::new(),
+        abandoned_at: Some(when),
+        ..m.clone()
     }
 }
 
@@ -710,6 +723,201 @@ pub async fn sent_emails_leave_the_backlog(store: &dyn Storage) {
     assert_eq!(store.pending_email_count().await.expect("count"), 0);
 }
 
+pub async fn abandoned_emails_round_trip(store: &dyn Storage) {
+    let c = cast(store).await;
+    // Written abandoned already (e.g. by a worker that gave up on its first attempt)…
+    let given_up = abandoned(
+        &message(
+            Some(&c.company),
+            "ada@example.com",
+            EmailKind::Credentials,
+            at(0),
+        ),
+        at(3),
+    );
+    // …and abandoned by an update.
+    let invited = message(
+        Some(&c.partner),
+        "carol@example.com",
+        EmailKind::Invitation,
+        at(0),
+    );
+    let mut tx = begin(store).await;
+    tx.insert_email(&given_up).await.expect("email");
+    tx.insert_email(&invited).await.expect("email");
+    commit(tx).await;
+    assert_eq!(
+        store.email(given_up.id).await.expect("read"),
+        Some(given_up.clone())
+    );
+    assert_eq!(
+        store.email(invited.id).await.expect("read"),
+        Some(invited.clone())
+    );
+
+    let failed = OutboundEmail {
+        attempts: 9,
+        next_attempt_at: at(7),
+        last_error: Some("smtp: 451 try again later".into()),
+        ..invited.clone()
+    };
+    let invited_given_up = abandoned(&failed, at(8));
+    let mut tx = begin(store).await;
+    tx.update_email(&invited_given_up).await.expect("abandoned");
+    assert_eq!(
+        tx.email(invited.id).await.expect("own write"),
+        Some(invited_given_up.clone())
+    );
+    commit(tx).await;
+    let read = store
+        .email(invited.id)
+        .await
+        .expect("read")
+        .expect("the message");
+    assert_eq!(read, invited_given_up);
+    assert_eq!(read.abandoned_at, Some(at(8)));
+    assert_eq!(read.attempts, 10);
+    assert_eq!(
+        read.last_error.as_deref(),
+        Some("smtp: 550 mailbox unavailable")
+    );
+    assert_eq!(read.sealed_params, "");
+    assert_eq!(read.sent_at, None);
+    assert!(!read.is_pending());
+
+    // An update clears it like any other field (`None` is written, not skipped).
+    let revived = OutboundEmail {
+        abandoned_at: None,
+        ..read
+    };
+    let mut tx = begin(store).await;
+    tx.update_email(&revived).await.expect("revived");
+    commit(tx).await;
+    assert_eq!(store.email(invited.id).await.expect("read"), Some(revived));
+}
+
+pub async fn abandoned_emails_are_never_claimed(store: &dyn Storage) {
+    let c = cast(store).await;
+    let queued = queue(store, &c.company, 3, at(0)).await;
+    let lease = Duration::minutes(5);
+    // A message abandoned long ago and long overdue: its `next_attempt_at` means nothing.
+    let old = abandoned(
+        &message(None, "old@example.com", EmailKind::PasswordReset, at(-100)),
+        at(-90),
+    );
+    let mut tx = begin(store).await;
+    tx.insert_email(&old).await.expect("email");
+    commit(tx).await;
+
+    // The worker claims the three, gives the second up and reports the others as failed.
+    let claimed = claim(store, at(1), lease, 10).await;
+    assert_eq!(ids(&claimed), ids(&queued));
+    let given_up = abandoned(&claimed[1], at(1));
+    assert_eq!(given_up.next_attempt_at, at(1) + lease);
+    let retry = |m: &OutboundEmail| OutboundEmail {
+        attempts: 1,
+        next_attempt_at: at(2),
+        last_error: Some("timeout".into()),
+        ..m.clone()
+    };
+    let mut tx = begin(store).await;
+    tx.update_email(&given_up).await.expect("abandoned");
+    tx.update_email(&retry(&claimed[0])).await.expect("failed");
+    tx.update_email(&retry(&claimed[2])).await.expect("failed");
+    // Within the transaction already, an abandoned message is not due.
+    assert_eq!(
+        ids(&tx.claim_emails(at(100), lease, 10).await.expect("claim")),
+        vec![queued[0].id, queued[2].id]
+    );
+    drop(tx);
+
+    // Rolled back: the three are as the claim left them, all due once the lease is over.
+    assert_eq!(
+        ids(&claim(store, at(1) + lease, lease, 10).await),
+        ids(&queued)
+    );
+
+    let claimed = claim(store, at(100), lease, 10).await;
+    assert_eq!(ids(&claimed), ids(&queued));
+    let given_up = abandoned(&claimed[1], at(100));
+    let mut tx = begin(store).await;
+    tx.update_email(&given_up).await.expect("abandoned");
+    tx.update_email(&retry(&claimed[0])).await.expect("failed");
+    tx.update_email(&retry(&claimed[2])).await.expect("failed");
+    commit(tx).await;
+
+    // Due or not, soon or in ten thousand years, only the retried ones are claimed.
+    assert_eq!(
+        ids(&claim(store, at(200), lease, 10).await),
+        vec![queued[0].id, queued[2].id]
+    );
+    assert_eq!(claim(store, at(200), lease, 10).await, vec![]);
+    let far = DateTime::from_timestamp(253_402_300_799, 0).expect("9999-12-31") + Duration::days(1);
+    assert_eq!(
+        ids(&claim(store, far, lease, 10).await),
+        vec![queued[0].id, queued[2].id]
+    );
+    assert_eq!(claim(store, far, lease, 10).await, vec![]);
+    // Never leased either: both read back exactly as abandoned.
+    assert_eq!(
+        store.email(given_up.id).await.expect("read"),
+        Some(given_up)
+    );
+    assert_eq!(store.email(old.id).await.expect("read"), Some(old));
+}
+
+pub async fn abandoned_emails_leave_the_backlog(store: &dyn Storage) {
+    let c = cast(store).await;
+    let queued = queue(store, &c.company, 3, at(0)).await;
+    assert_eq!(store.pending_email_count().await.expect("count"), 3);
+
+    // An abandonment that rolls back leaves the backlog as it was.
+    let mut tx = begin(store).await;
+    tx.update_email(&abandoned(&queued[0], at(1)))
+        .await
+        .expect("abandoned");
+    assert_eq!(tx.pending_email_count().await.expect("own write"), 2);
+    drop(tx);
+    assert_eq!(store.pending_email_count().await.expect("count"), 3);
+
+    let mut tx = begin(store).await;
+    tx.update_email(&abandoned(&queued[0], at(1)))
+        .await
+        .expect("abandoned");
+    commit(tx).await;
+    assert_eq!(store.pending_email_count().await.expect("count"), 2);
+
+    // Written abandoned: never part of the backlog.
+    let mut tx = begin(store).await;
+    tx.insert_email(&abandoned(
+        &message(None, "x@example.com", EmailKind::Credentials, at(0)),
+        at(0),
+    ))
+    .await
+    .expect("email");
+    commit(tx).await;
+    assert_eq!(store.pending_email_count().await.expect("count"), 2);
+
+    // One delivered, the last given up: nothing is left waiting.
+    let mut tx = begin(store).await;
+    tx.update_email(&OutboundEmail {
+        sent_at: Some(at(2)),
+        sealed_params: String::new(),
+        ..queued[1].clone()
+    })
+    .await
+    .expect("delivered");
+    tx.update_email(&abandoned(&queued[2], at(2)))
+        .await
+        .expect("abandoned");
+    commit(tx).await;
+    assert_eq!(store.pending_email_count().await.expect("count"), 0);
+    assert_eq!(
+        claim(store, at(1000), Duration::minutes(5), 10).await,
+        vec![]
+    );
+}
+
 /// One worker's claim: in its own transaction, held open a moment, committed.
 async fn racing_claim(
     store: &dyn Storage,
@@ -797,5 +1005,143 @@ async fn claims_skip_the_messages_another_claim_holds() {
     assert_eq!(
         ids(&claim(store, at(1) + lease, lease, 10).await),
         ids(&queued)
+    );
+}
+
+/// The migration that replaced the year-9999 sentinel by `abandoned_at`.
+const ABANDONED_UP: &str =
+    include_str!("../../../storage-postgres/migrations/2026-05-01-000000_outbox_abandoned/up.sql");
+const ABANDONED_DOWN: &str = include_str!(
+    "../../../storage-postgres/migrations/2026-05-01-000000_outbox_abandoned/down.sql"
+);
+
+#[derive(diesel::QueryableByName)]
+struct Due {
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    next_attempt_at: DateTime<Utc>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct IndexDef {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    indexdef: String,
+}
+
+/// PostgreSQL only: messages given up the old way (`next_attempt_at` in year 9999) become
+/// abandoned, their parameters wiped, and leave the backlog; the others are untouched; the down
+/// migration brings the sentinel back. Runs the migration's own files by hand on a database
+/// migrated to the end: down first (the schema before it), then old rows, then up.
+#[tokio::test]
+async fn the_migration_turns_the_sentinel_into_abandoned_at() {
+    use diesel::sql_types::{Integer, Nullable, Text as SqlText, Timestamptz, Uuid as SqlUuid};
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+
+    let database = concierge_tests::postgres::fresh_database().await;
+    let mut conn = AsyncPgConnection::establish(database.url())
+        .await
+        .expect("connect");
+    conn.batch_execute(ABANDONED_DOWN).await.expect("down");
+
+    let sentinel = DateTime::from_timestamp(253_402_300_799, 0).expect("9999-12-31T23:59:59Z");
+    let given_up = EmailId::new();
+    let waiting = EmailId::new();
+    let sent = EmailId::new();
+    // (id, sealed params, attempts, next attempt, sent at, last error)
+    let rows = [
+        (
+            given_up,
+            "sealed-secret-1",
+            10,
+            sentinel,
+            None,
+            Some("smtp: 550 no such user"),
+        ),
+        (waiting, "sealed-secret-2", 2, at(-1), None, Some("timeout")),
+        (sent, "", 1, at(-5), Some(at(-4)), None),
+    ];
+    for (id, sealed, attempts, due, sent_at, error) in rows {
+        diesel::sql_query(
+            "INSERT INTO outbox_emails (id, organization_id, recipient, language, kind, \
+             sealed_params, attempts, next_attempt_at, sent_at, last_error, created_at) \
+             VALUES ($1, NULL, 'old@example.com', 'en', 'CREDENTIALS', $2, $3, $4, $5, $6, $7)",
+        )
+        .bind::<SqlUuid, _>(id.0)
+        .bind::<SqlText, _>(sealed)
+        .bind::<Integer, _>(attempts)
+        .bind::<Timestamptz, _>(due)
+        .bind::<Nullable<Timestamptz>, _>(sent_at)
+        .bind::<Nullable<SqlText>, _>(error)
+        .bind::<Timestamptz, _>(at(-10))
+        .execute(&mut conn)
+        .await
+        .expect("an old row");
+    }
+
+    conn.batch_execute(ABANDONED_UP).await.expect("up");
+    // Down again: what was abandoned gets the sentinel back; then up for good.
+    conn.batch_execute(ABANDONED_DOWN).await.expect("down");
+    let due: Vec<Due> = diesel::sql_query(
+        "SELECT next_attempt_at FROM outbox_emails WHERE id = $1 OR id = $2 ORDER BY id",
+    )
+    .bind::<SqlUuid, _>(given_up.0)
+    .bind::<SqlUuid, _>(waiting.0)
+    .load(&mut conn)
+    .await
+    .expect("read");
+    assert_eq!(
+        due.iter().map(|d| d.next_attempt_at).collect::<Vec<_>>(),
+        vec![sentinel, at(-1)]
+    );
+    conn.batch_execute(ABANDONED_UP).await.expect("up");
+
+    // The claim and the backlog rely on the partial index of pending messages.
+    let index: IndexDef = diesel::sql_query(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'outbox_emails_due_idx'",
+    )
+    .get_result(&mut conn)
+    .await
+    .expect("the index");
+    assert!(
+        index
+            .indexdef
+            .contains("(sent_at IS NULL) AND (abandoned_at IS NULL)"),
+        "{}",
+        index.indexdef
+    );
+    drop(conn);
+
+    let store = database.storage();
+    let old = store
+        .email(given_up)
+        .await
+        .expect("read")
+        .expect("the message");
+    assert!(old.abandoned_at.is_some());
+    assert_eq!(old.sealed_params, "");
+    assert_eq!(old.attempts, 10);
+    assert_eq!(old.last_error.as_deref(), Some("smtp: 550 no such user"));
+    assert_eq!(old.sent_at, None);
+    assert!(
+        old.next_attempt_at < sentinel,
+        "no sentinel left: {:?}",
+        old.next_attempt_at
+    );
+    let still_waiting = store
+        .email(waiting)
+        .await
+        .expect("read")
+        .expect("the message");
+    assert_eq!(still_waiting.abandoned_at, None);
+    assert_eq!(still_waiting.sealed_params, "sealed-secret-2");
+    assert_eq!(still_waiting.next_attempt_at, at(-1));
+    let delivered = store.email(sent).await.expect("read").expect("the message");
+    assert_eq!(delivered.abandoned_at, None);
+    assert_eq!(delivered.sent_at, Some(at(-4)));
+
+    assert_eq!(store.pending_email_count().await.expect("count"), 1);
+    let far = sentinel + Duration::days(1);
+    assert_eq!(
+        ids(&claim(store, far, Duration::minutes(5), 10).await),
+        vec![waiting]
     );
 }

@@ -86,6 +86,7 @@ pub async fn enqueue_sealed(
         attempts: 0,
         next_attempt_at: due,
         sent_at: None,
+        abandoned_at: None,
         last_error: None,
         created_at: due,
     };

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, TimeZone as _, Utc};
-use concierge_api::mail::worker::never;
 use concierge_api::mail::{
     FlushReport, MailboxTransport, OutboxWorker, RetryPolicy, params as p, parse_mailbox,
 };
+use concierge_api::metrics::Metrics;
 use concierge_domain::clock::{Clock, ManualClock};
 use concierge_domain::secrets::{Argon2Cost, Keys, Secrets};
 use concierge_domain::storage::Storage;
@@ -253,14 +253,52 @@ fn backoff_doubles_from_ten_seconds_up_to_an_hour() {
     assert_eq!(policy.backoff(i32::MAX).num_seconds(), 3600);
 }
 
+/// The value of the sample `name` (with its labels, if any) in Prometheus text.
+fn sample(metrics: &Metrics, name: &str) -> Option<String> {
+    metrics.render().lines().find_map(|line| {
+        line.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .map(str::to_owned)
+    })
+}
+
+/// The delivery counter of `outcome`; `None` before its first count.
+fn deliveries(metrics: &Metrics, outcome: &str) -> Option<String> {
+    sample(
+        metrics,
+        &format!("concierge_email_deliveries_total{{outcome=\"{outcome}\"}}"),
+    )
+}
+
+/// Waits until the backlog gauge reads `expected`.
+async fn await_backlog(metrics: &Metrics, expected: &str) {
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(10);
+    while sample(metrics, "concierge_email_outbox_backlog").as_deref() != Some(expected) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the backlog gauge never read {expected}: {:?}",
+            sample(metrics, "concierge_email_outbox_backlog")
+        );
+        tokio::time::sleep(StdDuration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_message_that_keeps_failing_is_given_up_after_ten_attempts() {
     let store: Arc<dyn Storage> = Arc::new(MemoryStore::new());
     let secrets = secrets();
     let clock = manual_clock();
+    let metrics = Metrics::new().expect("metrics");
     let transport = ScriptedTransport::failing_first(usize::MAX);
+    // The background task looks once when it starts, then not for an hour.
+    let policy = RetryPolicy {
+        interval: StdDuration::from_secs(3600),
+        ..RetryPolicy::default()
+    };
     let worker = OutboxWorker::new(Arc::clone(&store), Arc::clone(&secrets), transport.clone())
-        .with_clock(clock.clone());
+        .with_clock(clock.clone())
+        .with_policy(policy)
+        .with_metrics(Arc::clone(&metrics));
     let id = enqueue(
         &*store,
         &secrets,
@@ -271,7 +309,7 @@ async fn a_message_that_keeps_failing_is_given_up_after_ten_attempts() {
         clock.now(),
     )
     .await;
-    for attempt in 1..=9 {
+    for attempt in 1..=8 {
         assert_eq!(
             worker.flush().await.expect("flush").retried,
             1,
@@ -279,15 +317,71 @@ async fn a_message_that_keeps_failing_is_given_up_after_ten_attempts() {
         );
         clock.advance(Duration::hours(1));
     }
-    assert_eq!(worker.flush().await.expect("flush").abandoned, 1);
+    // The ninth failure in a background pass, which reports the backlog: still one message.
+    let handle = worker.clone().start();
+    await_backlog(&metrics, "1").await;
+    handle.shutdown().await;
+    let email = stored(&*store, id).await;
+    assert_eq!(email.attempts, 9);
+    assert_eq!(email.abandoned_at, None);
+    assert!(!email.sealed_params.is_empty());
+    assert_eq!(store.pending_email_count().await.expect("count"), 1);
+
+    // The tenth: given up, in a background pass too.
+    clock.advance(Duration::hours(1));
+    let given_up_at = clock.now();
+    let handle = worker.clone().start();
+    await_backlog(&metrics, "0").await;
+    handle.shutdown().await;
     let email = stored(&*store, id).await;
     assert_eq!(email.attempts, 10);
     assert!(email.sent_at.is_none());
     assert!(email.last_error.is_some());
-    assert_eq!(email.next_attempt_at, never());
+    assert_eq!(email.abandoned_at, Some(given_up_at));
+    assert!(!email.is_pending());
+    assert_eq!(
+        email.sealed_params, "",
+        "a message never sent keeps no secret"
+    );
+    assert_eq!(store.pending_email_count().await.expect("count"), 0);
+    assert_eq!(deliveries(&metrics, "retry").as_deref(), Some("9"));
+    assert_eq!(deliveries(&metrics, "abandoned").as_deref(), Some("1"));
+    assert_eq!(deliveries(&metrics, "sent"), None);
+
+    // Never claimed again, however late.
     clock.advance(Duration::days(3650));
     assert_eq!(worker.flush().await.expect("flush"), FlushReport::default());
     assert_eq!(transport.calls(), 10);
+    assert_eq!(stored(&*store, id).await, email);
+
+    // The same with flush alone: its report counts the message given up.
+    let other = enqueue(
+        &*store,
+        &secrets,
+        "ana@acme.example",
+        EmailKind::Credentials,
+        Language::Fr,
+        &credentials(),
+        clock.now(),
+    )
+    .await;
+    let worker = worker.with_policy(RetryPolicy {
+        max_attempts: 1,
+        ..policy
+    });
+    assert_eq!(
+        worker.flush().await.expect("flush"),
+        FlushReport {
+            sent: 0,
+            retried: 0,
+            abandoned: 1
+        }
+    );
+    let email = stored(&*store, other).await;
+    assert_eq!((email.attempts, email.abandoned_at), (1, Some(clock.now())));
+    assert_eq!(email.sealed_params, "");
+    assert_eq!(store.pending_email_count().await.expect("count"), 0);
+    assert_eq!(deliveries(&metrics, "abandoned").as_deref(), Some("2"));
 }
 
 #[tokio::test]
