@@ -50,6 +50,10 @@ const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Events read per query while catching up.
 const BATCH: i64 = 500;
+/// How long events stay in `booking_events` (listeners replay only the last few seconds).
+pub const EVENT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+/// How often a listener deletes the events past [`EVENT_RETENTION`].
+const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
 
 /// The subscribers' side, owned by the store's clones.
 pub(crate) struct Feed {
@@ -75,6 +79,7 @@ impl Feed {
             feed: Arc::downgrade(&feed),
             last,
             log_ready,
+            pruned_at: None,
             stop: stop_rx,
         };
         tokio::spawn(listener.run(conn));
@@ -101,6 +106,8 @@ struct Listener {
     last: i64,
     /// `booking_events` exists (a store may start before the migrations ran).
     log_ready: bool,
+    /// When this listener last deleted old events.
+    pruned_at: Option<tokio::time::Instant>,
     stop: watch::Receiver<()>,
 }
 
@@ -174,7 +181,31 @@ impl Listener {
             if let Err(halt) = self.catch_up(&mut conn).await {
                 return halt;
             }
+            if let Err(halt) = self.prune(&mut conn).await {
+                return halt;
+            }
         }
+    }
+
+    /// Every [`PRUNE_EVERY`], deletes the events older than [`EVENT_RETENTION`] that this
+    /// listener has delivered. Every replica does it; deleting twice is harmless.
+    async fn prune(&mut self, conn: &mut AsyncPgConnection) -> Result<(), Halt> {
+        let now = tokio::time::Instant::now();
+        if !self.log_ready || self.pruned_at.is_some_and(|at| now - at < PRUNE_EVERY) {
+            return Ok(());
+        }
+        self.pruned_at = Some(now);
+        let before = chrono::Utc::now()
+            - chrono::Duration::from_std(EVENT_RETENTION).unwrap_or(chrono::Duration::days(1));
+        let pruned = bounded(
+            &mut self.stop,
+            booking_events::prune(conn, before, self.last),
+        )
+        .await?;
+        if pruned > 0 {
+            tracing::debug!(pruned, "old booking events deleted");
+        }
+        Ok(())
     }
 
     /// Sends every event committed after `last`, in `seq` order.

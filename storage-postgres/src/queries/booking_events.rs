@@ -71,6 +71,24 @@ pub(crate) async fn last_seq(conn: &mut Conn) -> StorageResult<i64> {
     Ok(last.unwrap_or(0))
 }
 
+/// Deletes the events recorded before `before`, up to `seq` at most (never one a listener of
+/// this process has yet to deliver); returns how many went. The log only serves listeners that
+/// reconnect, which replay what they missed within seconds, so a day of events is plenty.
+pub(crate) async fn prune(
+    conn: &mut Conn,
+    before: chrono::DateTime<chrono::Utc>,
+    seq: i64,
+) -> StorageResult<usize> {
+    diesel::delete(
+        booking_events::table
+            .filter(booking_events::at.lt(before))
+            .filter(booking_events::seq.le(seq)),
+    )
+    .execute(conn)
+    .await
+    .storage()
+}
+
 /// Up to `limit` events committed after `seq`, in `seq` order, each with its booking as it is
 /// now: (seq, kind label, booking row), converted by the caller row by row.
 pub(crate) async fn after(

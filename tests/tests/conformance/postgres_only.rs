@@ -430,3 +430,67 @@ async fn a_store_connected_before_the_migrations_delivers_events() {
     let event = book_and_publish(store, &booking(&c.touch, &c.ada, 0, 30)).await;
     assert_eq!(next_event(&mut rx).await, event);
 }
+
+#[derive(diesel::QueryableByName)]
+struct Seq {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+}
+
+/// The `seq` of every event left in the log.
+async fn logged_events(admin: &mut AsyncPgConnection) -> Vec<i64> {
+    diesel::sql_query("SELECT seq FROM booking_events ORDER BY seq")
+        .load::<Seq>(admin)
+        .await
+        .expect("read the log")
+        .into_iter()
+        .map(|row| row.seq)
+        .collect()
+}
+
+/// The event log does not grow for ever: a listener deletes the events older than the
+/// retention once it has delivered them (at its first wake, then every few minutes).
+#[tokio::test]
+async fn listeners_delete_events_past_the_retention() {
+    let database = fresh_database().await;
+    let store = database.storage();
+    let c = cast(store).await;
+    let mut admin = AsyncPgConnection::establish(database.url())
+        .await
+        .expect("connect");
+    for (start, end) in [(0, 30), (30, 60), (60, 90)] {
+        book_and_publish(store, &booking(&c.touch, &c.ada, start, end)).await;
+    }
+    let before = logged_events(&mut admin).await;
+    assert_eq!(before.len(), 3);
+    // The first two are older than the retention.
+    diesel::sql_query("UPDATE booking_events SET at = now() - interval '25 hours' WHERE seq <= $1")
+        .bind::<diesel::sql_types::BigInt, _>(before[1])
+        .execute(&mut admin)
+        .await
+        .expect("age two events");
+
+    // A new store's listener prunes at its first wake: the next event.
+    let other = PgStore::connect(database.url(), 2)
+        .await
+        .expect("another server");
+    let mut rx = other.booking_events();
+    let latest = book_and_publish(store, &booking(&c.touch, &c.ada, 90, 120)).await;
+    assert_eq!(next_event(&mut rx).await, latest);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut left = logged_events(&mut admin).await;
+    while left.len() > 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        left = logged_events(&mut admin).await;
+    }
+    assert_eq!(
+        left.len(),
+        2,
+        "the two aged events go, the others stay: {left:?}"
+    );
+    assert_eq!(left[0], before[2]);
+    // The feed goes on as before.
+    let mut rx = store.booking_events();
+    let next = book_and_publish(store, &booking(&c.touch, &c.ada, 120, 150)).await;
+    assert_eq!(next_event(&mut rx).await, next);
+}
