@@ -84,9 +84,16 @@ pub fn ms(value: f64) -> String {
     }
 }
 
+/// Two decimals, or two significant digits below 0.1 (so a ratio far below 1 still says how far).
 pub fn ratio(measured: f64, ceiling: f64) -> String {
     if ceiling > 0.0 {
-        format!("{:.2}", measured / ceiling)
+        let r = measured / ceiling;
+        if r >= 0.1 || r <= 0.0 || !r.is_finite() {
+            format!("{r:.2}")
+        } else {
+            let decimals = (1 - r.log10().floor() as i32).clamp(2, 12) as usize;
+            format!("{r:.decimals$}")
+        }
     } else {
         "—".into()
     }
@@ -117,4 +124,20 @@ pub fn markdown(rows: &[Row]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ratio;
+
+    #[test]
+    fn small_ratios_keep_two_significant_digits() {
+        assert_eq!(ratio(99.0, 100.0), "0.99");
+        assert_eq!(ratio(1.0, 10.0), "0.10");
+        assert_eq!(ratio(5.0, 100.0), "0.050");
+        assert_eq!(ratio(73.0, 10_000.0), "0.0073");
+        assert_eq!(ratio(1412.0, 1_337_448.0), "0.0011");
+        assert_eq!(ratio(0.0, 10.0), "0.00");
+        assert_eq!(ratio(1.0, 0.0), "—");
+    }
 }

@@ -9,7 +9,8 @@ use axum::Router;
 use concierge_api::app::AppState;
 use concierge_api::config::Config;
 use concierge_domain::storage::Storage;
-use concierge_storage_memory::{MemoryAttemptCounter, MemoryStore};
+use concierge_domain::throttle::AttemptCounter;
+use concierge_storage_memory::MemoryStore;
 use concierge_tests::{CHOSEN_PASSWORD, OPERATOR_EMAIL, OPERATOR_PASSWORD, Org, TestApp};
 use futures::StreamExt as _;
 use hyper::Uri;
@@ -34,10 +35,12 @@ pub fn config() -> Config {
     Config::from_vars(&vars).expect("the benchmark's configuration is valid")
 }
 
-/// An application state over `store`, as `serve` builds it but for the sign-in throttling
-/// counters, in memory whatever the store.
-pub fn state(store: Arc<dyn Storage>) -> Result<AppState, String> {
-    let attempts = Arc::new(MemoryAttemptCounter::new());
+/// An application state over `store` and the sign-in throttling counters `attempts`, as
+/// `serve` builds it.
+pub fn state(
+    store: Arc<dyn Storage>,
+    attempts: Arc<dyn AttemptCounter>,
+) -> Result<AppState, String> {
     AppState::new(store, attempts, &config()).map_err(|e| format!("app state: {e:?}"))
 }
 
@@ -105,10 +108,11 @@ impl Fixture {
     /// with a profile and both sites, and `bookers` signed-in users who may book for themselves.
     pub async fn create(
         store: Arc<dyn Storage>,
+        attempts: Arc<dyn AttemptCounter>,
         memory: Option<MemoryStore>,
         bookers: usize,
     ) -> Result<Fixture, String> {
-        let state = state(store)?;
+        let state = state(store, attempts)?;
         concierge_api::serve::bootstrap(&state, OPERATOR_EMAIL, OPERATOR_PASSWORD).await?;
         let mut app = TestApp {
             state,

@@ -1,7 +1,7 @@
 //! The workloads: each measures the real stack and its ceiling in the same run, and returns rows.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -9,12 +9,13 @@ use concierge_api::app::AppState;
 use concierge_api::http::router;
 use concierge_storage_memory::MemoryStore;
 use concierge_storage_postgres::PgStore;
+use diesel_async::{AsyncPgConnection, SimpleAsyncConnection as _};
 use hyper::Uri;
 use hyper::body::Bytes;
 use serde_json::{Value, json};
 
 use crate::ceiling::{self, Ceiling};
-use crate::load::{Http, Load, Sample, drive, graphql_body};
+use crate::load::{Http, Load, Sample, drive, graphql_body, quantile_ms};
 use crate::pg::{CountingProxy, Counts, PgPool};
 use crate::report::{Row, ms, rate, ratio};
 use crate::setup::{BOOKING_ROOMS, Fixture, PAGE_QUERY, Server, USER_FIELDS, state};
@@ -196,7 +197,8 @@ impl Counting {
         let store = PgStore::connect(&proxy.url, 4)
             .await
             .map_err(|e| format!("counting store: {e}"))?;
-        let state: AppState = state(Arc::new(store))?;
+        let attempts = Arc::new(store.attempt_counter());
+        let state: AppState = state(Arc::new(store), attempts)?;
         let server = Server::start(router(state)).await?;
         Ok(Counting { proxy, server })
     }
@@ -605,11 +607,14 @@ fn raw_argon2(duration: Duration) -> Result<(u64, f64, usize, f64), String> {
     Ok((total, started.elapsed().as_secs_f64(), threads, single_ms))
 }
 
-/// Logins with production Argon2 from `clients` clients, and a `me` probe alongside.
+/// Logins with production Argon2 from `clients` clients, and a `me` probe alongside. Nothing in
+/// it depends on the backend but the rows' label: a login reads the account and writes a session
+/// on either, and the probe reads like the `me` workload.
 pub async fn login_under_load(
     opts: &Options,
     http: &Http,
     fixture: &Fixture,
+    backend: &Backend,
     app: &Server,
 ) -> Result<Vec<Row>, String> {
     let login = Target::per_client(
@@ -680,7 +685,7 @@ pub async fn login_under_load(
     };
     let mut login_row = Row::versus(
         "login-under-load (production Argon2)",
-        "memory",
+        backend.name(),
         &logins,
         "logins/s",
         &raw,
@@ -699,7 +704,7 @@ pub async fn login_under_load(
     let inflation = loaded.quantile_ms(0.99) / idle.quantile_ms(0.99);
     let probe_row = Row::versus(
         "`me` p99 while logins saturate hashing",
-        "memory",
+        backend.name(),
         &loaded,
         "req/s",
         &idle,
@@ -720,28 +725,194 @@ fn rss_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// Set by the first [`booking_fanout`] of the process. The memory a fan-out's subscribers free
+/// stays resident and the next fan-out reuses it, so only the first one's resident-set growth is
+/// its own.
+static FANOUT_RAN: AtomicBool = AtomicBool::new(false);
+
+/// How long the subscribers of one run may take to subscribe (and to have a warm-up event).
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long every subscriber may take to have one measured event.
+const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
+/// A warm-up event that has not reached every subscriber is followed by another once no
+/// subscriber's stream has been polled for this long since it was issued (nothing under way: a
+/// subscriber that joined after it was issued never gets it).
+const WARMUP_QUIET: Duration = Duration::from_millis(250);
+const MAX_WARMUPS: usize = 200;
+
+/// One event of a fan-out run: warm-ups until every subscriber listens, then the measured rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FanoutEvent {
+    WarmUp(usize),
+    Round(usize),
+}
+
+impl FanoutEvent {
+    /// The booking's title, which its subscribers read back.
+    fn title(self) -> String {
+        match self {
+            FanoutEvent::WarmUp(k) => format!("Fan-out warm-up {k}"),
+            FanoutEvent::Round(r) => format!("Fan-out {r}"),
+        }
+    }
+
+    fn from_title(title: &str) -> Option<FanoutEvent> {
+        if let Some(k) = title.strip_prefix("Fan-out warm-up ") {
+            return k.parse().ok().map(FanoutEvent::WarmUp);
+        }
+        title
+            .strip_prefix("Fan-out ")?
+            .parse()
+            .ok()
+            .map(FanoutEvent::Round)
+    }
+
+    /// The payload of the bare ceilings: a round as itself, warm-up `k` as `-(k + 1)`.
+    fn code(self) -> i64 {
+        match self {
+            FanoutEvent::WarmUp(k) => -(k as i64) - 1,
+            FanoutEvent::Round(r) => r as i64,
+        }
+    }
+
+    fn from_code(code: i64) -> FanoutEvent {
+        if code < 0 {
+            FanoutEvent::WarmUp((-code - 1) as usize)
+        } else {
+            FanoutEvent::Round(code as usize)
+        }
+    }
+}
+
+/// What the subscribers of one run report as they go, for the driver to wait on.
+struct Tally {
+    subscribers: u64,
+    /// Subscriber tasks waiting on their stream (whose first poll subscribes).
+    polling: AtomicU64,
+    /// Polls of the subscribers' streams: a subscriber busy with an event (subscribing, its
+    /// access check, its reads, its resolution) is polled again at every step, so while this
+    /// stands still nothing is under way.
+    polls: AtomicU64,
+    /// Per warm-up: the subscribers that had it.
+    warm: Vec<AtomicU64>,
+    /// Subscribers that had at least one event.
+    ready: AtomicU64,
+    /// Receipts of measured rounds.
+    received: AtomicU64,
+    /// Subscribers whose stream failed or ended.
+    failed: AtomicU64,
+}
+
+impl Tally {
+    fn new(subscribers: usize) -> Arc<Tally> {
+        Arc::new(Tally {
+            subscribers: subscribers as u64,
+            polling: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
+            warm: (0..MAX_WARMUPS).map(|_| AtomicU64::new(0)).collect(),
+            ready: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        })
+    }
+}
+
+/// One subscriber's receipt instants by round, and what went wrong.
+struct Receipts {
+    seen: Vec<Option<Instant>>,
+    got: usize,
+    warmed: bool,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl Receipts {
+    fn new(rounds: usize) -> Receipts {
+        Receipts {
+            seen: vec![None; rounds],
+            got: 0,
+            warmed: false,
+            errors: 0,
+            first_error: None,
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.got >= self.seen.len()
+    }
+
+    /// Records an event received at `at` (`None`: one this run did not send).
+    fn record(&mut self, tally: &Tally, event: Option<FanoutEvent>, at: Instant) {
+        if !self.warmed {
+            self.warmed = true;
+            tally.ready.fetch_add(1, Ordering::SeqCst);
+        }
+        match event {
+            Some(FanoutEvent::WarmUp(k)) => {
+                if let Some(count) = tally.warm.get(k) {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Some(FanoutEvent::Round(r)) => {
+                if let Some(slot @ None) = self.seen.get_mut(r) {
+                    *slot = Some(at);
+                    self.got += 1;
+                    tally.received.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// The subscriber's stream failed with `error` (`tally`: while the run goes on).
+    fn fail(mut self, tally: Option<&Tally>, error: String) -> Receipts {
+        if let Some(tally) = tally {
+            tally.failed.fetch_add(1, Ordering::SeqCst);
+        }
+        self.errors += 1;
+        self.first_error.get_or_insert(error);
+        self
+    }
+}
+
 struct Fanout {
-    /// Per delivery: receipt minus the instant the booking was issued, microseconds, sorted.
+    /// Per delivery: receipt minus the instant the event was issued, microseconds, sorted.
     latencies_us: Vec<u64>,
     deliveries_per_s: f64,
+    /// Per round: issue to the issuer's answer (the booking mutation's, the `NOTIFY`'s), sorted.
+    answered_us: Vec<u64>,
     rss_per_subscriber: Option<f64>,
     errors: u64,
     first_error: Option<String>,
 }
 
-/// Each subscriber's receipt instants, in order, and what went wrong.
-type Receipts = (Vec<Instant>, u64, Option<String>);
+impl Fanout {
+    fn as_sample(&self) -> Sample {
+        Sample {
+            latencies_us: self.latencies_us.clone(),
+            seconds: if self.deliveries_per_s > 0.0 {
+                self.latencies_us.len() as f64 / self.deliveries_per_s
+            } else {
+                0.0
+            },
+            errors: self.errors,
+            first_error: self.first_error.clone(),
+        }
+    }
+}
 
-fn summarise(issued: &[Instant], receipts: Vec<Receipts>) -> Fanout {
+fn summarise(driven: &Driven, receipts: Vec<Receipts>) -> Fanout {
+    let issued = &driven.issued;
     let mut latencies = Vec::new();
     let mut span = vec![Duration::ZERO; issued.len()];
     let (mut errors, mut first_error) = (0, None);
-    for (seen, e, first) in receipts {
-        errors += e;
+    for subscriber in receipts {
+        errors += subscriber.errors;
         if first_error.is_none() {
-            first_error = first;
+            first_error = subscriber.first_error;
         }
-        for (round, at) in seen.iter().enumerate().take(issued.len()) {
+        for (round, at) in subscriber.seen.iter().enumerate().take(issued.len()) {
+            let Some(at) = at else { continue };
             let took = at.saturating_duration_since(issued[round]);
             latencies.push(took.as_micros() as u64);
             span[round] = span[round].max(took);
@@ -749,6 +920,8 @@ fn summarise(issued: &[Instant], receipts: Vec<Receipts>) -> Fanout {
     }
     latencies.sort_unstable();
     let total: f64 = span.iter().map(Duration::as_secs_f64).sum();
+    let mut answered_us = driven.answered_us.clone();
+    answered_us.sort_unstable();
     Fanout {
         deliveries_per_s: if total > 0.0 {
             latencies.len() as f64 / total
@@ -756,6 +929,7 @@ fn summarise(issued: &[Instant], receipts: Vec<Receipts>) -> Fanout {
             0.0
         },
         latencies_us: latencies,
+        answered_us,
         rss_per_subscriber: None,
         errors,
         first_error,
@@ -773,33 +947,229 @@ async fn wait_until(deadline: Duration, mut done: impl FnMut() -> bool) -> bool 
     true
 }
 
+/// What sends a run's events.
+enum Issuer<'a> {
+    /// `createBooking` in the fan-out room (through the schema, in-process), the slots taken in
+    /// turn from `slot`.
+    Booking {
+        fixture: &'a Fixture,
+        slot: &'a AtomicU64,
+    },
+    /// A bare broadcast send.
+    Broadcast(tokio::sync::broadcast::Sender<i64>),
+    /// A bare `NOTIFY` on its own connection.
+    Notify(Box<AsyncPgConnection>),
+}
+
+/// The channel of the PostgreSQL ceiling (not the store's).
+const NOTIFY_CHANNEL: &str = "concierge_bench_fanout";
+
+impl Issuer<'_> {
+    /// Sends `event`; returns once the sender has its answer.
+    async fn issue(&mut self, event: FanoutEvent) -> Result<(), String> {
+        match self {
+            Issuer::Booking { fixture, slot } => {
+                let booker = fixture.bookers.first().ok_or("no booker")?;
+                let slot = slot.fetch_add(1, Ordering::SeqCst);
+                let start = Slots::new().base + chrono::Duration::minutes(15 * slot as i64);
+                let end = start + chrono::Duration::minutes(15);
+                let answer = fixture
+                    .app
+                    .gql(
+                        Some(&booker.token),
+                        BOOKING_MUTATION,
+                        json!({"i": {"roomId": fixture.fanout_room, "start": start.to_rfc3339(),
+                            "end": end.to_rfc3339(), "title": event.title()}}),
+                    )
+                    .await;
+                if answer.errors.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("booking for the fan-out: {}", answer.message()))
+                }
+            }
+            Issuer::Broadcast(sender) => {
+                // No receiver left is the subscribers' failure, counted on their side.
+                let _ = sender.send(event.code());
+                Ok(())
+            }
+            Issuer::Notify(conn) => conn
+                .batch_execute(&format!("NOTIFY {NOTIFY_CHANNEL}, '{}'", event.code()))
+                .await
+                .map_err(|e| format!("NOTIFY: {e}")),
+        }
+    }
+}
+
+/// Issue instants and answer times of a run's measured rounds, and the resident set once every
+/// subscriber had a first event.
+struct Driven {
+    issued: Vec<Instant>,
+    answered_us: Vec<u64>,
+    rss_when_ready: u64,
+}
+
+/// Drives one run: once every subscriber task polls its stream, warm-up events until every
+/// subscriber has had the latest one (so every subscriber listens, and none is still busy with an
+/// earlier warm-up: a subscriber receives in order), a new one each time nothing is under way any
+/// more ([`WARMUP_QUIET`]) and the previous one has not reached everyone; then `rounds` measured
+/// events, each issued once every subscriber has the previous one (a round that is not complete
+/// in [`ROUND_TIMEOUT`], or a failed subscription, ends the run: missing receipts are errors).
+async fn drive_fanout(
+    tally: &Tally,
+    rounds: usize,
+    issuer: &mut Issuer<'_>,
+) -> Result<Driven, String> {
+    let n = tally.subscribers;
+    if !wait_until(SUBSCRIBE_TIMEOUT, || {
+        tally.polling.load(Ordering::SeqCst) >= n
+    })
+    .await
+    {
+        return Err(format!(
+            "only {} of {n} subscriber tasks started in {} s",
+            tally.polling.load(Ordering::SeqCst),
+            SUBSCRIBE_TIMEOUT.as_secs()
+        ));
+    }
+    let deadline = Instant::now() + SUBSCRIBE_TIMEOUT;
+    let mut warmup = 0;
+    loop {
+        if warmup >= MAX_WARMUPS {
+            return Err(format!(
+                "only {} of {n} subscribers had an event after {warmup} warm-up events",
+                tally.ready.load(Ordering::SeqCst)
+            ));
+        }
+        issuer.issue(FanoutEvent::WarmUp(warmup)).await?;
+        let mut progress = (tally.polls.load(Ordering::SeqCst), Instant::now());
+        let everyone = loop {
+            if tally.warm[warmup].load(Ordering::SeqCst) >= n {
+                break true;
+            }
+            let failed = tally.failed.load(Ordering::SeqCst);
+            if failed > 0 {
+                return Err(format!(
+                    "{failed} of {n} subscriptions failed while warming up"
+                ));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "only {} of {n} subscribers had an event after {warmup} warm-up events and {} s",
+                    tally.ready.load(Ordering::SeqCst),
+                    SUBSCRIBE_TIMEOUT.as_secs()
+                ));
+            }
+            let polls = tally.polls.load(Ordering::SeqCst);
+            if polls != progress.0 {
+                progress = (polls, Instant::now());
+            } else if progress.1.elapsed() >= WARMUP_QUIET {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        if everyone {
+            break;
+        }
+        warmup += 1;
+    }
+    let rss_when_ready = rss_bytes();
+    let mut driven = Driven {
+        issued: Vec::with_capacity(rounds),
+        answered_us: Vec::with_capacity(rounds),
+        rss_when_ready,
+    };
+    for round in 0..rounds {
+        let at = Instant::now();
+        driven.issued.push(at);
+        issuer.issue(FanoutEvent::Round(round)).await?;
+        driven.answered_us.push(at.elapsed().as_micros() as u64);
+        let target = (round as u64 + 1) * n;
+        // A failed subscription will not have the rest: its missing receipts are errors.
+        if !wait_until(ROUND_TIMEOUT, || {
+            tally.received.load(Ordering::SeqCst) >= target
+                || tally.failed.load(Ordering::SeqCst) > 0
+        })
+        .await
+            || tally.failed.load(Ordering::SeqCst) > 0
+        {
+            break;
+        }
+    }
+    Ok(driven)
+}
+
+/// The error of a subscriber task still running at the end.
+const UNFINISHED: &str = "did not receive every event in";
+
+/// Ends the subscriber tasks still running and collects every subscriber's receipts.
+async fn collect(tasks: Vec<tokio::task::JoinHandle<Receipts>>, rounds: usize) -> Vec<Receipts> {
+    for task in &tasks {
+        if !task.is_finished() {
+            task.abort();
+        }
+    }
+    let mut receipts = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        receipts.push(task.await.unwrap_or_else(|_| {
+            Receipts::new(rounds).fail(None, format!("{UNFINISHED} {} s", ROUND_TIMEOUT.as_secs()))
+        }));
+    }
+    receipts
+}
+
+/// `error`, with the first error a subscriber saw (why some never had an event, say).
+fn with_first_error(error: String, receipts: &[Receipts]) -> String {
+    // A subscriber's own error before those of the tasks ended by `collect`.
+    let own = receipts
+        .iter()
+        .filter_map(|r| r.first_error.as_deref())
+        .find(|e| !e.starts_with(UNFINISHED));
+    match own.or_else(|| receipts.iter().find_map(|r| r.first_error.as_deref())) {
+        Some(first) => format!("{error} (first subscriber error: {first})"),
+        None => error,
+    }
+}
+
+/// A field of a GraphQL object value.
+fn field<'v>(value: &'v async_graphql::Value, name: &str) -> Option<&'v async_graphql::Value> {
+    match value {
+        async_graphql::Value::Object(map) => map.get(name),
+        _ => None,
+    }
+}
+
+/// Which event a subscription's `bookingEvents` item is, from the booking's title.
+fn event_of(data: &async_graphql::Value) -> Option<FanoutEvent> {
+    let booking = field(field(data, "bookingEvents")?, "booking")?;
+    match field(booking, "title")? {
+        async_graphql::Value::String(title) => FanoutEvent::from_title(title),
+        _ => None,
+    }
+}
+
 /// `subscribers` in-process subscriptions (the schema's `execute_stream`, as the WebSocket
-/// handler drives them) to one room; `rounds` bookings, each issued once every subscriber has
-/// the previous one.
+/// handler drives them) to one room, on whatever store the fixture's application runs: bookings
+/// reach them through the store's booking event feed (a broadcast in memory; on PostgreSQL,
+/// NOTIFY to the store's listener, which reads the event back and broadcasts it). Each stream is
+/// wrapped to count its polls (one atomic add each) for the driver's warm-ups.
 async fn schema_fanout(
     fixture: &Fixture,
     subscribers: usize,
     rounds: usize,
-    first_slot: u64,
-    base_rss: u64,
-) -> Result<Fanout, String> {
+    slot: &AtomicU64,
+) -> Result<(Fanout, u64), String> {
     use concierge_api::graphql::context::{RequestContext, SubscriberToken};
     use futures::StreamExt as _;
-    let memory = fixture
-        .app
-        .memory
-        .clone()
-        .ok_or("fan-out runs on the memory backend")?;
     let query = "subscription($r: ID!) { bookingEvents(roomId: $r) { kind booking { id start end title user { displayName } } } }";
-    let listening = memory.event_subscribers();
-    let received = Arc::new(AtomicU64::new(0));
+    let tally = Tally::new(subscribers);
     let mut tasks = Vec::with_capacity(subscribers);
     for _ in 0..subscribers {
         let schema = fixture.app.state.schema.clone();
         let domain = fixture.app.state.domain.clone();
         let token = fixture.company.admin_token.clone();
         let room = fixture.fanout_room.clone();
-        let received = Arc::clone(&received);
+        let tally = Arc::clone(&tally);
         tasks.push(tokio::spawn(async move {
             let context =
                 RequestContext::for_subscriptions(&domain, Some(&token), Some("127.0.0.1".into()))
@@ -808,184 +1178,209 @@ async fn schema_fanout(
                 .variables(async_graphql::Variables::from_json(json!({"r": room})))
                 .data(context)
                 .data(SubscriberToken(Some(token)));
-            let mut stream = Box::pin(schema.execute_stream(request));
-            let mut seen = Vec::with_capacity(rounds);
-            while seen.len() < rounds {
+            let mut inner = Box::pin(schema.execute_stream(request));
+            let counted = Arc::clone(&tally);
+            let mut stream = futures::stream::poll_fn(move |cx| {
+                counted.polls.fetch_add(1, Ordering::Relaxed);
+                inner.poll_next_unpin(cx)
+            });
+            let mut receipts = Receipts::new(rounds);
+            tally.polling.fetch_add(1, Ordering::SeqCst);
+            while !receipts.complete() {
                 match stream.next().await {
                     Some(response) if response.errors.is_empty() => {
-                        seen.push(Instant::now());
-                        received.fetch_add(1, Ordering::SeqCst);
+                        let at = Instant::now();
+                        receipts.record(&tally, event_of(&response.data), at);
                     }
                     Some(response) => {
                         let error = response.errors.first().map(|e| e.message.clone());
-                        return (seen, 1, error);
+                        return receipts.fail(Some(&tally), error.unwrap_or_default());
                     }
-                    None => return (seen, 1, Some("the stream ended".into())),
+                    None => return receipts.fail(Some(&tally), "the stream ended".into()),
                 }
             }
-            (seen, 0, None)
+            receipts
         }));
     }
-    let subscribed = wait_until(Duration::from_secs(60), || {
-        memory.event_subscribers() >= listening + subscribers
-    })
-    .await;
-    if !subscribed {
-        for task in &tasks {
-            task.abort();
-        }
-        return Err(format!(
-            "only {} of {subscribers} subscribers listen after 60 s",
-            memory.event_subscribers().saturating_sub(listening)
-        ));
-    }
-    let booker = fixture.bookers.first().ok_or("no booker")?;
-    let mut issued = Vec::with_capacity(rounds);
-    let mut rss_after_first = 0;
-    for round in 0..rounds {
-        let slot = first_slot + round as u64;
-        let start = Slots::new().base + chrono::Duration::minutes(15 * slot as i64);
-        let end = start + chrono::Duration::minutes(15);
-        issued.push(Instant::now());
-        let answer = fixture
-            .app
-            .gql(
-                Some(&booker.token),
-                BOOKING_MUTATION,
-                json!({"i": {"roomId": fixture.fanout_room, "start": start.to_rfc3339(),
-                    "end": end.to_rfc3339(), "title": format!("Fan-out {round}")}}),
-            )
-            .await;
-        if !answer.errors.is_empty() {
-            for task in &tasks {
-                task.abort();
-            }
-            return Err(format!("booking for the fan-out: {}", answer.message()));
-        }
-        let target = ((round + 1) * subscribers) as u64;
-        if !wait_until(Duration::from_secs(30), || {
-            received.load(Ordering::SeqCst) >= target
-        })
-        .await
-        {
-            break;
-        }
-        if round == 0 {
-            rss_after_first = rss_bytes();
-        }
-    }
-    for task in &tasks {
-        if !task.is_finished() {
-            task.abort();
-        }
-    }
-    let mut receipts = Vec::with_capacity(subscribers);
-    for task in tasks {
-        receipts.push(task.await.unwrap_or_else(|_| {
-            (
-                Vec::new(),
-                1,
-                Some("did not receive every event in 30 s".into()),
-            )
-        }));
-    }
-    let mut fanout = summarise(&issued, receipts);
-    fanout.rss_per_subscriber = (rss_after_first > 0)
-        .then(|| rss_after_first.saturating_sub(base_rss) as f64 / subscribers as f64);
-    Ok(fanout)
+    let mut issuer = Issuer::Booking { fixture, slot };
+    let driven = drive_fanout(&tally, rounds, &mut issuer).await;
+    let receipts = collect(tasks, rounds).await;
+    let driven = driven.map_err(|e| with_first_error(e, &receipts))?;
+    Ok((summarise(&driven, receipts), driven.rss_when_ready))
 }
 
-/// The ceiling: a bare tokio broadcast channel (the store's buffer size) to as many tasks.
-async fn broadcast_fanout(subscribers: usize, rounds: usize) -> Fanout {
-    let (sender, _) =
-        tokio::sync::broadcast::channel::<u64>(concierge_storage_memory::EVENT_BUFFER);
-    let received = Arc::new(AtomicU64::new(0));
+/// The ceilings: `subscribers` tasks on a bare tokio broadcast channel (the store's buffer size),
+/// fed directly (memory), or (`notify_url`) by a task that relays each notification of a bare
+/// LISTENing connection, sent by a bare `NOTIFY` on another connection of the same database.
+async fn bare_fanout(
+    subscribers: usize,
+    rounds: usize,
+    buffer: usize,
+    notify_url: Option<&str>,
+) -> Result<Fanout, String> {
+    use futures::StreamExt as _;
+    let (sender, _) = tokio::sync::broadcast::channel::<i64>(buffer);
+    let tally = Tally::new(subscribers);
     let tasks: Vec<_> = (0..subscribers)
         .map(|_| {
             let mut events = sender.subscribe();
-            let received = Arc::clone(&received);
+            let tally = Arc::clone(&tally);
             tokio::spawn(async move {
-                let mut seen = Vec::with_capacity(rounds);
-                while seen.len() < rounds {
+                let mut receipts = Receipts::new(rounds);
+                tally.polling.fetch_add(1, Ordering::SeqCst);
+                while !receipts.complete() {
                     match events.recv().await {
-                        Ok(_) => {
-                            seen.push(Instant::now());
-                            received.fetch_add(1, Ordering::SeqCst);
+                        Ok(code) => {
+                            let at = Instant::now();
+                            receipts.record(&tally, Some(FanoutEvent::from_code(code)), at);
                         }
-                        Err(error) => return (seen, 1, Some(error.to_string())),
+                        Err(error) => return receipts.fail(Some(&tally), error.to_string()),
                     }
                 }
-                (seen, 0, None)
+                receipts
             })
         })
         .collect();
-    let mut issued = Vec::with_capacity(rounds);
-    for round in 0..rounds {
-        issued.push(Instant::now());
-        let _ = sender.send(round as u64);
-        let target = ((round + 1) * subscribers) as u64;
-        wait_until(Duration::from_secs(30), || {
-            received.load(Ordering::SeqCst) >= target
-        })
-        .await;
+    let mut relay = None;
+    let issuer = match notify_url {
+        None => Ok(Issuer::Broadcast(sender)),
+        Some(url) => {
+            async {
+                let mut listening = crate::pg::connect(url).await?;
+                listening
+                    .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
+                    .await
+                    .map_err(|e| format!("LISTEN: {e}"))?;
+                relay = Some(tokio::spawn(async move {
+                    let mut notifications = std::pin::pin!(listening.notifications_stream());
+                    while let Some(Ok(notification)) = notifications.next().await {
+                        if let Ok(code) = notification.payload.parse::<i64>() {
+                            let _ = sender.send(code);
+                        }
+                    }
+                }));
+                Ok(Issuer::Notify(Box::new(crate::pg::connect(url).await?)))
+            }
+            .await
+        }
+    };
+    let driven = match issuer {
+        Ok(mut issuer) => drive_fanout(&tally, rounds, &mut issuer).await,
+        Err(error) => Err(error),
+    };
+    if let Some(relay) = relay {
+        relay.abort();
     }
-    let mut receipts = Vec::with_capacity(subscribers);
-    for task in tasks {
-        receipts.push(
-            task.await
-                .unwrap_or_else(|e| (Vec::new(), 1, Some(e.to_string()))),
-        );
-    }
-    summarise(&issued, receipts)
+    let receipts = collect(tasks, rounds).await;
+    let driven = driven.map_err(|e| with_first_error(e, &receipts))?;
+    Ok(summarise(&driven, receipts))
 }
 
-/// Booking events to 1,000 and 5,000 subscribers of one room (memory backend).
+/// Booking events to 1,000 and 5,000 subscribers of one room, on either backend.
+///
+/// Each run subscribes its subscribers, sends warm-up bookings until every subscriber has had
+/// the latest one (the only sign, on every backend, that a subscription listens), then the
+/// measured bookings, each once every subscriber has the previous one. Latency runs from issuing
+/// the booking (so it includes the booking's own transaction and commit) to a subscriber's
+/// stream yielding it.
+///
+/// Ceilings, measured the same way after the subscriptions:
+/// - memory: a bare tokio broadcast channel (the store's buffer size) to as many tasks;
+/// - PostgreSQL: the unavoidable database hop then the same broadcast: a bare `NOTIFY` on one
+///   connection, received by a bare `LISTEN`ing connection (diesel-async, as the store's listener
+///   listens) whose task relays the payload on the broadcast channel. Latency runs from issuing
+///   the `NOTIFY` (a statement that commits on its own). What the ratio leaves out is the stack:
+///   the booking's transaction, the listener reading the event back, and each subscriber's
+///   checks and resolution of the event.
 ///
 /// Memory per subscriber is the resident-set growth from one baseline, taken before the first
 /// (smallest) run, to the moment every subscriber of a run has had its first event: memory a
 /// smaller run freed is reused by the next, not counted twice. The ceilings run after, so their
-/// freed memory cannot hide the subscribers'.
-pub async fn booking_fanout(opts: &Options, fixture: &Fixture) -> Result<Vec<Row>, String> {
+/// freed memory cannot hide the subscribers'. Only the first fan-out of the process reports it:
+/// a later one (PostgreSQL's after memory's) would reuse what the earlier one freed.
+pub async fn booking_fanout(
+    opts: &Options,
+    fixture: &Fixture,
+    backend: &Backend,
+) -> Result<Vec<Row>, String> {
+    let first_in_process = !FANOUT_RAN.swap(true, Ordering::SeqCst);
     let mut sizes = opts.fanout_subscribers.clone();
     sizes.sort_unstable();
     let baseline = rss_bytes();
+    let slot = AtomicU64::new(0);
     let mut measured_runs = Vec::new();
-    let mut slot = 0u64;
     for &subscribers in &sizes {
-        let measured =
-            schema_fanout(fixture, subscribers, opts.fanout_rounds, slot, baseline).await?;
-        slot += opts.fanout_rounds as u64;
+        let (mut measured, rss) =
+            schema_fanout(fixture, subscribers, opts.fanout_rounds, &slot).await?;
+        if first_in_process && rss > 0 {
+            measured.rss_per_subscriber =
+                Some(rss.saturating_sub(baseline) as f64 / subscribers as f64);
+        }
         measured_runs.push((subscribers, measured));
     }
+    let (buffer, notify_url, ceiling_name) = match backend {
+        Backend::Memory(_) => (
+            concierge_storage_memory::EVENT_BUFFER,
+            None,
+            "bare tokio broadcast to as many tasks",
+        ),
+        Backend::Postgres { url, .. } => (
+            concierge_storage_postgres::EVENT_BUFFER,
+            Some(url.as_str()),
+            "bare NOTIFY → bare LISTENing connection → bare tokio broadcast to as many tasks",
+        ),
+    };
     let mut rows = Vec::new();
     for (subscribers, measured) in measured_runs {
-        let ceiling = broadcast_fanout(subscribers, opts.fanout_rounds).await;
-        let as_sample = |f: &Fanout| Sample {
-            latencies_us: f.latencies_us.clone(),
-            seconds: if f.deliveries_per_s > 0.0 {
-                f.latencies_us.len() as f64 / f.deliveries_per_s
-            } else {
-                0.0
-            },
-            errors: f.errors,
-            first_error: f.first_error.clone(),
-        };
+        let ceiling = bare_fanout(subscribers, opts.fanout_rounds, buffer, notify_url).await?;
         let mut notes = vec![format!(
-            "{} bookings, each issued once all had the previous one",
-            opts.fanout_rounds
+            "{} bookings, each issued once all had the previous one; the booking's own answer p50 {}",
+            opts.fanout_rounds,
+            ms(quantile_ms(&measured.answered_us, 0.5))
         )];
-        if let Some(bytes) = measured.rss_per_subscriber {
-            notes.push(format!("RSS +{:.1} KiB/subscriber", bytes / 1024.0));
+        if notify_url.is_some() {
+            notes.push(format!(
+                "ceiling p50 {} (the NOTIFY's answer p50 {})",
+                ms(quantile_ms(&ceiling.latencies_us, 0.5)),
+                ms(quantile_ms(&ceiling.answered_us, 0.5))
+            ));
+        }
+        match measured.rss_per_subscriber {
+            Some(bytes) => notes.push(format!("RSS +{:.1} KiB/subscriber", bytes / 1024.0)),
+            None if !first_in_process => notes.push(format!(
+                "RSS/subscriber not measured: it would reuse memory an earlier fan-out of the process freed (run --backend {} alone)",
+                backend.name()
+            )),
+            None => {}
         }
         rows.push(Row::versus(
             &format!("booking-fanout to {subscribers} subscribers"),
-            "memory",
-            &as_sample(&measured),
+            backend.name(),
+            &measured.as_sample(),
             "deliveries/s",
-            &as_sample(&ceiling),
-            "bare tokio broadcast to as many tasks",
+            &ceiling.as_sample(),
+            ceiling_name,
             notes,
         ));
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FanoutEvent;
+
+    #[test]
+    fn fanout_events_round_trip() {
+        for event in [
+            FanoutEvent::WarmUp(0),
+            FanoutEvent::WarmUp(17),
+            FanoutEvent::Round(0),
+            FanoutEvent::Round(19),
+        ] {
+            assert_eq!(FanoutEvent::from_title(&event.title()), Some(event));
+            assert_eq!(FanoutEvent::from_code(event.code()), event);
+        }
+        assert_eq!(FanoutEvent::from_title("Bench"), None);
+    }
 }

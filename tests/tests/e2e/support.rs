@@ -22,13 +22,7 @@ pub fn node_ids(connection: &Value) -> Vec<String> {
 }
 
 /// A string of a response, as an owned `String`.
-#[track_caller]
-pub fn text(value: &Value) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a string, got {value:#}"))
-        .to_owned()
-}
+pub use concierge_tests::tenant::text;
 
 /// A well-formed ID that names nothing, and one that is not an ID at all.
 pub const UNKNOWN_ID: &str = "01890a5d-ac96-774b-bcce-b302099a8057";
