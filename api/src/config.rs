@@ -29,6 +29,9 @@ pub struct Config {
     pub argon2: Argon2Cost,
     pub auto_migrate: bool,
     pub json_logs: bool,
+    /// The OpenTelemetry collector's base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`): traces are
+    /// exported over OTLP/HTTP when set.
+    pub otlp_endpoint: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
     pub trusted_proxies: crate::client_address::TrustedProxies,
     /// Browser origins allowed besides the server's own (`ALLOWED_ORIGINS`, comma-separated).
@@ -128,6 +131,7 @@ impl Config {
             argon2,
             auto_migrate: get("AUTO_MIGRATE").is_none_or(|v| !v.eq_ignore_ascii_case("false")),
             json_logs: get("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
+            otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|v| !v.trim().is_empty()),
             trusted_proxies: crate::client_address::TrustedProxies::parse(
                 &get("TRUSTED_PROXIES").unwrap_or_default(),
             )

@@ -10,3 +10,4 @@ pub mod mail;
 pub mod metrics;
 pub mod serve;
 pub mod sockets;
+pub mod telemetry;

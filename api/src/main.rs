@@ -21,7 +21,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    serve::init_logging(config.json_logs);
+    let telemetry =
+        match concierge_api::telemetry::init(config.json_logs, config.otlp_endpoint.as_deref()) {
+            Ok(telemetry) => telemetry,
+            Err(error) => {
+                eprintln!("{error}");
+                return ExitCode::from(2);
+            }
+        };
     let outcome = match command {
         "serve" => serve::serve(config).await,
         "bootstrap" => match &config.bootstrap_admin {
@@ -43,14 +50,17 @@ async fn main() -> ExitCode {
         }
         other => Err(format!("unknown command '{other}'\n{USAGE}")),
     };
-    match outcome {
+    let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error}");
             eprintln!("{error}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The exporter's shutdown blocks until its last batch is out: off the runtime's threads.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    code
 }
 
 fn export_schema(path: Option<&str>) -> ExitCode {

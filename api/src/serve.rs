@@ -8,17 +8,6 @@ use crate::app::{AppState, open_storage};
 use crate::config::Config;
 use crate::http::router;
 
-pub fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 /// Builds the application for `config`, creating the bootstrap operator when configured.
 pub async fn build(config: &Config) -> Result<AppState, String> {
     let (store, attempts) = open_storage(config).await?;

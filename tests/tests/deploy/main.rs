@@ -106,7 +106,7 @@ pub fn server_variables() -> BTreeSet<String> {
             }
         }
     }
-    let serve = read(&workspace().join("api/src/serve.rs"));
+    let serve = read(&workspace().join("api/src/telemetry.rs"));
     if serve.contains("EnvFilter::try_from_default_env") {
         names.insert("RUST_LOG".to_owned());
     }

@@ -3,6 +3,8 @@
 //! reset tokens), including a GET whose query string carries a password, and its whole output
 //! is searched for each of them.
 
+mod traces;
+
 use std::time::Duration;
 
 use concierge_tests::postgres::fresh_database;
