@@ -7,7 +7,7 @@ use crate::access::{Actor, Authenticated};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{SessionId, UserId};
 use crate::model::*;
-use crate::ops::{Domain, user_target};
+use crate::ops::{Domain, find_by_hash, user_target};
 use crate::secrets::random_token;
 use crate::storage::Writes;
 use crate::throttle::{Limit, claim_attempt, release};
@@ -243,17 +243,13 @@ impl Domain {
     ) -> DomainResult<AuthSession> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        // Under the current pepper, then the previous one during a rotation.
-        let mut current = None;
-        for hash in self
-            .secrets
-            .token_hashes(REFRESH_PURPOSE, refresh_token.trim())
-        {
-            if let Some(session) = tx.session_by_token_hash(hash.expose()).await? {
-                current = Some((session, hash));
-                break;
-            }
-        }
+        let reads = &*tx;
+        let current = find_by_hash(
+            self.secrets
+                .token_hashes(REFRESH_PURPOSE, refresh_token.trim()),
+            |hash| async move { reads.session_by_token_hash(hash.expose()).await },
+        )
+        .await?;
         // A token that names a session but is not its current one is a spent token (or a
         // forgery by someone who holds the session's id): either way the session ends.
         // `presented` is the hash of the session's current token, `None` for a spent one.
@@ -328,14 +324,13 @@ impl Domain {
             actor.and_then(|a| a.session_id),
         ) {
             (Some(token), _) => {
-                let mut found = None;
-                for hash in self.secrets.token_hashes(REFRESH_PURPOSE, token) {
-                    found = tx.session_by_token_hash(hash.expose()).await?;
-                    if found.is_some() {
-                        break;
-                    }
-                }
-                found
+                let reads = &*tx;
+                find_by_hash(
+                    self.secrets.token_hashes(REFRESH_PURPOSE, token),
+                    |hash| async move { reads.session_by_token_hash(hash.expose()).await },
+                )
+                .await?
+                .map(|(session, _)| session)
             }
             (None, Some(id)) => tx.session(id).await?,
             (None, None) => {

@@ -6,7 +6,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, UserId};
 use crate::model::*;
 use crate::ops::auth::{AuthSession, INVALID_CREDENTIALS, check_password_policy};
-use crate::ops::{Domain, user_target};
+use crate::ops::{Domain, find_by_hash, user_target};
 use crate::secrets::{random_digits, random_password};
 use crate::storage::Reads;
 use crate::throttle::{Limit, claim_attempt, release};
@@ -165,16 +165,17 @@ impl Domain {
         if code.is_empty() || code.len() > 32 || !code.chars().all(|c| c.is_ascii_digit()) {
             return Ok(None);
         }
-        for hash in self.secrets.booking_code_hashes(organization, code) {
-            let user = self
-                .store
-                .user_by_booking_code(organization, hash.expose())
-                .await?;
-            if user.is_some() {
-                return Ok(user);
-            }
-        }
-        Ok(None)
+        let store = &*self.store;
+        let found = find_by_hash(
+            self.secrets.booking_code_hashes(organization, code),
+            |hash| async move {
+                store
+                    .user_by_booking_code(organization, hash.expose())
+                    .await
+            },
+        )
+        .await?;
+        Ok(found.map(|(user, _)| user))
     }
 
     /// Whether `code` is held in `organization` under any pepper in use: a new code must not
@@ -185,16 +186,16 @@ impl Domain {
         organization: OrganizationId,
         code: &str,
     ) -> DomainResult<bool> {
-        for hash in self.secrets.booking_code_hashes(organization, code) {
-            if store
-                .user_by_booking_code(organization, hash.expose())
-                .await?
-                .is_some()
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let found = find_by_hash(
+            self.secrets.booking_code_hashes(organization, code),
+            |hash| async move {
+                store
+                    .user_by_booking_code(organization, hash.expose())
+                    .await
+            },
+        )
+        .await?;
+        Ok(found.is_some())
     }
 
     /// After `user` used `code` successfully: a code still stored under the previous pepper is

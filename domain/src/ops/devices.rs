@@ -5,7 +5,7 @@ use crate::access::{Actor, Authenticated};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{DeviceId, RoomId, SiteId};
 use crate::model::*;
-use crate::ops::Domain;
+use crate::ops::{Domain, find_by_hash};
 use crate::permissions::AccessLevel;
 use crate::secrets::random_token;
 use crate::values::Name;
@@ -106,15 +106,13 @@ impl Domain {
         token: &str,
         ip: Option<String>,
     ) -> DomainResult<Authenticated> {
-        let mut found = None;
-        // Under the current pepper, then the previous one during a rotation.
-        for hash in self.secrets.token_hashes(DEVICE_PURPOSE, token) {
-            found = self.store.device_by_token_hash(hash.expose()).await?;
-            if found.is_some() {
-                break;
-            }
-        }
-        let device = found.ok_or_else(invalid_device)?;
+        let store = &*self.store;
+        let (device, _) = find_by_hash(
+            self.secrets.token_hashes(DEVICE_PURPOSE, token),
+            |hash| async move { store.device_by_token_hash(hash.expose()).await },
+        )
+        .await?
+        .ok_or_else(invalid_device)?;
         if device.revoked_at.is_some() {
             return Err(invalid_device());
         }

@@ -12,7 +12,7 @@ use crate::model::*;
 use crate::ops::auth::{AuthSession, check_password_policy};
 use crate::ops::mail::{Mail, mail_params, params};
 use crate::ops::users::NewUserParts;
-use crate::ops::{Domain, user_target};
+use crate::ops::{Domain, find_by_hash, user_target};
 use crate::permissions::UsersPermission;
 use crate::secrets::random_token;
 use crate::storage::Transaction;
@@ -401,15 +401,14 @@ impl Domain {
             .collect();
         let (claimed, _) =
             claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
-        // Under the current pepper, then the previous one during a rotation.
-        let mut found = None;
-        for hash in self.secrets.token_hashes(INVITATION_PURPOSE, token.trim()) {
-            found = self.store.invitation_by_token_hash(hash.expose()).await?;
-            if found.is_some() {
-                break;
-            }
-        }
-        let Some(found) = found.filter(|i| i.status(self.now()) == InvitationStatus::Pending)
+        let store = &*self.store;
+        let found = find_by_hash(
+            self.secrets.token_hashes(INVITATION_PURPOSE, token.trim()),
+            |hash| async move { store.invitation_by_token_hash(hash.expose()).await },
+        )
+        .await?;
+        let Some((found, _)) =
+            found.filter(|(i, _)| i.status(self.now()) == InvitationStatus::Pending)
         else {
             return Err(bad_token());
         };

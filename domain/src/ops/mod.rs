@@ -40,12 +40,13 @@ pub use users::*;
 
 use crate::access::Actor;
 use crate::clock::Clock;
-use crate::error::DomainError;
+use crate::error::{DomainError, DomainResult};
 use crate::ids::{AuditEventId, OrganizationId, UserId};
 use crate::model::AuditEvent;
 use crate::secrets::Secrets;
 use crate::storage::{Storage, StorageError, UniqueKey};
 use crate::throttle::{AttemptCounter, ThrottleRules};
+use crate::values::Secret;
 
 /// Tunables of the domain, set from the server's configuration.
 #[derive(Debug, Clone)]
@@ -131,6 +132,24 @@ impl Domain {
             ip: actor.and_then(|a| a.ip.clone()),
         }
     }
+}
+
+/// Looks a secret up under each of its keyed hashes in turn (the current pepper's, then the
+/// previous one's during a rotation, see [`Secrets::token_hashes`]): the first row found, with
+/// the hash that found it.
+pub(crate) async fn find_by_hash<T, Found>(
+    hashes: impl IntoIterator<Item = Secret>,
+    mut lookup: impl FnMut(Secret) -> Found,
+) -> DomainResult<Option<(T, Secret)>>
+where
+    Found: std::future::Future<Output = crate::storage::StorageResult<Option<T>>>,
+{
+    for hash in hashes {
+        if let Some(found) = lookup(hash.clone()).await? {
+            return Ok(Some((found, hash)));
+        }
+    }
+    Ok(None)
 }
 
 pub(crate) fn user_target(id: UserId) -> Option<(&'static str, String)> {

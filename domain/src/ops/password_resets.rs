@@ -6,7 +6,7 @@ use crate::ids::PasswordResetId;
 use crate::model::*;
 use crate::ops::auth::check_password_policy;
 use crate::ops::mail::{Mail, mail_params, params};
-use crate::ops::{Domain, user_target};
+use crate::ops::{Domain, find_by_hash, user_target};
 use crate::secrets::random_token;
 use crate::storage::Transaction;
 use crate::throttle::{Limit, claim_attempt, release};
@@ -108,18 +108,12 @@ impl Domain {
             claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
         let now = self.now();
         let usable = |r: &PasswordResetToken| r.used_at.is_none() && r.expires_at > now;
-        // Under the current pepper, then the previous one during a rotation.
-        let mut found = None;
-        for hash in self.secrets.token_hashes(RESET_PURPOSE, token.trim()) {
-            if let Some(reset) = self
-                .store
-                .password_reset_by_token_hash(hash.expose())
-                .await?
-            {
-                found = Some((reset, hash));
-                break;
-            }
-        }
+        let store = &*self.store;
+        let found = find_by_hash(
+            self.secrets.token_hashes(RESET_PURPOSE, token.trim()),
+            |hash| async move { store.password_reset_by_token_hash(hash.expose()).await },
+        )
+        .await?;
         let Some((_, hash)) = found.filter(|(reset, _)| usable(reset)) else {
             return Err(bad_token());
         };
