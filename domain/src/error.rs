@@ -25,6 +25,11 @@ pub enum DomainError {
     /// A failure the client cannot fix (a bug). The text is logged, never shown.
     #[error("internal error")]
     Internal(String),
+    /// The operation collided with a concurrent one (a deadlock, a serialization failure) and
+    /// changed nothing. Operations retry once (see `Domain::retrying`); one that still
+    /// collides answers CONFLICT on its field.
+    #[error("changed concurrently by someone else; try again")]
+    Contended,
     /// Storage cannot be reached; the request may be retried. Code INTERNAL; the detail is logged.
     #[error("storage unavailable")]
     Unavailable(String),
@@ -69,7 +74,7 @@ impl DomainError {
             DomainError::Forbidden(_) | DomainError::ForbiddenOn { .. } => ErrorCode::Forbidden,
             DomainError::NotFound(_) => ErrorCode::NotFound,
             DomainError::Validation { .. } => ErrorCode::Validation,
-            DomainError::Conflict { .. } => ErrorCode::Conflict,
+            DomainError::Conflict { .. } | DomainError::Contended => ErrorCode::Conflict,
             DomainError::RateLimited { .. } => ErrorCode::RateLimited,
             DomainError::Internal(_) | DomainError::Unavailable(_) => ErrorCode::Internal,
         }

@@ -5,6 +5,13 @@
 //! Reads are on [`Reads`], implemented both by the store (committed data) and by a transaction
 //! (its own writes included). Writes happen only inside a [`Transaction`], which commits all or
 //! nothing; dropping one without `commit` rolls it back.
+//!
+//! A row that a transaction changes is first read through one of its locking reads (`lock_*`),
+//! which returns it as [`Locked`]: the latest committed version, held against every other
+//! writer until the transaction ends. The `update_*` writes take only a [`Locked`] row, so an
+//! operation cannot write back a copy it read elsewhere (outside its transaction, or unlocked),
+//! which is how a concurrent change would be silently undone. Locks are taken in the order of
+//! `docs/architecture.md` ("Lock order") so that two transactions never wait on each other.
 
 use async_trait::async_trait;
 
@@ -30,10 +37,31 @@ pub enum UniqueKey {
     LinkToken,
 }
 
+/// A reference a backend checks: the row it names must exist (PostgreSQL: a foreign key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    Organization,
+    Profile,
+    Site,
+    SiteGroup,
+    Room,
+    User,
+    PriceList,
+    Other,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StorageError {
     #[error("unique constraint {0:?} violated")]
     Unique(UniqueKey),
+    /// A written row names one that does not exist (any more): removed by a transaction that
+    /// committed meanwhile.
+    #[error("reference to a missing {0:?}")]
+    MissingReference(Reference),
+    /// The transaction collided with a concurrent one (PostgreSQL: a deadlock or a
+    /// serialization failure) and was rolled back; running it again may succeed.
+    #[error("concurrent transactions collided")]
+    Contended,
     /// The backend cannot be reached (database down, pool exhausted).
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -138,29 +166,93 @@ pub trait Reads: Send + Sync {
     async fn pending_email_count(&self) -> StorageResult<i64>;
 }
 
+/// A row read by a locking read of a transaction (see the module's documentation): the latest
+/// committed version, which no other transaction can change until this one ends. It derefs to
+/// the row; change it in place and hand it back to the matching `update_*`.
+///
+/// Deliberately not `Clone`: a copy could outlive its transaction and be written by another.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Locked<T>(T);
+
+impl<T> Locked<T> {
+    /// For storage backends only: `row` was just read, and locked, by the transaction that
+    /// returns it.
+    pub fn by_locking_read(row: T) -> Self {
+        Locked(row)
+    }
+
+    /// The row, no longer to be written back.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Locked<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Locked<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+pub type LockedResult<T> = StorageResult<Option<Locked<T>>>;
+
 #[async_trait]
 pub trait Writes: Reads {
+    // Locking reads, in lock order (docs/architecture.md, "Lock order"): organizations,
+    // profiles, site groups, sites, rooms, price lists, invitations and password resets, users,
+    // sessions, devices, bookings. Each waits for a concurrent holder of the row to finish and returns the row as
+    // then committed (or as this transaction wrote it). The `…s(ids)` forms lock in id order.
+    async fn lock_organization(&mut self, id: OrganizationId) -> LockedResult<Organization>;
+    async fn lock_profile(&mut self, id: ProfileId) -> LockedResult<Profile>;
+    async fn lock_site_group(&mut self, id: SiteGroupId) -> LockedResult<SiteGroup>;
+    async fn lock_site(&mut self, id: SiteId) -> LockedResult<Site>;
+    async fn lock_room(&mut self, id: RoomId) -> LockedResult<Room>;
+    async fn lock_price_list(&mut self, id: PriceListId) -> LockedResult<PriceList>;
+    async fn lock_user(&mut self, id: UserId) -> LockedResult<User>;
+    async fn lock_users(&mut self, ids: &[UserId]) -> StorageResult<Vec<Locked<User>>>;
+    async fn lock_session(&mut self, id: SessionId) -> LockedResult<Session>;
+    /// The session whose current or previous refresh-token hash is `hash`, locked.
+    async fn lock_session_by_token_hash(&mut self, hash: &str) -> LockedResult<Session>;
+    async fn lock_device(&mut self, id: DeviceId) -> LockedResult<Device>;
+    async fn lock_invitations(&mut self, ids: &[InvitationId])
+    -> StorageResult<Vec<Locked<Invitation>>>;
+    async fn lock_invitation_by_token_hash(&mut self, hash: &str) -> LockedResult<Invitation>;
+    async fn lock_password_reset_by_token_hash(
+        &mut self,
+        hash: &str,
+    ) -> LockedResult<PasswordResetToken>;
+    async fn lock_bookings(&mut self, ids: &[BookingId]) -> StorageResult<Vec<Locked<Booking>>>;
+
     async fn insert_organization(&mut self, organization: &Organization) -> StorageResult<()>;
-    async fn update_organization(&mut self, organization: &Organization) -> StorageResult<()>;
+    async fn update_organization(
+        &mut self,
+        organization: &Locked<Organization>,
+    ) -> StorageResult<()>;
 
     async fn insert_profile(&mut self, profile: &Profile) -> StorageResult<()>;
-    async fn update_profile(&mut self, profile: &Profile) -> StorageResult<()>;
-    async fn delete_profile(&mut self, id: ProfileId) -> StorageResult<()>;
+    async fn update_profile(&mut self, profile: &Locked<Profile>) -> StorageResult<()>;
+    async fn delete_profile(&mut self, profile: Locked<Profile>) -> StorageResult<()>;
 
     async fn insert_site(&mut self, site: &Site) -> StorageResult<()>;
-    async fn update_site(&mut self, site: &Site) -> StorageResult<()>;
+    async fn update_site(&mut self, site: &Locked<Site>) -> StorageResult<()>;
 
     async fn insert_site_group(&mut self, group: &SiteGroup) -> StorageResult<()>;
-    async fn update_site_group(&mut self, group: &SiteGroup) -> StorageResult<()>;
+    async fn update_site_group(&mut self, group: &Locked<SiteGroup>) -> StorageResult<()>;
 
     async fn insert_room(&mut self, room: &Room) -> StorageResult<()>;
-    async fn update_room(&mut self, room: &Room) -> StorageResult<()>;
+    async fn update_room(&mut self, room: &Locked<Room>) -> StorageResult<()>;
 
     async fn insert_price_list(&mut self, price_list: &PriceList) -> StorageResult<()>;
-    async fn update_price_list(&mut self, price_list: &PriceList) -> StorageResult<()>;
+    async fn update_price_list(&mut self, price_list: &Locked<PriceList>) -> StorageResult<()>;
 
     async fn insert_user(&mut self, user: &User) -> StorageResult<()>;
-    async fn update_user(&mut self, user: &User) -> StorageResult<()>;
+    async fn update_user(&mut self, user: &Locked<User>) -> StorageResult<()>;
     /// Sets the booking-code hash of user `id` to `to`, only if it still is `from`, and changes
     /// nothing else of the row; `true` if it did. For re-hashing a code under the current pepper
     /// during a rotation: a whole-row `update_user` of a copy read earlier would overwrite a
@@ -174,17 +266,17 @@ pub trait Writes: Reads {
     ) -> StorageResult<bool>;
 
     async fn insert_session(&mut self, session: &Session) -> StorageResult<()>;
-    async fn update_session(&mut self, session: &Session) -> StorageResult<()>;
+    async fn update_session(&mut self, session: &Locked<Session>) -> StorageResult<()>;
 
     async fn insert_audit_event(&mut self, event: &AuditEvent) -> StorageResult<()>;
 
     /// Fails with `Unique(BookingOverlap)` when a confirmed booking of the room overlaps.
     async fn insert_booking(&mut self, booking: &Booking) -> StorageResult<()>;
     /// Fails with `Unique(BookingOverlap)` when the new range overlaps another confirmed booking.
-    async fn update_booking(&mut self, booking: &Booking) -> StorageResult<()>;
+    async fn update_booking(&mut self, booking: &Locked<Booking>) -> StorageResult<()>;
 
     async fn insert_device(&mut self, device: &Device) -> StorageResult<()>;
-    async fn update_device(&mut self, device: &Device) -> StorageResult<()>;
+    async fn update_device(&mut self, device: &Locked<Device>) -> StorageResult<()>;
     /// Sets the token hash of device `id` to `to`, only if it still is `from`, and changes
     /// nothing else of the row; `true` if it did. For re-hashing a token under the current
     /// pepper during a rotation: a whole-row `update_device` of a copy read earlier would undo a
@@ -198,10 +290,13 @@ pub trait Writes: Reads {
     ) -> StorageResult<bool>;
 
     async fn insert_invitation(&mut self, invitation: &Invitation) -> StorageResult<()>;
-    async fn update_invitation(&mut self, invitation: &Invitation) -> StorageResult<()>;
+    async fn update_invitation(&mut self, invitation: &Locked<Invitation>) -> StorageResult<()>;
 
     async fn insert_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()>;
-    async fn update_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()>;
+    async fn update_password_reset(
+        &mut self,
+        reset: &Locked<PasswordResetToken>,
+    ) -> StorageResult<()>;
 
     /// Puts a message in the outbox; it leaves only if the transaction commits.
     async fn insert_email(&mut self, email: &OutboundEmail) -> StorageResult<()>;

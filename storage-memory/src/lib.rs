@@ -14,7 +14,9 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use concierge_domain::ids::*;
 use concierge_domain::model::*;
-use concierge_domain::storage::{Reads, Storage, StorageResult, Transaction, Writes};
+use concierge_domain::storage::{
+    Locked, LockedResult, Reads, Storage, StorageResult, Transaction, Writes,
+};
 use concierge_domain::throttle::{AttemptCounter, Window};
 use concierge_domain::values::Secret;
 use tokio::sync::{Mutex, MutexGuard};
@@ -274,52 +276,125 @@ impl MemoryTransaction<'_> {
     }
 }
 
+/// A locking read of the memory backend: the transaction already holds the one writer lock, so
+/// its own working copy is the latest state and nobody else can change it.
+fn locked<T: Clone>(row: Option<&T>) -> Option<Locked<T>> {
+    row.cloned().map(Locked::by_locking_read)
+}
+
+/// The rows of `ids` found in `map`, in id order (the order PostgreSQL locks them in).
+fn locked_in_order<K: Ord + Copy, T: Clone>(
+    map: &imbl::OrdMap<K, T>,
+    ids: &[K],
+) -> Vec<Locked<T>> {
+    let ids: std::collections::BTreeSet<K> = ids.iter().copied().collect();
+    ids.iter()
+        .filter_map(|id| map.get(id).cloned().map(Locked::by_locking_read))
+        .collect()
+}
+
 #[async_trait]
 impl Writes for MemoryTransaction<'_> {
+    async fn lock_organization(&mut self, id: OrganizationId) -> LockedResult<Organization> {
+        Ok(locked(self.write().organizations.get(&id)))
+    }
+    async fn lock_profile(&mut self, id: ProfileId) -> LockedResult<Profile> {
+        Ok(locked(self.write().profiles.get(&id)))
+    }
+    async fn lock_site_group(&mut self, id: SiteGroupId) -> LockedResult<SiteGroup> {
+        Ok(locked(self.write().site_groups.get(&id)))
+    }
+    async fn lock_site(&mut self, id: SiteId) -> LockedResult<Site> {
+        Ok(locked(self.write().sites.get(&id)))
+    }
+    async fn lock_room(&mut self, id: RoomId) -> LockedResult<Room> {
+        Ok(locked(self.write().rooms.get(&id)))
+    }
+    async fn lock_price_list(&mut self, id: PriceListId) -> LockedResult<PriceList> {
+        Ok(locked(self.write().price_lists.get(&id)))
+    }
+    async fn lock_user(&mut self, id: UserId) -> LockedResult<User> {
+        Ok(locked(self.write().users.get(&id)))
+    }
+    async fn lock_users(&mut self, ids: &[UserId]) -> StorageResult<Vec<Locked<User>>> {
+        Ok(locked_in_order(&self.write().users, ids))
+    }
+    async fn lock_session(&mut self, id: SessionId) -> LockedResult<Session> {
+        Ok(locked(self.write().sessions.get(&id)))
+    }
+    async fn lock_session_by_token_hash(&mut self, hash: &str) -> LockedResult<Session> {
+        let state = self.write();
+        Ok(locked(state.session_tokens.get(hash).and_then(|id| state.sessions.get(id))))
+    }
+    async fn lock_device(&mut self, id: DeviceId) -> LockedResult<Device> {
+        Ok(locked(self.write().devices.get(&id)))
+    }
+    async fn lock_invitations(
+        &mut self,
+        ids: &[InvitationId],
+    ) -> StorageResult<Vec<Locked<Invitation>>> {
+        Ok(locked_in_order(&self.write().invitations, ids))
+    }
+    async fn lock_invitation_by_token_hash(&mut self, hash: &str) -> LockedResult<Invitation> {
+        let state = self.write();
+        Ok(locked(match state.link_tokens.get(hash) {
+            Some(state::LinkTarget::Invitation(id)) => state.invitations.get(id),
+            _ => None,
+        }))
+    }
+    async fn lock_password_reset_by_token_hash(
+        &mut self,
+        hash: &str,
+    ) -> LockedResult<PasswordResetToken> {
+        let state = self.write();
+        Ok(locked(match state.link_tokens.get(hash) {
+            Some(state::LinkTarget::PasswordReset(id)) => state.password_resets.get(id),
+            _ => None,
+        }))
+    }
+    async fn lock_bookings(&mut self, ids: &[BookingId]) -> StorageResult<Vec<Locked<Booking>>> {
+        Ok(locked_in_order(&self.write().bookings, ids))
+    }
     async fn insert_organization(&mut self, organization: &Organization) -> StorageResult<()> {
         self.write()
             .organizations
             .insert(organization.id, organization.clone());
         Ok(())
     }
-    async fn update_organization(&mut self, organization: &Organization) -> StorageResult<()> {
-        state::replace(
-            &mut self.write().organizations,
-            organization.id,
-            organization,
-        )
+    async fn update_organization(&mut self, organization: &Locked<Organization>) -> StorageResult<()> {
+        state::replace(&mut self.write().organizations, organization.id, &**organization)
     }
     async fn insert_profile(&mut self, profile: &Profile) -> StorageResult<()> {
         self.write().profiles.insert(profile.id, profile.clone());
         Ok(())
     }
-    async fn update_profile(&mut self, profile: &Profile) -> StorageResult<()> {
-        state::replace(&mut self.write().profiles, profile.id, profile)
+    async fn update_profile(&mut self, profile: &Locked<Profile>) -> StorageResult<()> {
+        state::replace(&mut self.write().profiles, profile.id, &**profile)
     }
-    async fn delete_profile(&mut self, id: ProfileId) -> StorageResult<()> {
-        self.write().profiles.remove(&id);
+    async fn delete_profile(&mut self, profile: Locked<Profile>) -> StorageResult<()> {
+        self.write().profiles.remove(&profile.id);
         Ok(())
     }
     async fn insert_site(&mut self, site: &Site) -> StorageResult<()> {
         self.write().sites.insert(site.id, site.clone());
         Ok(())
     }
-    async fn update_site(&mut self, site: &Site) -> StorageResult<()> {
-        state::replace(&mut self.write().sites, site.id, site)
+    async fn update_site(&mut self, site: &Locked<Site>) -> StorageResult<()> {
+        state::replace(&mut self.write().sites, site.id, &**site)
     }
     async fn insert_site_group(&mut self, group: &SiteGroup) -> StorageResult<()> {
         self.write().site_groups.insert(group.id, group.clone());
         Ok(())
     }
-    async fn update_site_group(&mut self, group: &SiteGroup) -> StorageResult<()> {
-        state::replace(&mut self.write().site_groups, group.id, group)
+    async fn update_site_group(&mut self, group: &Locked<SiteGroup>) -> StorageResult<()> {
+        state::replace(&mut self.write().site_groups, group.id, &**group)
     }
     async fn insert_room(&mut self, room: &Room) -> StorageResult<()> {
         self.write().rooms.insert(room.id, room.clone());
         Ok(())
     }
-    async fn update_room(&mut self, room: &Room) -> StorageResult<()> {
-        state::replace(&mut self.write().rooms, room.id, room)
+    async fn update_room(&mut self, room: &Locked<Room>) -> StorageResult<()> {
+        state::replace(&mut self.write().rooms, room.id, &**room)
     }
     async fn insert_price_list(&mut self, price_list: &PriceList) -> StorageResult<()> {
         self.write()
@@ -327,13 +402,13 @@ impl Writes for MemoryTransaction<'_> {
             .insert(price_list.id, price_list.clone());
         Ok(())
     }
-    async fn update_price_list(&mut self, price_list: &PriceList) -> StorageResult<()> {
-        state::replace(&mut self.write().price_lists, price_list.id, price_list)
+    async fn update_price_list(&mut self, price_list: &Locked<PriceList>) -> StorageResult<()> {
+        state::replace(&mut self.write().price_lists, price_list.id, &**price_list)
     }
     async fn insert_user(&mut self, user: &User) -> StorageResult<()> {
         self.write().put_user(user, false)
     }
-    async fn update_user(&mut self, user: &User) -> StorageResult<()> {
+    async fn update_user(&mut self, user: &Locked<User>) -> StorageResult<()> {
         self.write().put_user(user, true)
     }
     async fn replace_booking_code_hash(
@@ -359,7 +434,7 @@ impl Writes for MemoryTransaction<'_> {
     async fn insert_session(&mut self, session: &Session) -> StorageResult<()> {
         self.write().put_session(session, false)
     }
-    async fn update_session(&mut self, session: &Session) -> StorageResult<()> {
+    async fn update_session(&mut self, session: &Locked<Session>) -> StorageResult<()> {
         self.write().put_session(session, true)
     }
     async fn insert_audit_event(&mut self, event: &AuditEvent) -> StorageResult<()> {
@@ -369,13 +444,13 @@ impl Writes for MemoryTransaction<'_> {
     async fn insert_booking(&mut self, booking: &Booking) -> StorageResult<()> {
         self.write().put_booking(booking, false)
     }
-    async fn update_booking(&mut self, booking: &Booking) -> StorageResult<()> {
+    async fn update_booking(&mut self, booking: &Locked<Booking>) -> StorageResult<()> {
         self.write().put_booking(booking, true)
     }
     async fn insert_device(&mut self, device: &Device) -> StorageResult<()> {
         self.write().put_device(device, false)
     }
-    async fn update_device(&mut self, device: &Device) -> StorageResult<()> {
+    async fn update_device(&mut self, device: &Locked<Device>) -> StorageResult<()> {
         self.write().put_device(device, true)
     }
     async fn replace_device_token_hash(
@@ -400,13 +475,13 @@ impl Writes for MemoryTransaction<'_> {
     async fn insert_invitation(&mut self, invitation: &Invitation) -> StorageResult<()> {
         self.write().put_invitation(invitation, false)
     }
-    async fn update_invitation(&mut self, invitation: &Invitation) -> StorageResult<()> {
+    async fn update_invitation(&mut self, invitation: &Locked<Invitation>) -> StorageResult<()> {
         self.write().put_invitation(invitation, true)
     }
     async fn insert_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()> {
         self.write().put_password_reset(reset, false)
     }
-    async fn update_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()> {
+    async fn update_password_reset(&mut self, reset: &Locked<PasswordResetToken>) -> StorageResult<()> {
         self.write().put_password_reset(reset, true)
     }
     async fn insert_email(&mut self, email: &OutboundEmail) -> StorageResult<()> {

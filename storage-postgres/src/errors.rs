@@ -1,7 +1,7 @@
 //! How database failures become [`StorageError`]s: a unique or exclusion violation names its key
 //! by constraint, a lost connection or an exhausted pool is `Unavailable`, anything else `Other`.
 
-use concierge_domain::storage::{StorageError, UniqueKey};
+use concierge_domain::storage::{Reference, StorageError, UniqueKey};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::deadpool::PoolError;
 
@@ -28,8 +28,44 @@ fn exclusion_key(constraint: &str) -> Option<UniqueKey> {
     }
 }
 
+/// What a foreign key (named `<table>_<column>_fkey` by the migrations) refers to.
+fn reference(constraint: &str) -> Reference {
+    let refers_to = |column: &str| constraint.contains(column);
+    if refers_to("site_group_id") {
+        Reference::SiteGroup
+    } else if refers_to("site_id") {
+        Reference::Site
+    } else if refers_to("profile_id") {
+        Reference::Profile
+    } else if refers_to("room_id") {
+        Reference::Room
+    } else if refers_to("price_list_id") {
+        Reference::PriceList
+    } else if refers_to("organization_id") || refers_to("parent_id") {
+        Reference::Organization
+    } else if refers_to("user_id") || refers_to("created_by") {
+        Reference::User
+    } else {
+        Reference::Other
+    }
+}
+
+/// PostgreSQL's message for SQLSTATE 40P01, which diesel does not name (it has no kind for it).
+const DEADLOCK_DETECTED: &str = "deadlock detected";
+
 pub(crate) fn from_diesel(error: DieselError) -> StorageError {
     match &error {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+            StorageError::Contended
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+            if info.message().starts_with(DEADLOCK_DETECTED) =>
+        {
+            StorageError::Contended
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+            StorageError::MissingReference(reference(info.constraint_name().unwrap_or_default()))
+        }
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
             match info.constraint_name().and_then(unique_key) {
                 Some(key) => StorageError::Unique(key),

@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use concierge_domain::ids::*;
 use concierge_domain::model::*;
-use concierge_domain::storage::{StorageError, StorageResult, Transaction, Writes};
+use concierge_domain::storage::{
+    Locked, LockedResult, StorageError, StorageResult, Transaction, Writes,
+};
 use concierge_domain::values::Secret;
 use diesel_async::{AnsiTransactionManager, SimpleAsyncConnection as _, TransactionManager as _};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
@@ -108,6 +110,15 @@ async fn release_savepoint<T>(
     }
 }
 
+/// A row just read by a `… FOR UPDATE` of this transaction.
+fn locked<T>(row: Option<T>) -> Option<Locked<T>> {
+    row.map(Locked::by_locking_read)
+}
+
+fn all_locked<T>(rows: Vec<T>) -> Vec<Locked<T>> {
+    rows.into_iter().map(Locked::by_locking_read).collect()
+}
+
 fn finished() -> StorageError {
     StorageError::Other("the transaction is already finished".into())
 }
@@ -116,12 +127,79 @@ impl_reads!(PgTransaction);
 
 #[async_trait]
 impl Writes for PgTransaction {
+    async fn lock_organization(&mut self, id: OrganizationId) -> LockedResult<Organization> {
+        let result = organizations::lock(self.conn_mut()?, id).await;
+        self.observe(result).map(locked)
+    }
+    async fn lock_profile(&mut self, id: ProfileId) -> LockedResult<Profile> {
+        let result = profiles::lock(self.conn_mut()?, id).await;
+        self.observe(result).map(locked)
+    }
+    async fn lock_site_group(&mut self, id: SiteGroupId) -> LockedResult<SiteGroup> {
+        let result = site_groups::lock(self.conn_mut()?, id).await;
+        self.observe(result).map(locked)
+    }
+    async fn lock_site(&mut self, id: SiteId) -> LockedResult<Site> {
+        let result = sites::lock(self.conn_mut()?, id).await;
+        self.observe(result).map(locked)
+    }
+    async fn lock_room(&mut self, id: RoomId) -> LockedResult<Room> {
+        let result = rooms::lock(self.conn_mut()?, id).await;
+        self.observe(result).map(locked)
+    }
+    async fn lock_price_list(&mut self, id: PriceListId) -> LockedResult<PriceList> {
+        let result = price_lists::lock(self.conn_mut()?, id).await;
+        self.observe(result).map(locked)
+    }
+    async fn lock_user(&mut self, id: UserId) -> LockedResult<User> {
+        let result = users::lock(self.conn_mut()?, &[id]).await;
+        self.observe(result).map(|found| locked(found.into_iter().next()))
+    }
+    async fn lock_users(&mut self, ids: &[UserId]) -> StorageResult<Vec<Locked<User>>> {
+        let result = users::lock(self.conn_mut()?, ids).await;
+        self.observe(result).map(all_locked)
+    }
+    async fn lock_session(&mut self, id: SessionId) -> LockedResult<Session> {
+        let result = sessions::lock(self.conn_mut()?, id).await;
+        self.observe(result).map(locked)
+    }
+    async fn lock_session_by_token_hash(&mut self, hash: &str) -> LockedResult<Session> {
+        let result = sessions::lock_by_token_hash(self.conn_mut()?, hash).await;
+        self.observe(result).map(locked)
+    }
+    async fn lock_device(&mut self, id: DeviceId) -> LockedResult<Device> {
+        let result = devices::lock(self.conn_mut()?, id).await;
+        self.observe(result).map(locked)
+    }
+    async fn lock_invitations(
+        &mut self,
+        ids: &[InvitationId],
+    ) -> StorageResult<Vec<Locked<Invitation>>> {
+        let result = invitations::lock(self.conn_mut()?, ids).await;
+        self.observe(result).map(all_locked)
+    }
+    async fn lock_invitation_by_token_hash(&mut self, hash: &str) -> LockedResult<Invitation> {
+        let result = invitations::lock_by_token_hash(self.conn_mut()?, hash).await;
+        self.observe(result).map(locked)
+    }
+    async fn lock_password_reset_by_token_hash(
+        &mut self,
+        hash: &str,
+    ) -> LockedResult<PasswordResetToken> {
+        let result = password_resets::lock_by_token_hash(self.conn_mut()?, hash).await;
+        self.observe(result).map(locked)
+    }
+    async fn lock_bookings(&mut self, ids: &[BookingId]) -> StorageResult<Vec<Locked<Booking>>> {
+        let result = bookings::lock(self.conn_mut()?, ids).await;
+        self.observe(result).map(all_locked)
+    }
+
     async fn insert_organization(&mut self, organization: &Organization) -> StorageResult<()> {
         let result = organizations::insert(self.conn_mut()?, organization).await;
         self.observe(result)
     }
-    async fn update_organization(&mut self, organization: &Organization) -> StorageResult<()> {
-        let result = organizations::update(self.conn_mut()?, organization).await;
+    async fn update_organization(&mut self, organization: &Locked<Organization>) -> StorageResult<()> {
+        let result = organizations::update(self.conn_mut()?, &**organization).await;
         self.observe(result)
     }
 
@@ -129,12 +207,12 @@ impl Writes for PgTransaction {
         let result = profiles::insert(self.conn_mut()?, profile).await;
         self.observe(result)
     }
-    async fn update_profile(&mut self, profile: &Profile) -> StorageResult<()> {
-        let result = profiles::update(self.conn_mut()?, profile).await;
+    async fn update_profile(&mut self, profile: &Locked<Profile>) -> StorageResult<()> {
+        let result = profiles::update(self.conn_mut()?, &**profile).await;
         self.observe(result)
     }
-    async fn delete_profile(&mut self, id: ProfileId) -> StorageResult<()> {
-        let result = profiles::delete(self.conn_mut()?, id).await;
+    async fn delete_profile(&mut self, profile: Locked<Profile>) -> StorageResult<()> {
+        let result = profiles::delete(self.conn_mut()?, profile.id).await;
         self.observe(result)
     }
 
@@ -142,8 +220,8 @@ impl Writes for PgTransaction {
         let result = sites::insert(self.conn_mut()?, site).await;
         self.observe(result)
     }
-    async fn update_site(&mut self, site: &Site) -> StorageResult<()> {
-        let result = sites::update(self.conn_mut()?, site).await;
+    async fn update_site(&mut self, site: &Locked<Site>) -> StorageResult<()> {
+        let result = sites::update(self.conn_mut()?, &**site).await;
         self.observe(result)
     }
 
@@ -151,8 +229,8 @@ impl Writes for PgTransaction {
         let result = site_groups::insert(self.conn_mut()?, group).await;
         self.observe(result)
     }
-    async fn update_site_group(&mut self, group: &SiteGroup) -> StorageResult<()> {
-        let result = site_groups::update(self.conn_mut()?, group).await;
+    async fn update_site_group(&mut self, group: &Locked<SiteGroup>) -> StorageResult<()> {
+        let result = site_groups::update(self.conn_mut()?, &**group).await;
         self.observe(result)
     }
 
@@ -160,8 +238,8 @@ impl Writes for PgTransaction {
         let result = rooms::insert(self.conn_mut()?, room).await;
         self.observe(result)
     }
-    async fn update_room(&mut self, room: &Room) -> StorageResult<()> {
-        let result = rooms::update(self.conn_mut()?, room).await;
+    async fn update_room(&mut self, room: &Locked<Room>) -> StorageResult<()> {
+        let result = rooms::update(self.conn_mut()?, &**room).await;
         self.observe(result)
     }
 
@@ -169,8 +247,8 @@ impl Writes for PgTransaction {
         let result = price_lists::insert(self.conn_mut()?, price_list).await;
         self.observe(result)
     }
-    async fn update_price_list(&mut self, price_list: &PriceList) -> StorageResult<()> {
-        let result = price_lists::update(self.conn_mut()?, price_list).await;
+    async fn update_price_list(&mut self, price_list: &Locked<PriceList>) -> StorageResult<()> {
+        let result = price_lists::update(self.conn_mut()?, &**price_list).await;
         self.observe(result)
     }
 
@@ -178,8 +256,8 @@ impl Writes for PgTransaction {
         let result = in_savepoint!(self.conn_mut()?, users::insert, user);
         self.observe(result)
     }
-    async fn update_user(&mut self, user: &User) -> StorageResult<()> {
-        let result = in_savepoint!(self.conn_mut()?, users::update, user);
+    async fn update_user(&mut self, user: &Locked<User>) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, users::update, &**user);
         self.observe(result)
     }
     async fn replace_booking_code_hash(
@@ -203,8 +281,8 @@ impl Writes for PgTransaction {
         let result = in_savepoint!(self.conn_mut()?, sessions::insert, session);
         self.observe(result)
     }
-    async fn update_session(&mut self, session: &Session) -> StorageResult<()> {
-        let result = in_savepoint!(self.conn_mut()?, sessions::update, session);
+    async fn update_session(&mut self, session: &Locked<Session>) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, sessions::update, &**session);
         self.observe(result)
     }
 
@@ -217,8 +295,8 @@ impl Writes for PgTransaction {
         let result = in_savepoint!(self.conn_mut()?, bookings::insert, booking);
         self.observe(result)
     }
-    async fn update_booking(&mut self, booking: &Booking) -> StorageResult<()> {
-        let result = in_savepoint!(self.conn_mut()?, bookings::update, booking);
+    async fn update_booking(&mut self, booking: &Locked<Booking>) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, bookings::update, &**booking);
         self.observe(result)
     }
 
@@ -226,8 +304,8 @@ impl Writes for PgTransaction {
         let result = in_savepoint!(self.conn_mut()?, devices::insert, device);
         self.observe(result)
     }
-    async fn update_device(&mut self, device: &Device) -> StorageResult<()> {
-        let result = in_savepoint!(self.conn_mut()?, devices::update, device);
+    async fn update_device(&mut self, device: &Locked<Device>) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, devices::update, &**device);
         self.observe(result)
     }
     async fn replace_device_token_hash(
@@ -251,8 +329,8 @@ impl Writes for PgTransaction {
         let result = in_savepoint!(self.conn_mut()?, invitations::insert, invitation);
         self.observe(result)
     }
-    async fn update_invitation(&mut self, invitation: &Invitation) -> StorageResult<()> {
-        let result = in_savepoint!(self.conn_mut()?, invitations::update, invitation);
+    async fn update_invitation(&mut self, invitation: &Locked<Invitation>) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, invitations::update, &**invitation);
         self.observe(result)
     }
 
@@ -260,8 +338,8 @@ impl Writes for PgTransaction {
         let result = in_savepoint!(self.conn_mut()?, password_resets::insert, reset);
         self.observe(result)
     }
-    async fn update_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()> {
-        let result = in_savepoint!(self.conn_mut()?, password_resets::update, reset);
+    async fn update_password_reset(&mut self, reset: &Locked<PasswordResetToken>) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, password_resets::update, &**reset);
         self.observe(result)
     }
 

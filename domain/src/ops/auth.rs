@@ -7,7 +7,7 @@ use crate::access::{Actor, Authenticated};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{SessionId, UserId};
 use crate::model::*;
-use crate::ops::{Domain, find_by_hash, user_target};
+use crate::ops::{Domain, lock_by_hash, user_target};
 use crate::secrets::random_token;
 use crate::storage::Writes;
 use crate::throttle::{Limit, claim_attempt, release};
@@ -125,23 +125,25 @@ impl Domain {
         ip: Option<&str>,
     ) -> DomainResult<AuthSession> {
         let normalized = login.trim().to_lowercase();
+        let user = if normalized.is_empty() || normalized.len() > 254 {
+            None
+        } else {
+            self.store.user_by_login(&normalized).await?
+        };
+        // Counted per account, whichever of its logins (e-mail, username) is typed.
         let rules = self.config.throttle;
-        let mut limits = vec![Limit::account(&normalized, &rules)];
+        let mut limits = vec![Limit::account(&normalized, user.as_ref(), &rules)];
         limits.extend(ip.map(|ip| Limit::address(ip, &rules)));
         let now = self.now();
         let (claimed, locking) =
             match claim_attempt(&*self.attempts, &limits, now, rules.window).await {
                 Ok(claim) => claim,
                 Err(refusal) => {
-                    self.record_failure("login.failed", None, ip).await?;
+                    self.record_failure("login.failed", user.as_ref(), ip)
+                        .await?;
                     return Err(refusal);
                 }
             };
-        let user = if normalized.is_empty() || normalized.len() > 254 {
-            None
-        } else {
-            self.store.user_by_login(&normalized).await?
-        };
         // Always one Argon2 verification, so that timing tells nothing about the login.
         let password_ok = self
             .secrets
@@ -235,19 +237,31 @@ impl Domain {
         })
     }
 
-    /// Rotates a refresh token. Presenting one already spent revokes the whole session.
+    /// Rotates a refresh token. Presenting one already spent revokes the whole session. Of
+    /// concurrent uses of one token exactly one rotates it: the session is locked, and the
+    /// others then find the token spent.
     pub async fn refresh_session(
+        &self,
+        refresh_token: &str,
+        ip: Option<&str>,
+    ) -> DomainResult<AuthSession> {
+        self.retrying("refreshToken", || {
+            self.refresh_session_once(refresh_token, ip)
+        })
+        .await
+    }
+
+    async fn refresh_session_once(
         &self,
         refresh_token: &str,
         ip: Option<&str>,
     ) -> DomainResult<AuthSession> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let reads = &*tx;
-        let current = find_by_hash(
+        let current = lock_by_hash::<Session>(
+            &mut *tx,
             self.secrets
                 .token_hashes(REFRESH_PURPOSE, refresh_token.trim()),
-            |hash| async move { reads.session_by_token_hash(hash.expose()).await },
         )
         .await?;
         // A token that names a session but is not its current one is a spent token (or a
@@ -259,7 +273,7 @@ impl Domain {
             }
             Some((session, hash)) => (session, Some(hash)),
             None => match session_of(refresh_token) {
-                Some(id) => match tx.session(id).await? {
+                Some(id) => match tx.lock_session(id).await? {
                     Some(session) => (session, None),
                     None => return Err(session_expired()),
                 },
@@ -318,21 +332,27 @@ impl Domain {
         actor: Option<&Actor>,
         refresh_token: Option<&str>,
     ) -> DomainResult<()> {
+        self.retrying("refreshToken", || self.logout_once(actor, refresh_token))
+            .await
+    }
+
+    async fn logout_once(
+        &self,
+        actor: Option<&Actor>,
+        refresh_token: Option<&str>,
+    ) -> DomainResult<()> {
         let mut tx = self.store.begin().await?;
         let session = match (
             refresh_token.map(str::trim).filter(|t| !t.is_empty()),
             actor.and_then(|a| a.session_id),
         ) {
-            (Some(token), _) => {
-                let reads = &*tx;
-                find_by_hash(
-                    self.secrets.token_hashes(REFRESH_PURPOSE, token),
-                    |hash| async move { reads.session_by_token_hash(hash.expose()).await },
-                )
-                .await?
-                .map(|(session, _)| session)
-            }
-            (None, Some(id)) => tx.session(id).await?,
+            (Some(token), _) => lock_by_hash::<Session>(
+                &mut *tx,
+                self.secrets.token_hashes(REFRESH_PURPOSE, token),
+            )
+            .await?
+            .map(|(session, _)| session),
+            (None, Some(id)) => tx.lock_session(id).await?,
             (None, None) => {
                 return Err(DomainError::Unauthenticated(
                     "nothing to sign out of".into(),
@@ -408,18 +428,40 @@ impl Domain {
         current: &str,
         new: &str,
     ) -> DomainResult<AuthSession> {
+        actor.require_person()?;
         let user = self
             .store
             .user(actor.user.id)
             .await?
             .ok_or_else(unauthenticated)?;
+        // The current password is a guess like a sign-in's: the same per-account budget (a
+        // stolen session must not become a way to guess the password), audited alike.
+        let ip = actor.ip.as_deref();
+        let rules = self.config.throttle;
+        let mut limits = vec![Limit::account_of(user.id, &rules)];
+        limits.extend(ip.map(|ip| Limit::address(ip, &rules)));
+        let (claimed, locking) =
+            match claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await {
+                Ok(claim) => claim,
+                Err(refusal) => {
+                    self.record_failure("password.change_failed", Some(&user), ip)
+                        .await?;
+                    return Err(refusal);
+                }
+            };
         if !self
             .secrets
             .verify_password(current, user.password_hash.as_ref())
             .await
         {
+            self.record_failure("password.change_failed", Some(&user), ip)
+                .await?;
+            if locking {
+                self.record_failure("login.locked", Some(&user), ip).await?;
+            }
             return Err(DomainError::validation("currentPassword", "is not correct"));
         }
+        release(&*self.attempts, &claimed).await?;
         check_password_policy("newPassword", new)?;
         if current == new {
             return Err(DomainError::validation(
@@ -427,19 +469,37 @@ impl Domain {
                 "must differ from the current password",
             ));
         }
+        // Argon2 before the transaction: no lock is held while hashing.
         let hash = self.secrets.hash_password(new).await?;
-        let mut tx = self.store.begin().await?;
-        let mut next = tx.user(user.id).await?.ok_or_else(unauthenticated)?;
-        next.password_hash = Some(hash);
-        next.must_change_password = false;
-        next.session_epoch += 1;
-        tx.update_user(&next).await?;
-        let session = self
-            .start_session(&mut *tx, &next, "password.changed", actor.ip.as_deref())
-            .await?;
-        self.notify_password_changed(&mut *tx, &next).await?;
-        tx.commit().await?;
-        Ok(session)
+        let verified = user.password_hash;
+        self.retrying("currentPassword", || async {
+            let mut tx = self.store.begin().await?;
+            let mut next = tx.lock_user(actor.user.id).await?.ok_or_else(unauthenticated)?;
+            // Decided on the row as now committed: a deactivation, reset or other password
+            // change that committed first ended this session, and the password verified above
+            // may no longer be the current one.
+            if next.status != UserStatus::Active || next.session_epoch != actor.user.session_epoch
+            {
+                return Err(unauthenticated());
+            }
+            if next.password_hash != verified {
+                return Err(DomainError::conflict(
+                    "currentPassword",
+                    "the password was changed meanwhile; sign in again",
+                ));
+            }
+            next.password_hash = Some(hash.clone());
+            next.must_change_password = false;
+            next.session_epoch += 1;
+            tx.update_user(&next).await?;
+            let session = self
+                .start_session(&mut *tx, &next, "password.changed", actor.ip.as_deref())
+                .await?;
+            self.notify_password_changed(&mut *tx, &next).await?;
+            tx.commit().await?;
+            Ok(session)
+        })
+        .await
     }
 }
 

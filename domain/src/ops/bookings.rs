@@ -13,7 +13,7 @@ use crate::ids::{BookingId, RoomId, SiteId, UserId};
 use crate::model::*;
 use crate::ops::{Domain, page_size};
 use crate::permissions::{AccessLevel, BookingsPermission};
-use crate::storage::Transaction;
+use crate::storage::{Locked, Transaction};
 use crate::throttle::{Limit, claim_attempt, release};
 use crate::values::optional_text;
 
@@ -80,15 +80,9 @@ impl Domain {
             .contains(&site))
     }
 
-    /// Writes a booking after checking no confirmed booking overlaps, audits it and queues its
-    /// event; the caller commits.
-    async fn write_booking(
-        &self,
-        tx: &mut dyn Transaction,
-        actor: &Actor,
-        booking: &Booking,
-        kind: BookingEventKind,
-    ) -> DomainResult<()> {
+    /// Refuses a confirmed booking that overlaps another confirmed one of its room (the
+    /// backends' exclusion constraint or writer lock is the backstop under concurrency).
+    async fn check_no_overlap(&self, tx: &dyn Transaction, booking: &Booking) -> DomainResult<()> {
         if booking.status == BookingStatus::Confirmed {
             let overlapping = tx
                 .room_bookings(booking.room_id, booking.start, booking.end)
@@ -97,10 +91,17 @@ impl Domain {
                 return Err(conflict());
             }
         }
-        match kind {
-            BookingEventKind::Created => tx.insert_booking(booking).await?,
-            _ => tx.update_booking(booking).await?,
-        }
+        Ok(())
+    }
+
+    /// Audits a booking just written and queues its event; the caller commits.
+    async fn booking_written(
+        &self,
+        tx: &mut dyn Transaction,
+        actor: &Actor,
+        booking: &Booking,
+        kind: BookingEventKind,
+    ) -> DomainResult<()> {
         let action = match kind {
             BookingEventKind::Created => "booking.created",
             BookingEventKind::Updated => "booking.updated",
@@ -120,6 +121,20 @@ impl Domain {
         })
         .await?;
         Ok(())
+    }
+
+    /// Writes a change of a booking locked by `tx` (checking overlap first), audits it and
+    /// queues its event; the caller commits.
+    async fn write_locked_booking(
+        &self,
+        tx: &mut dyn Transaction,
+        actor: &Actor,
+        booking: &Locked<Booking>,
+        kind: BookingEventKind,
+    ) -> DomainResult<()> {
+        self.check_no_overlap(&*tx, booking).await?;
+        tx.update_booking(booking).await?;
+        self.booking_written(tx, actor, booking, kind).await
     }
 
     /// Books a room for the actor, or for another user with `bookings` ≥ OTHERS.
@@ -171,6 +186,8 @@ impl Domain {
         title: Option<String>,
         source: BookingSource,
     ) -> DomainResult<Booking> {
+        // Booking is a write: read-only reach into a client company (clients: READ) may not.
+        actor.require_write_in_seen(room.organization_id)?;
         if holder.organization_id != room.organization_id || holder.status != UserStatus::Active {
             return Err(DomainError::forbidden(
                 "this person cannot hold a booking in this room",
@@ -198,11 +215,27 @@ impl Domain {
             status: BookingStatus::Confirmed,
             created_at: self.now(),
         };
+        self.retrying("start", || self.insert_booking(actor, &booking))
+            .await?;
+        Ok(booking)
+    }
+
+    /// Inserts a new booking: the holder is locked so that a deactivation (which cancels their
+    /// upcoming bookings) either sees this booking or is seen by it.
+    async fn insert_booking(&self, actor: &Actor, booking: &Booking) -> DomainResult<()> {
         let mut tx = self.store.begin().await?;
-        self.write_booking(&mut *tx, actor, &booking, BookingEventKind::Created)
+        let holder = tx.lock_user(booking.user_id).await?;
+        if holder.is_none_or(|h| h.status != UserStatus::Active) {
+            return Err(DomainError::forbidden(
+                "this person cannot hold a booking in this room",
+            ));
+        }
+        self.check_no_overlap(&*tx, booking).await?;
+        tx.insert_booking(booking).await?;
+        self.booking_written(&mut *tx, actor, booking, BookingEventKind::Created)
             .await?;
         tx.commit().await?;
-        Ok(booking)
+        Ok(())
     }
 
     async fn organization_site(&self, id: SiteId) -> DomainResult<Site> {
@@ -213,7 +246,7 @@ impl Domain {
     }
 
     /// A tablet books for the owner of a booking code (seed 000). Wrong codes are throttled per
-    /// device and per address.
+    /// device, per address and per organization.
     pub async fn create_booking_with_code(
         &self,
         actor: &Actor,
@@ -230,7 +263,10 @@ impl Domain {
         };
         let room = self.room(actor, room_id).await?;
         let rules = self.config.throttle;
-        let mut limits = vec![Limit::code_guesses(&device.id.to_string(), &rules)];
+        let mut limits = vec![
+            Limit::code_guesses(&device.id.to_string(), &rules),
+            Limit::organization_codes(room.organization_id, &rules),
+        ];
         limits.extend(actor.ip.as_deref().map(|ip| Limit::address(ip, &rules)));
         let (claimed, _) =
             claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
@@ -238,8 +274,17 @@ impl Domain {
             .user_by_booking_code(room.organization_id, code)
             .await?;
         let Some(holder) = holder.filter(|u| u.status == UserStatus::Active) else {
-            self.record_failure("booking_code.failed", None, actor.ip.as_deref())
-                .await?;
+            // In the organization's audit log, naming the tablet that was tried.
+            let mut event = self.audit(
+                None,
+                Some(room.organization_id),
+                "booking_code.failed",
+                Some(("Device", device.id.to_string())),
+            );
+            event.ip = actor.ip.clone();
+            let mut tx = self.store.begin().await?;
+            tx.insert_audit_event(&event).await?;
+            tx.commit().await?;
             return Err(DomainError::validation(
                 "code",
                 "this booking code is not valid",
@@ -304,6 +349,8 @@ impl Domain {
         if actor.device.is_some() {
             return Err(DomainError::forbidden("a tablet cannot change bookings"));
         }
+        // Moving or cancelling is a write: not with read-only reach (clients: READ).
+        actor.require_write_in_seen(booking.organization_id)?;
         actor.require("bookings", actor.permissions.bookings, needed)
     }
 
@@ -314,48 +361,80 @@ impl Domain {
         id: BookingId,
         changes: BookingChanges,
     ) -> DomainResult<Booking> {
-        let current = self.booking(actor, id).await?;
-        self.require_booking_manager(actor, &current)?;
-        if current.status != BookingStatus::Confirmed {
+        self.retrying("id", || self.update_booking_once(actor, id, &changes))
+            .await
+    }
+
+    /// Locks booking `id` in `tx` and checks on the locked copy that the actor may change it.
+    /// (Whether they may see it was checked before the transaction: a booking never changes
+    /// room.)
+    async fn lock_manageable_booking(
+        &self,
+        tx: &mut dyn Transaction,
+        actor: &Actor,
+        id: BookingId,
+    ) -> DomainResult<Locked<Booking>> {
+        let booking = tx
+            .lock_bookings(&[id])
+            .await?
+            .pop()
+            .ok_or(DomainError::NotFound("booking"))?;
+        self.require_booking_manager(actor, &booking)?;
+        Ok(booking)
+    }
+
+    async fn update_booking_once(
+        &self,
+        actor: &Actor,
+        id: BookingId,
+        changes: &BookingChanges,
+    ) -> DomainResult<Booking> {
+        let seen = self.booking(actor, id).await?;
+        let room = self.room(actor, seen.room_id).await?;
+        let site = self.organization_site(room.site_id).await?;
+        let mut tx = self.store.begin().await?;
+        let mut booking = self.lock_manageable_booking(&mut *tx, actor, id).await?;
+        if booking.status != BookingStatus::Confirmed {
             return Err(DomainError::validation(
                 "id",
                 "a cancelled booking cannot change",
             ));
         }
-        let mut next = current.clone();
-        next.start = changes.start.unwrap_or(current.start);
-        next.end = changes.end.unwrap_or(current.end);
+        let current = Booking::clone(&booking);
+        booking.start = changes.start.unwrap_or(current.start);
+        booking.end = changes.end.unwrap_or(current.end);
         if changes.title.is_some() {
-            next.title = optional_text("title", changes.title.as_deref(), TITLE_MAX)?;
+            booking.title = optional_text("title", changes.title.as_deref(), TITLE_MAX)?;
         }
-        if next == current {
+        if *booking == current {
             return Ok(current);
         }
-        if (next.start, next.end) != (current.start, current.end) {
-            let room = self.room(actor, current.room_id).await?;
-            let site = self.organization_site(room.site_id).await?;
-            check_policy(&room, site.time_zone, next.start, next.end, self.now())?;
+        if (booking.start, booking.end) != (current.start, current.end) {
+            check_policy(&room, site.time_zone, booking.start, booking.end, self.now())?;
         }
-        let mut tx = self.store.begin().await?;
-        self.write_booking(&mut *tx, actor, &next, BookingEventKind::Updated)
+        self.write_locked_booking(&mut *tx, actor, &booking, BookingEventKind::Updated)
             .await?;
         tx.commit().await?;
-        Ok(next)
+        Ok(booking.into_inner())
     }
 
     pub async fn cancel_booking(&self, actor: &Actor, id: BookingId) -> DomainResult<Booking> {
-        let current = self.booking(actor, id).await?;
-        self.require_booking_manager(actor, &current)?;
-        if current.status == BookingStatus::Cancelled {
-            return Ok(current);
-        }
-        let mut next = current;
-        next.status = BookingStatus::Cancelled;
+        self.retrying("id", || self.cancel_booking_once(actor, id))
+            .await
+    }
+
+    async fn cancel_booking_once(&self, actor: &Actor, id: BookingId) -> DomainResult<Booking> {
+        self.booking(actor, id).await?;
         let mut tx = self.store.begin().await?;
-        self.write_booking(&mut *tx, actor, &next, BookingEventKind::Cancelled)
+        let mut booking = self.lock_manageable_booking(&mut *tx, actor, id).await?;
+        if booking.status == BookingStatus::Cancelled {
+            return Ok(booking.into_inner());
+        }
+        booking.status = BookingStatus::Cancelled;
+        self.write_locked_booking(&mut *tx, actor, &booking, BookingEventKind::Cancelled)
             .await?;
         tx.commit().await?;
-        Ok(next)
+        Ok(booking.into_inner())
     }
 
     /// Cancels the user's bookings that have not started, inside the caller's transaction
@@ -383,10 +462,15 @@ impl Domain {
             };
             let page = tx.bookings(&query).await?;
             after = page.items.last().map(|b| (b.start, b.id));
+            let ids: Vec<BookingId> = page.items.iter().map(|b| b.id).collect();
+            // Locked and read again: one cancelled or moved meanwhile is left as it now is.
             // Bookings under way are left to finish; only those not started are cancelled.
-            for mut booking in page.items.into_iter().filter(|b| b.start > now) {
+            for mut booking in tx.lock_bookings(&ids).await? {
+                if booking.status != BookingStatus::Confirmed || booking.start <= now {
+                    continue;
+                }
                 booking.status = BookingStatus::Cancelled;
-                self.write_booking(tx, actor, &booking, BookingEventKind::Cancelled)
+                self.write_locked_booking(tx, actor, &booking, BookingEventKind::Cancelled)
                     .await?;
                 cancelled += 1;
             }

@@ -1,6 +1,6 @@
 //! First start: the platform organization and its operator.
 
-use crate::error::{DomainError, DomainResult};
+use crate::error::DomainResult;
 use crate::ids::{OrganizationId, ProfileId, UserId};
 use crate::model::*;
 use crate::ops::Domain;
@@ -12,36 +12,32 @@ use crate::values::{EmailAddress, Language, Name, TimeZone};
 #[derive(Debug, Clone, PartialEq)]
 pub enum BootstrapOutcome {
     Created(User),
-    AlreadyPresent(User),
+    /// The installation already has its platform organization (and so its operators): nothing
+    /// was created, whatever the e-mail.
+    AlreadyPresent(Organization),
 }
 
 impl Domain {
-    /// Creates the platform organization (once) and an operator with this e-mail, unless a user
-    /// already has it. The operator's profile grants everything.
+    /// On an installation that has no platform organization yet, creates it and its first
+    /// operator, with this e-mail; the operator's profile grants everything. Once the platform
+    /// exists this does nothing, whatever the e-mail: an operator who changed their e-mail (or
+    /// was removed) is never re-created from a start-up setting left in place.
     pub async fn bootstrap_platform(
         &self,
         email: &str,
         password: &str,
     ) -> DomainResult<BootstrapOutcome> {
         let email = EmailAddress::parse("BOOTSTRAP_ADMIN_EMAIL", email)?;
-        if let Some(existing) = self.store.user_by_login(email.as_str()).await? {
-            return Ok(BootstrapOutcome::AlreadyPresent(existing));
+        if let Some(platform) = self.store.platform_organization().await? {
+            return Ok(BootstrapOutcome::AlreadyPresent(platform));
         }
         check_password_policy("BOOTSTRAP_ADMIN_PASSWORD", password)?;
         let now = self.now();
+        let password = self.new_password(Some(password), true).await?;
         let mut tx = self.store.begin().await?;
-        let (organization, profile, new_org) = match tx.platform_organization().await? {
-            Some(org) => {
-                let profile = tx
-                    .profiles_of(&[org.id])
-                    .await?
-                    .into_iter()
-                    .find(|p| p.built_in)
-                    .ok_or_else(|| {
-                        DomainError::internal("platform without its built-in profile")
-                    })?;
-                (org, profile, false)
-            }
+        // Checked again in the transaction: another process may have bootstrapped meanwhile.
+        let (organization, profile) = match tx.platform_organization().await? {
+            Some(platform) => return Ok(BootstrapOutcome::AlreadyPresent(platform)),
             None => {
                 let id = OrganizationId::new();
                 let profile = Profile {
@@ -65,13 +61,11 @@ impl Domain {
                     price_list_id: None,
                     created_at: now,
                 };
-                (org, profile, true)
+                (org, profile)
             }
         };
-        if new_org {
-            tx.insert_organization(&organization).await?;
-            tx.insert_profile(&profile).await?;
-        }
+        tx.insert_organization(&organization).await?;
+        tx.insert_profile(&profile).await?;
         let parts = NewUserParts {
             id: UserId::new(),
             organization: &organization,
@@ -88,7 +82,7 @@ impl Domain {
             price_list_id: None,
             photo_url: None,
             status: UserStatus::Active,
-            password: Some(password.to_owned()),
+            password: Some(password),
         };
         let (user, _) = self.insert_new_user(&mut *tx, None, parts).await?;
         tx.commit().await?;

@@ -46,13 +46,18 @@ impl Domain {
         actor: &Actor,
         id: UserId,
     ) -> DomainResult<(User, String)> {
-        let (current, org) = self.manageable_user(actor, id).await?;
+        self.retrying("userId", || self.reset_booking_code_once(actor, id))
+            .await
+    }
+
+    async fn reset_booking_code_once(
+        &self,
+        actor: &Actor,
+        id: UserId,
+    ) -> DomainResult<(User, String)> {
         let mut tx = self.store.begin().await?;
+        let (mut user, org) = self.lock_manageable_user(&mut *tx, actor, id).await?;
         let (code, hash) = self.unused_booking_code(&*tx, org.id).await?;
-        let mut user = tx
-            .user(current.id)
-            .await?
-            .ok_or(DomainError::NotFound("user"))?;
         user.booking_code_hash = Some(hash);
         tx.update_user(&user).await?;
         tx.insert_audit_event(&self.audit(
@@ -63,7 +68,7 @@ impl Domain {
         ))
         .await?;
         tx.commit().await?;
-        Ok((user, code))
+        Ok((user.into_inner(), code))
     }
 
     /// An administrator resets a user's password. Every session of the user ends.
@@ -74,6 +79,8 @@ impl Domain {
         method: PasswordResetMethod,
         new_password: Option<&str>,
     ) -> DomainResult<PasswordReset> {
+        // Checked on the committed row first, so that nothing is hashed for a refusal; checked
+        // again on the locked row below.
         let (current, org) = self.manageable_user(actor, id).await?;
         if method == PasswordResetMethod::EmailLink {
             let mut tx = self.store.begin().await?;
@@ -94,24 +101,27 @@ impl Domain {
             None if current.email.is_some() => (random_password(), true),
             None => (random_digits(6), true),
         };
+        // Argon2 before the transaction: no lock is held while hashing.
         let hash = self.secrets.hash_password(&password).await?;
-        let mut tx = self.store.begin().await?;
-        let mut user = tx
-            .user(current.id)
-            .await?
-            .ok_or(DomainError::NotFound("user"))?;
-        user.password_hash = Some(hash);
-        user.must_change_password = true;
-        user.session_epoch += 1;
-        tx.update_user(&user).await?;
-        tx.insert_audit_event(&self.audit(
-            Some(actor),
-            Some(org.id),
-            "password.reset",
-            user_target(id),
-        ))
-        .await?;
-        tx.commit().await?;
+        let user = self
+            .retrying("userId", || async {
+                let mut tx = self.store.begin().await?;
+                let (mut user, org) = self.lock_manageable_user(&mut *tx, actor, id).await?;
+                user.password_hash = Some(hash.clone());
+                user.must_change_password = true;
+                user.session_epoch += 1;
+                tx.update_user(&user).await?;
+                tx.insert_audit_event(&self.audit(
+                    Some(actor),
+                    Some(org.id),
+                    "password.reset",
+                    user_target(id),
+                ))
+                .await?;
+                tx.commit().await?;
+                Ok(user.into_inner())
+            })
+            .await?;
         Ok(PasswordReset {
             user,
             temporary_password: generated.then_some(password),
@@ -119,7 +129,7 @@ impl Domain {
     }
 
     /// Signs in to the apps with a personal booking code. Wrong codes are throttled per client
-    /// address, like every guessable secret.
+    /// address, like every guessable secret, and per organization (shared with its tablets).
     pub async fn login_with_booking_code(
         &self,
         organization: OrganizationId,
@@ -131,6 +141,7 @@ impl Domain {
         let limits = [
             Limit::code_guesses(source, &rules),
             Limit::address(source, &rules),
+            Limit::organization_codes(organization, &rules),
         ];
         let (claimed, _) =
             claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;

@@ -67,13 +67,19 @@ impl Domain {
 
     /// Revokes a tablet's token: its next request and its subscriptions are refused.
     pub async fn revoke_device(&self, actor: &Actor, id: DeviceId) -> DomainResult<Device> {
-        let mut device = self
+        self.retrying("deviceId", || self.revoke_device_once(actor, id))
+            .await
+    }
+
+    async fn revoke_device_once(&self, actor: &Actor, id: DeviceId) -> DomainResult<Device> {
+        // Who may revoke depends on the device's site, which never changes: checked first.
+        let seen = self
             .store
             .device(id)
             .await?
             .ok_or(DomainError::NotFound("device"))?;
         let site = self
-            .site(actor, device.site_id)
+            .site(actor, seen.site_id)
             .await
             .map_err(|_| DomainError::NotFound("device"))?;
         let org = self
@@ -87,17 +93,21 @@ impl Domain {
                 "revoking tablets needs sites: EDIT or rooms: EDIT",
             ));
         }
+        let mut tx = self.store.begin().await?;
+        let mut device = tx
+            .lock_device(id)
+            .await?
+            .ok_or(DomainError::NotFound("device"))?;
         if device.revoked_at.is_some() {
-            return Ok(device);
+            return Ok(device.into_inner());
         }
         device.revoked_at = Some(self.now());
-        let mut tx = self.store.begin().await?;
         tx.update_device(&device).await?;
         let target = Some(("Device", device.id.to_string()));
         tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "device.revoked", target))
             .await?;
         tx.commit().await?;
-        Ok(device)
+        Ok(device.into_inner())
     }
 
     /// Resolves a device token into a tablet acting for its registrant.

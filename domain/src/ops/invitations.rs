@@ -15,7 +15,7 @@ use crate::ops::users::NewUserParts;
 use crate::ops::{Domain, find_by_hash, user_target};
 use crate::permissions::UsersPermission;
 use crate::secrets::random_token;
-use crate::storage::Transaction;
+use crate::storage::{Locked, Transaction};
 use crate::throttle::{Limit, claim_attempt, release};
 use crate::values::{EmailAddress, Language, Name};
 
@@ -201,17 +201,23 @@ impl Domain {
         Ok(invitation)
     }
 
-    /// A user manager's view of someone awaiting a decision or an acceptance.
-    async fn invitee(
+    /// Locks user `id` in `tx` and checks, on the locked copy, that the actor manages them and
+    /// that they await a decision or an acceptance (`expected`).
+    async fn lock_invitee(
         &self,
+        tx: &mut dyn Transaction,
         actor: &Actor,
         id: UserId,
         expected: &[UserStatus],
-    ) -> DomainResult<(User, Organization)> {
-        let user = self.user(actor, id).await?;
-        let org = self
-            .organization_of(&*self.store, user.organization_id)
-            .await?;
+    ) -> DomainResult<(Locked<User>, Organization)> {
+        let user = tx
+            .lock_user(id)
+            .await?
+            .ok_or(DomainError::NotFound("user"))?;
+        let org = self.organization_of(&*tx, user.organization_id).await?;
+        if !self.can_see_user(actor, &user, &org) {
+            return Err(DomainError::NotFound("user"));
+        }
         actor.require_write_in(&org)?;
         actor.require("users", actor.permissions.users, UsersPermission::Manage)?;
         if !expected.contains(&user.status) {
@@ -225,11 +231,20 @@ impl Domain {
 
     /// Approves a pending collaborator: the invitation leaves now.
     pub async fn approve_collaborator(&self, actor: &Actor, id: UserId) -> DomainResult<Invited> {
+        self.retrying("userId", || self.approve_collaborator_once(actor, id))
+            .await
+    }
+
+    async fn approve_collaborator_once(
+        &self,
+        actor: &Actor,
+        id: UserId,
+    ) -> DomainResult<Invited> {
+        let mut tx = self.store.begin().await?;
         let (mut user, org) = self
-            .invitee(actor, id, &[UserStatus::PendingApproval])
+            .lock_invitee(&mut *tx, actor, id, &[UserStatus::PendingApproval])
             .await?;
         user.status = UserStatus::Invited;
-        let mut tx = self.store.begin().await?;
         tx.update_user(&user).await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
@@ -241,25 +256,42 @@ impl Domain {
         let invitation = self.send_invitation(&mut *tx, actor, &org, &user).await?;
         tx.commit().await?;
         Ok(Invited {
-            user,
+            user: user.into_inner(),
             invitation: Some(invitation),
         })
     }
 
     /// Rejects a pending (or still invited) collaborator: the account is closed and any link dies.
     pub async fn reject_collaborator(&self, actor: &Actor, id: UserId) -> DomainResult<User> {
+        self.retrying("userId", || self.reject_collaborator_once(actor, id))
+            .await
+    }
+
+    async fn reject_collaborator_once(&self, actor: &Actor, id: UserId) -> DomainResult<User> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        // Lock order: the person's links, then the person.
+        let Some(seen) = tx.user(id).await? else {
+            return Err(DomainError::NotFound("user"));
+        };
+        let ids: Vec<InvitationId> = tx
+            .invitations(&[seen.organization_id], Some(id))
+            .await?
+            .iter()
+            .map(|i| i.id)
+            .collect();
+        let invitations = tx.lock_invitations(&ids).await?;
         let (mut user, org) = self
-            .invitee(
+            .lock_invitee(
+                &mut *tx,
                 actor,
                 id,
                 &[UserStatus::PendingApproval, UserStatus::Invited],
             )
             .await?;
         user.status = UserStatus::Inactive;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
         tx.update_user(&user).await?;
-        for mut invitation in tx.invitations(&[org.id], Some(id)).await? {
+        for mut invitation in invitations {
             if invitation.status(now) == InvitationStatus::Pending {
                 invitation.revoked_at = Some(now);
                 tx.update_invitation(&invitation).await?;
@@ -273,22 +305,24 @@ impl Domain {
         ))
         .await?;
         tx.commit().await?;
-        Ok(user)
+        Ok(user.into_inner())
     }
 
-    /// An invitation the actor may manage.
-    async fn managed_invitation(
+    /// Locks invitation `id` and then its person in `tx`: an invitation the actor may manage.
+    async fn lock_managed_invitation(
         &self,
+        tx: &mut dyn Transaction,
         actor: &Actor,
         id: InvitationId,
-    ) -> DomainResult<(Invitation, User, Organization)> {
-        let invitation = self
-            .store
-            .invitation(id)
+    ) -> DomainResult<(Locked<Invitation>, Locked<User>, Organization)> {
+        let invitation = tx
+            .lock_invitations(&[id])
             .await?
+            .pop()
             .ok_or(DomainError::NotFound("invitation"))?;
         let (user, org) = self
-            .invitee(
+            .lock_invitee(
+                tx,
                 actor,
                 invitation.user_id,
                 &[
@@ -312,14 +346,23 @@ impl Domain {
         actor: &Actor,
         id: InvitationId,
     ) -> DomainResult<Invited> {
-        let (mut old, user, org) = self.managed_invitation(actor, id).await?;
+        self.retrying("invitationId", || self.resend_invitation_once(actor, id))
+            .await
+    }
+
+    async fn resend_invitation_once(
+        &self,
+        actor: &Actor,
+        id: InvitationId,
+    ) -> DomainResult<Invited> {
+        let mut tx = self.store.begin().await?;
+        let (mut old, user, org) = self.lock_managed_invitation(&mut *tx, actor, id).await?;
         if user.status != UserStatus::Invited || old.accepted_at.is_some() {
             return Err(DomainError::validation(
                 "invitationId",
                 "only an invitation not yet accepted can be resent",
             ));
         }
-        let mut tx = self.store.begin().await?;
         if old.revoked_at.is_none() {
             old.revoked_at = Some(self.now());
             tx.update_invitation(&old).await?;
@@ -330,7 +373,7 @@ impl Domain {
             .await?;
         tx.commit().await?;
         Ok(Invited {
-            user,
+            user: user.into_inner(),
             invitation: Some(invitation),
         })
     }
@@ -340,7 +383,17 @@ impl Domain {
         actor: &Actor,
         id: InvitationId,
     ) -> DomainResult<Invited> {
-        let (mut invitation, user, org) = self.managed_invitation(actor, id).await?;
+        self.retrying("invitationId", || self.revoke_invitation_once(actor, id))
+            .await
+    }
+
+    async fn revoke_invitation_once(
+        &self,
+        actor: &Actor,
+        id: InvitationId,
+    ) -> DomainResult<Invited> {
+        let mut tx = self.store.begin().await?;
+        let (mut invitation, user, org) = self.lock_managed_invitation(&mut *tx, actor, id).await?;
         if invitation.accepted_at.is_some() {
             return Err(DomainError::validation(
                 "invitationId",
@@ -349,7 +402,6 @@ impl Domain {
         }
         if invitation.revoked_at.is_none() {
             invitation.revoked_at = Some(self.now());
-            let mut tx = self.store.begin().await?;
             tx.update_invitation(&invitation).await?;
             let target = Some(("Invitation", invitation.id.to_string()));
             tx.insert_audit_event(&self.audit(
@@ -362,8 +414,8 @@ impl Domain {
             tx.commit().await?;
         }
         Ok(Invited {
-            user,
-            invitation: Some(invitation),
+            user: user.into_inner(),
+            invitation: Some(invitation.into_inner()),
         })
     }
 
@@ -414,37 +466,49 @@ impl Domain {
         };
         release(&*self.attempts, &claimed).await?;
         check_password_policy("password", password)?;
+        // Argon2 before the transaction: no lock is held while hashing.
         let password_hash = self.secrets.hash_password(password).await?;
-        let mut tx = self.store.begin().await?;
-        // Re-read inside the transaction: two concurrent acceptances, one wins.
-        let mut invitation = tx.invitation(found.id).await?.ok_or_else(bad_token)?;
-        let now: DateTime<Utc> = self.now();
-        if invitation.status(now) != InvitationStatus::Pending {
-            return Err(bad_token());
-        }
-        let mut user = tx.user(invitation.user_id).await?.ok_or_else(bad_token)?;
-        if user.status != UserStatus::Invited {
-            return Err(bad_token());
-        }
-        invitation.accepted_at = Some(now);
-        tx.update_invitation(&invitation).await?;
-        user.status = UserStatus::Active;
-        user.password_hash = Some(password_hash);
-        user.must_change_password = false;
-        tx.update_user(&user).await?;
-        let mut event = self.audit(
-            None,
-            Some(user.organization_id),
-            "invitation.accepted",
-            user_target(user.id),
-        );
-        event.actor_id = Some(user.id);
-        event.ip = ip.map(str::to_owned);
-        tx.insert_audit_event(&event).await?;
-        let session = self
-            .start_session(&mut *tx, &user, "login.succeeded", ip)
-            .await?;
-        tx.commit().await?;
-        Ok(session)
+        self.retrying("token", || async {
+            let mut tx = self.store.begin().await?;
+            // Locked inside the transaction: of concurrent acceptances exactly one succeeds;
+            // the others wait, then find it accepted.
+            let mut invitation = tx
+                .lock_invitations(&[found.id])
+                .await?
+                .pop()
+                .ok_or_else(bad_token)?;
+            let now: DateTime<Utc> = self.now();
+            if invitation.status(now) != InvitationStatus::Pending {
+                return Err(bad_token());
+            }
+            let mut user = tx
+                .lock_user(invitation.user_id)
+                .await?
+                .ok_or_else(bad_token)?;
+            if user.status != UserStatus::Invited {
+                return Err(bad_token());
+            }
+            invitation.accepted_at = Some(now);
+            tx.update_invitation(&invitation).await?;
+            user.status = UserStatus::Active;
+            user.password_hash = Some(password_hash.clone());
+            user.must_change_password = false;
+            tx.update_user(&user).await?;
+            let mut event = self.audit(
+                None,
+                Some(user.organization_id),
+                "invitation.accepted",
+                user_target(user.id),
+            );
+            event.actor_id = Some(user.id);
+            event.ip = ip.map(str::to_owned);
+            tx.insert_audit_event(&event).await?;
+            let session = self
+                .start_session(&mut *tx, &user, "login.succeeded", ip)
+                .await?;
+            tx.commit().await?;
+            Ok(session)
+        })
+        .await
     }
 }

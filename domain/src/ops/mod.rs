@@ -42,9 +42,11 @@ use crate::access::Actor;
 use crate::clock::Clock;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{AuditEventId, OrganizationId, UserId};
-use crate::model::AuditEvent;
+use crate::model::{AuditEvent, Invitation, PasswordResetToken, Session};
 use crate::secrets::Secrets;
-use crate::storage::{Storage, StorageError, UniqueKey};
+use crate::storage::{
+    Locked, LockedResult, Reference, Storage, StorageError, Transaction, UniqueKey,
+};
 use crate::throttle::{AttemptCounter, ThrottleRules};
 use crate::values::Secret;
 
@@ -134,6 +136,31 @@ impl Domain {
     }
 }
 
+impl Domain {
+    /// Runs `attempt` (the transactional part of an operation) and, when it collided with a
+    /// concurrent transaction (a deadlock or serialization failure: nothing was written), once
+    /// more. A second collision answers CONFLICT on `field`.
+    pub(crate) async fn retrying<T, Attempt>(
+        &self,
+        field: &'static str,
+        mut attempt: impl FnMut() -> Attempt,
+    ) -> DomainResult<T>
+    where
+        Attempt: std::future::Future<Output = DomainResult<T>>,
+    {
+        match attempt().await {
+            Err(DomainError::Contended) => match attempt().await {
+                Err(DomainError::Contended) => Err(DomainError::conflict(
+                    field,
+                    "changed concurrently by someone else; try again",
+                )),
+                other => other,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Looks a secret up under each of its keyed hashes in turn (the current pepper's, then the
 /// previous one's during a rotation, see [`Secrets::token_hashes`]): the first row found, with
 /// the hash that found it.
@@ -146,6 +173,56 @@ where
 {
     for hash in hashes {
         if let Some(found) = lookup(hash.clone()).await? {
+            return Ok(Some((found, hash)));
+        }
+    }
+    Ok(None)
+}
+
+/// A row that a transaction can find by one of its token hashes and lock.
+pub(crate) trait LockedByHash: Sized {
+    fn lock<'a>(
+        tx: &'a mut dyn Transaction,
+        hash: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = LockedResult<Self>> + Send + 'a>>;
+}
+
+impl LockedByHash for Session {
+    fn lock<'a>(
+        tx: &'a mut dyn Transaction,
+        hash: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = LockedResult<Self>> + Send + 'a>> {
+        tx.lock_session_by_token_hash(hash)
+    }
+}
+
+impl LockedByHash for Invitation {
+    fn lock<'a>(
+        tx: &'a mut dyn Transaction,
+        hash: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = LockedResult<Self>> + Send + 'a>> {
+        tx.lock_invitation_by_token_hash(hash)
+    }
+}
+
+impl LockedByHash for PasswordResetToken {
+    fn lock<'a>(
+        tx: &'a mut dyn Transaction,
+        hash: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = LockedResult<Self>> + Send + 'a>> {
+        tx.lock_password_reset_by_token_hash(hash)
+    }
+}
+
+/// [`find_by_hash`] inside a transaction, locking the row found: the first of `hashes` that
+/// names a row, with that hash. Of concurrent uses of one single-use token, each waits for the
+/// one before it and then reads what it committed.
+pub(crate) async fn lock_by_hash<T: LockedByHash>(
+    tx: &mut dyn Transaction,
+    hashes: impl IntoIterator<Item = Secret>,
+) -> DomainResult<Option<(Locked<T>, Secret)>> {
+    for hash in hashes {
+        if let Some(found) = T::lock(tx, hash.expose()).await? {
             return Ok(Some((found, hash)));
         }
     }
@@ -180,6 +257,20 @@ impl From<StorageError> for DomainError {
             StorageError::Unique(UniqueKey::SessionToken) => {
                 DomainError::internal("refresh token collision")
             }
+            StorageError::MissingReference(reference) => {
+                let (field, what) = match reference {
+                    Reference::Organization => ("organizationId", "organization"),
+                    Reference::Profile => ("profileId", "profile"),
+                    Reference::Site => ("siteIds", "site"),
+                    Reference::SiteGroup => ("siteGroupIds", "site group"),
+                    Reference::Room => ("roomId", "room"),
+                    Reference::User => ("userId", "user"),
+                    Reference::PriceList => ("priceListId", "price list"),
+                    Reference::Other => ("id", "referenced object"),
+                };
+                DomainError::conflict(field, format!("the {what} was removed meanwhile"))
+            }
+            StorageError::Contended => DomainError::Contended,
             StorageError::Unavailable(detail) => DomainError::Unavailable(detail),
             StorageError::Other(detail) => DomainError::internal(format!("storage: {detail}")),
         }

@@ -232,7 +232,7 @@ impl Domain {
             price_list_id: None,
             photo_url: None,
             status: UserStatus::Active,
-            password: None,
+            password: Some(self.new_password(None, true).await?),
         };
 
         let mut tx = self.store.begin().await?;
@@ -309,47 +309,74 @@ impl Domain {
         if current.id == actor.organization.id {
             actor.require("users", actor.permissions.users, UsersPermission::Manage)?;
         }
-        let mut next = current.clone();
+        let price_list = match changes.price_list_id {
+            None => None,
+            Some(price_list) => {
+                actor.require("billing", actor.permissions.billing, AccessLevel::Edit)?;
+                let parent = match current.parent_id {
+                    Some(parent) => self.store.organization(parent).await?,
+                    None => None,
+                };
+                let parent = parent.ok_or_else(|| {
+                    DomainError::validation(
+                        "priceListId",
+                        "only client companies have a price list",
+                    )
+                })?;
+                Some(
+                    self.price_list_for_new_organization(actor, &parent, Some(price_list))
+                        .await?,
+                )
+            }
+        };
+        self.retrying("id", || {
+            self.update_organization_once(actor, id, &changes, price_list)
+        })
+        .await
+    }
+
+    async fn update_organization_once(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        changes: &OrganizationChanges,
+        price_list: Option<Option<PriceListId>>,
+    ) -> DomainResult<Organization> {
+        let mut tx = self.store.begin().await?;
+        let mut org = tx
+            .lock_organization(id)
+            .await?
+            .ok_or(DomainError::NotFound("organization"))?;
+        let current = Organization::clone(&org);
         if let Some(raw) = changes.name.as_deref() {
-            next.name = Name::parse("name", raw)?;
+            org.name = Name::parse("name", raw)?;
         }
         if let Some(raw) = changes.admin_email.as_deref() {
-            next.admin_email = match raw.trim() {
+            org.admin_email = match raw.trim() {
                 "" => None,
                 value => Some(EmailAddress::parse("adminEmail", value)?),
             };
         }
         if changes.external_contact.is_some() {
-            next.external_contact = optional_text(
+            org.external_contact = optional_text(
                 "externalContact",
                 changes.external_contact.as_deref(),
                 Name::MAX,
             )?;
         }
         if let Some(language) = changes.default_language {
-            next.default_language = language;
+            org.default_language = language;
         }
         if let Some(raw) = changes.time_zone.as_deref() {
-            next.time_zone = TimeZone::parse("timeZone", raw)?;
+            org.time_zone = TimeZone::parse("timeZone", raw)?;
         }
-        if let Some(price_list) = changes.price_list_id {
-            actor.require("billing", actor.permissions.billing, AccessLevel::Edit)?;
-            let parent = match current.parent_id {
-                Some(parent) => self.store.organization(parent).await?,
-                None => None,
-            };
-            let parent = parent.ok_or_else(|| {
-                DomainError::validation("priceListId", "only client companies have a price list")
-            })?;
-            next.price_list_id = self
-                .price_list_for_new_organization(actor, &parent, Some(price_list))
-                .await?;
+        if let Some(price_list) = price_list {
+            org.price_list_id = price_list;
         }
-        if next == current {
+        if *org == current {
             return Ok(current);
         }
-        let mut tx = self.store.begin().await?;
-        tx.update_organization(&next).await?;
+        tx.update_organization(&org).await?;
         let event = self.audit(
             Some(actor),
             Some(id),
@@ -358,7 +385,7 @@ impl Domain {
         );
         tx.insert_audit_event(&event).await?;
         tx.commit().await?;
-        Ok(next)
+        Ok(org.into_inner())
     }
 
     /// Reads an organization the caller has already proven visible (by a related object).

@@ -103,14 +103,34 @@ impl Domain {
             ));
         }
         let name = Name::parse("name", &input.name)?;
+        self.retrying("isDefault", || {
+            self.insert_price_list(actor, &org, name.clone(), input.is_default)
+        })
+        .await
+    }
+
+    async fn insert_price_list(
+        &self,
+        actor: &Actor,
+        org: &Organization,
+        name: Name,
+        is_default: bool,
+    ) -> DomainResult<PriceList> {
         let mut tx = self.store.begin().await?;
+        // The partner is locked: concurrent creations decide "the first is the default" and
+        // demote the old default one after the other.
+        tx.lock_organization(org.id)
+            .await?
+            .ok_or(DomainError::NotFound("organization"))?;
         let existing = tx.price_lists_of(&[org.id]).await?;
         // Exactly one default per partner: the first list is the default, a new default demotes the old.
-        let is_default = input.is_default || existing.is_empty();
+        let is_default = is_default || existing.is_empty();
         if is_default {
-            for mut old in existing.into_iter().filter(|l| l.is_default) {
-                old.is_default = false;
-                tx.update_price_list(&old).await?;
+            for old in existing.into_iter().filter(|l| l.is_default) {
+                if let Some(mut old) = tx.lock_price_list(old.id).await? {
+                    old.is_default = false;
+                    tx.update_price_list(&old).await?;
+                }
             }
         }
         let list = PriceList {

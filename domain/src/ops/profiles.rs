@@ -7,6 +7,8 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, ProfileId};
 use crate::model::*;
 use crate::ops::Domain;
+use crate::ops::users::check_assignable;
+use crate::storage::{Locked, Transaction};
 use crate::permissions::{AccessLevel, Permissions, UsersPermission};
 use crate::values::Name;
 
@@ -63,6 +65,23 @@ impl Domain {
             .into_iter()
             .filter(|p| visible.contains(&p.organization_id))
             .collect())
+    }
+
+    /// The permission set of `profile` (one the actor sees), if the actor may see it: with
+    /// `profiles: READ` or as their own profile (DESIGN.md §3); FORBIDDEN otherwise, wherever the
+    /// profile was reached from (a booking's holder, an organization's default profile).
+    pub fn profile_permissions<'a>(
+        &self,
+        actor: &Actor,
+        profile: &'a Profile,
+    ) -> DomainResult<&'a Permissions> {
+        if actor.may_see_permissions_of(profile) {
+            Ok(&profile.permissions)
+        } else {
+            Err(DomainError::forbidden(
+                "your profile does not allow reading permission sets (profiles: READ needed)",
+            ))
+        }
     }
 
     async fn profile_editor_org(
@@ -148,26 +167,63 @@ impl Domain {
         Ok((profile, org))
     }
 
+    /// Locks profile `id` (after its organization when `org_too`) and checks on the locked copy
+    /// that the actor may edit it: not built in, no richer than the actor's own.
+    async fn lock_editable_profile(
+        &self,
+        tx: &mut dyn Transaction,
+        actor: &Actor,
+        id: ProfileId,
+    ) -> DomainResult<Locked<Profile>> {
+        let profile = tx
+            .lock_profile(id)
+            .await?
+            .ok_or(DomainError::NotFound("profile"))?;
+        if profile.built_in {
+            return Err(DomainError::forbidden(
+                "the built-in Enterprise profile cannot be changed or deleted",
+            ));
+        }
+        if !actor.permissions.covers(&profile.permissions) {
+            return Err(DomainError::forbidden(
+                "this profile holds more rights than you do",
+            ));
+        }
+        Ok(profile)
+    }
+
     pub async fn update_profile(
         &self,
         actor: &Actor,
         id: ProfileId,
         changes: ProfileChanges,
     ) -> DomainResult<Profile> {
-        let (current, org) = self.editable_profile(actor, id).await?;
-        let mut next = current.clone();
+        let (_, org) = self.editable_profile(actor, id).await?;
+        self.retrying("id", || self.update_profile_once(actor, &org, id, &changes))
+            .await
+    }
+
+    async fn update_profile_once(
+        &self,
+        actor: &Actor,
+        org: &Organization,
+        id: ProfileId,
+        changes: &ProfileChanges,
+    ) -> DomainResult<Profile> {
+        let mut tx = self.store.begin().await?;
+        let mut profile = self.lock_editable_profile(&mut *tx, actor, id).await?;
+        let current = Profile::clone(&profile);
         if let Some(raw) = changes.name.as_deref() {
-            next.name = Name::parse("name", raw)?;
+            profile.name = Name::parse("name", raw)?;
         }
-        if let Some(permissions) = changes.permissions {
-            Self::check_grantable(actor, &org, &permissions)?;
-            next.permissions = permissions;
+        if let Some(permissions) = &changes.permissions {
+            Self::check_grantable(actor, org, permissions)?;
+            profile.permissions = permissions.clone();
         }
-        if next == current {
+        if *profile == current {
             return Ok(current);
         }
-        let mut tx = self.store.begin().await?;
-        tx.update_profile(&next).await?;
+        tx.update_profile(&profile).await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
             Some(org.id),
@@ -176,18 +232,36 @@ impl Domain {
         ))
         .await?;
         tx.commit().await?;
-        Ok(next)
+        Ok(profile.into_inner())
     }
 
     pub async fn delete_profile(&self, actor: &Actor, id: ProfileId) -> DomainResult<ProfileId> {
-        let (profile, org) = self.editable_profile(actor, id).await?;
+        let (_, org) = self.editable_profile(actor, id).await?;
+        self.retrying("id", || self.delete_profile_once(actor, org.id, id))
+            .await
+    }
+
+    async fn delete_profile_once(
+        &self,
+        actor: &Actor,
+        org_id: OrganizationId,
+        id: ProfileId,
+    ) -> DomainResult<ProfileId> {
+        let mut tx = self.store.begin().await?;
+        // Lock order: the organization (its default profile may be changing), then the profile.
+        let org = tx
+            .lock_organization(org_id)
+            .await?
+            .ok_or(DomainError::NotFound("profile"))?;
+        let profile = self.lock_editable_profile(&mut *tx, actor, id).await?;
         if org.default_profile_id == profile.id {
             return Err(DomainError::conflict(
                 "id",
                 "the organization's default profile cannot be deleted",
             ));
         }
-        let mut tx = self.store.begin().await?;
+        // Counted with the profile locked: a user given it meanwhile committed first (and is
+        // counted), or waits for the deletion and then fails to reference it.
         let holders = tx.count_users_with_profile(id).await?;
         if holders > 0 {
             return Err(DomainError::conflict(
@@ -195,7 +269,7 @@ impl Domain {
                 format!("{holders} user(s) hold this profile"),
             ));
         }
-        tx.delete_profile(id).await?;
+        tx.delete_profile(profile).await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
             Some(org.id),
@@ -213,15 +287,35 @@ impl Domain {
         organization_id: OrganizationId,
         profile_id: ProfileId,
     ) -> DomainResult<Organization> {
-        let mut org = self.profile_editor_org(actor, organization_id).await?;
-        let profile = self
-            .assignable_profile(actor, &org, Some(profile_id))
-            .await?;
+        let org = self.profile_editor_org(actor, organization_id).await?;
+        self.retrying("profileId", || {
+            self.set_default_profile_once(actor, org.id, profile_id)
+        })
+        .await
+    }
+
+    async fn set_default_profile_once(
+        &self,
+        actor: &Actor,
+        organization_id: OrganizationId,
+        profile_id: ProfileId,
+    ) -> DomainResult<Organization> {
+        let mut tx = self.store.begin().await?;
+        // Lock order: the organization, then the profile, as a deletion takes them.
+        let mut org = tx
+            .lock_organization(organization_id)
+            .await?
+            .ok_or(DomainError::NotFound("organization"))?;
+        let profile = tx
+            .lock_profile(profile_id)
+            .await?
+            .filter(|p| p.organization_id == org.id)
+            .ok_or(DomainError::NotFound("profile"))?;
+        check_assignable(actor, &profile)?;
         if org.default_profile_id == profile.id {
-            return Ok(org);
+            return Ok(org.into_inner());
         }
         org.default_profile_id = profile.id;
-        let mut tx = self.store.begin().await?;
         tx.update_organization(&org).await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
@@ -231,6 +325,6 @@ impl Domain {
         ))
         .await?;
         tx.commit().await?;
-        Ok(org)
+        Ok(org.into_inner())
     }
 }

@@ -166,33 +166,47 @@ impl Domain {
         let current = self.room(actor, id).await?;
         let site = self.site(actor, current.site_id).await?;
         self.require_room_editor(actor, &site).await?;
-        let mut next = current.clone();
+        self.retrying("id", || self.update_room_once(actor, id, &fields))
+            .await
+    }
+
+    async fn update_room_once(
+        &self,
+        actor: &Actor,
+        id: RoomId,
+        fields: &RoomFields,
+    ) -> DomainResult<Room> {
+        let mut tx = self.store.begin().await?;
+        let mut room = tx
+            .lock_room(id)
+            .await?
+            .ok_or(DomainError::NotFound("room"))?;
+        let current = Room::clone(&room);
         if let Some(raw) = fields.name.as_deref() {
-            next.name = Name::parse("name", raw)?;
+            room.name = Name::parse("name", raw)?;
         }
         if fields.capacity.is_some() {
-            next.capacity = parse_capacity(fields.capacity)?;
+            room.capacity = parse_capacity(fields.capacity)?;
         }
         if let Some(raw) = fields.equipment.as_deref() {
-            next.equipment = parse_equipment(raw)?;
+            room.equipment = parse_equipment(raw)?;
         }
         if let Some(bookable) = fields.bookable {
-            next.bookable = bookable;
+            room.bookable = bookable;
         }
-        next.policy = apply_policy(current.policy, fields.policy.as_ref())?;
-        if next == current {
+        room.policy = apply_policy(current.policy.clone(), fields.policy.as_ref())?;
+        if *room == current {
             return Ok(current);
         }
-        let mut tx = self.store.begin().await?;
-        tx.update_room(&next).await?;
+        tx.update_room(&room).await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
-            Some(next.organization_id),
+            Some(room.organization_id),
             "room.updated",
             Some(("Room", id.to_string())),
         ))
         .await?;
         tx.commit().await?;
-        Ok(next)
+        Ok(room.into_inner())
     }
 }

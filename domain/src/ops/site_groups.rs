@@ -4,7 +4,7 @@
 use crate::access::Actor;
 use crate::access::effective_site_ids;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{OrganizationId, SiteGroupId, SiteId};
+use crate::ids::{OrganizationId, SiteGroupId, SiteId, UserId};
 use crate::model::*;
 use crate::ops::{Domain, user_target};
 use crate::permissions::AccessLevel;
@@ -80,7 +80,9 @@ impl Domain {
                 };
                 let page = tx.users(&query).await?;
                 after = page.items.last().map(|u| u.id);
-                for mut user in page.items {
+                let ids: Vec<UserId> = page.items.iter().map(|u| u.id).collect();
+                // Locked (after the group, in lock order) and decided on as now committed.
+                for mut user in tx.lock_users(&ids).await? {
                     if user.default_site_id != Some(*site)
                         || !user.site_group_ids.contains(&group.id)
                     {
@@ -176,33 +178,55 @@ impl Domain {
         id: SiteGroupId,
         changes: SiteGroupChanges,
     ) -> DomainResult<SiteGroup> {
-        let current = self
+        let seen = self
             .load_site_groups(actor, &[id])
             .await?
             .pop()
             .ok_or(DomainError::NotFound("site group"))?;
         let org = self
-            .site_group_editable(actor, current.organization_id)
+            .site_group_editable(actor, seen.organization_id)
             .await?;
-        let mut next = current.clone();
-        if let Some(raw) = changes.name.as_deref() {
-            next.name = Name::parse("name", raw)?;
+        let site_ids = match changes.site_ids.as_deref() {
+            Some(site_ids) => Some(self.check_group_sites(actor, &org, site_ids).await?),
+            None => None,
+        };
+        self.retrying("id", || {
+            self.update_site_group_once(actor, &org, id, changes.name.as_deref(), &site_ids)
+        })
+        .await
+    }
+
+    async fn update_site_group_once(
+        &self,
+        actor: &Actor,
+        org: &Organization,
+        id: SiteGroupId,
+        name: Option<&str>,
+        site_ids: &Option<Vec<SiteId>>,
+    ) -> DomainResult<SiteGroup> {
+        let mut tx = self.store.begin().await?;
+        let mut group = tx
+            .lock_site_group(id)
+            .await?
+            .ok_or(DomainError::NotFound("site group"))?;
+        let current = SiteGroup::clone(&group);
+        if let Some(raw) = name {
+            group.name = Name::parse("name", raw)?;
         }
-        if let Some(site_ids) = changes.site_ids.as_deref() {
-            next.site_ids = self.check_group_sites(actor, &org, site_ids).await?;
+        if let Some(site_ids) = site_ids {
+            group.site_ids = site_ids.clone();
         }
-        if next == current {
+        if *group == current {
             return Ok(current);
         }
-        let mut tx = self.store.begin().await?;
-        tx.update_site_group(&next).await?;
+        tx.update_site_group(&group).await?;
         let removed: Vec<SiteId> = current
             .site_ids
             .iter()
-            .filter(|s| !next.site_ids.contains(s))
+            .filter(|s| !group.site_ids.contains(s))
             .copied()
             .collect();
-        self.clear_lost_default_sites(&mut *tx, actor, &next, &removed)
+        self.clear_lost_default_sites(&mut *tx, actor, &group, &removed)
             .await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
@@ -212,6 +236,6 @@ impl Domain {
         ))
         .await?;
         tx.commit().await?;
-        Ok(next)
+        Ok(group.into_inner())
     }
 }

@@ -142,29 +142,43 @@ impl Domain {
         let current = self.site(actor, id).await?;
         self.editable_site_org(actor, current.organization_id)
             .await?;
-        let mut next = current.clone();
+        self.retrying("id", || self.update_site_once(actor, id, &changes))
+            .await
+    }
+
+    async fn update_site_once(
+        &self,
+        actor: &Actor,
+        id: SiteId,
+        changes: &SiteChanges,
+    ) -> DomainResult<Site> {
+        let mut tx = self.store.begin().await?;
+        let mut site = tx
+            .lock_site(id)
+            .await?
+            .ok_or(DomainError::NotFound("site"))?;
+        let current = Site::clone(&site);
         if let Some(raw) = changes.name.as_deref() {
-            next.name = Name::parse("name", raw)?;
+            site.name = Name::parse("name", raw)?;
         }
         if let Some(raw) = changes.time_zone.as_deref() {
-            next.time_zone = TimeZone::parse("timeZone", raw)?;
+            site.time_zone = TimeZone::parse("timeZone", raw)?;
         }
         if changes.address.is_some() {
-            next.address = optional_text("address", changes.address.as_deref(), ADDRESS_MAX)?;
+            site.address = optional_text("address", changes.address.as_deref(), ADDRESS_MAX)?;
         }
-        if next == current {
+        if *site == current {
             return Ok(current);
         }
-        let mut tx = self.store.begin().await?;
-        tx.update_site(&next).await?;
+        tx.update_site(&site).await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
-            Some(next.organization_id),
+            Some(site.organization_id),
             "site.updated",
             Some(("Site", id.to_string())),
         ))
         .await?;
         tx.commit().await?;
-        Ok(next)
+        Ok(site.into_inner())
     }
 }

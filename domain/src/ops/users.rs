@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::access::{Actor, SiteAccess, effective_site_ids};
+use crate::access::{Actor, SiteAccess, effective_site_ids, effective_sites};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, PriceListId, ProfileId, SiteGroupId, SiteId, UserId};
 use crate::model::*;
@@ -10,7 +10,7 @@ use crate::ops::mail::{Mail, mail_params, params};
 use crate::ops::{Domain, page_size, search_text, user_target};
 use crate::permissions::UsersPermission;
 use crate::secrets::{BOOKING_CODE_DIGITS, random_digits, random_password};
-use crate::storage::{Reads, Transaction};
+use crate::storage::{Locked, Reads, Transaction};
 use crate::values::{EmailAddress, Language, Name, Secret, Username, optional_text, optional_url};
 
 /// Where generated credentials are e-mailed, besides being returned once.
@@ -111,8 +111,18 @@ pub(crate) struct NewUserParts<'a> {
     pub price_list_id: Option<PriceListId>,
     pub photo_url: Option<String>,
     pub status: UserStatus,
-    /// A chosen password (bootstrap); `None` generates a temporary one that must be changed.
-    pub password: Option<String>,
+    /// Made by [`Domain::new_password`] before the transaction opens; `None` for an invited
+    /// person, who sets theirs on acceptance.
+    pub password: Option<NewPassword>,
+}
+
+/// A new user's password with its Argon2 hash, computed before any transaction opens (hashing
+/// never runs while a lock is held).
+pub(crate) struct NewPassword {
+    clear: String,
+    hash: Secret,
+    /// Chosen by its owner (bootstrap) rather than generated: no change required.
+    chosen: bool,
 }
 
 fn dedup<T: Ord + Copy>(items: &[T]) -> Vec<T> {
@@ -123,9 +133,9 @@ fn dedup<T: Ord + Copy>(items: &[T]) -> Vec<T> {
 impl Domain {
     /// Whether the actor may see `user`: themselves, or anyone of an organization in reach when
     /// holding `users` ≥ READ.
-    fn can_see_user(&self, actor: &Actor, user: &User, org: &Organization) -> bool {
+    pub(crate) fn can_see_user(&self, actor: &Actor, user: &User, org: &Organization) -> bool {
         // A tablet acts for its registrant but may not read anyone's details, theirs included.
-        actor.device.is_none() && user.id == actor.user.id
+        actor.is_self(user.id)
             || (actor.permissions.users >= UsersPermission::Read && actor.can_read_in(org))
     }
 
@@ -237,18 +247,7 @@ impl Domain {
         };
         Ok(users
             .iter()
-            .map(|user| {
-                let mut sites: BTreeSet<SiteId> = user.site_ids.iter().copied().collect();
-                for group in groups
-                    .iter()
-                    .filter(|g| user.site_group_ids.contains(&g.id))
-                {
-                    if group.organization_id == user.organization_id {
-                        sites.extend(group.site_ids.iter().copied());
-                    }
-                }
-                (user.id, sites.into_iter().collect())
-            })
+            .map(|user| (user.id, effective_sites(user, &groups).into_iter().collect()))
             .collect())
     }
 
@@ -307,6 +306,7 @@ impl Domain {
         self.check_login_free(&*self.store, email.as_ref(), username.as_ref())
             .await?;
 
+        let has_email = email.is_some();
         let parts = NewUserParts {
             id: UserId::new(),
             organization: &org,
@@ -323,7 +323,7 @@ impl Domain {
             price_list_id,
             photo_url,
             status: UserStatus::Active,
-            password: None,
+            password: Some(self.new_password(None, has_email).await?),
         };
         let mut tx = self.store.begin().await?;
         let (user, credentials) = self.insert_new_user(&mut *tx, Some(actor), parts).await?;
@@ -335,6 +335,27 @@ impl Domain {
         Ok(CreatedUser { user, credentials })
     }
 
+    /// The password of a new user: `chosen` (bootstrap), else a generated temporary one that
+    /// must be changed — a 6-digit PIN for people without e-mail (seed 002). Hashed here, before
+    /// the caller opens its transaction.
+    pub(crate) async fn new_password(
+        &self,
+        chosen: Option<&str>,
+        has_email: bool,
+    ) -> DomainResult<NewPassword> {
+        let clear = match chosen {
+            Some(password) => password.to_owned(),
+            None if has_email => random_password(),
+            None => random_digits(6),
+        };
+        let hash = self.secrets.hash_password(&clear).await?;
+        Ok(NewPassword {
+            clear,
+            hash,
+            chosen: chosen.is_some(),
+        })
+    }
+
     /// Generates the user's credentials, inserts the user and its audit event in `tx`.
     pub(crate) async fn insert_new_user(
         &self,
@@ -342,14 +363,14 @@ impl Domain {
         actor: Option<&Actor>,
         parts: NewUserParts<'_>,
     ) -> DomainResult<(User, IssuedCredentials)> {
-        // People without e-mail get a 6-digit PIN they must change at first sign-in (seed 002).
-        let chosen = parts.password.is_some();
-        let password = match parts.password {
-            Some(password) => password,
-            None if parts.email.is_some() => random_password(),
-            None => random_digits(6),
+        let Some(NewPassword {
+            clear: password,
+            hash: password_hash,
+            chosen,
+        }) = parts.password
+        else {
+            return Err(DomainError::internal("a new user needs a password"));
         };
-        let password_hash = self.secrets.hash_password(&password).await?;
         self.check_login_free(&*tx, parts.email.as_ref(), parts.username.as_ref())
             .await?;
         let (booking_code, booking_code_hash) = self
@@ -482,11 +503,7 @@ impl Domain {
             .await?
             .filter(|p| p.organization_id == org.id)
             .ok_or(DomainError::NotFound("profile"))?;
-        if let Some(area) = actor.permissions.first_excess(&profile.permissions) {
-            return Err(DomainError::forbidden(format!(
-                "you cannot assign a profile with more rights than your own ({area})"
-            )));
-        }
+        check_assignable(actor, &profile)?;
         Ok(profile)
     }
 
@@ -585,26 +602,69 @@ impl Domain {
         Ok(Some(id))
     }
 
-    /// A user the actor may manage: visible, in an organization it can write in, `users: MANAGE`,
-    /// and holding a profile no richer than the actor's.
+    /// A user the actor may manage (see [`Domain::check_manageable`]), as committed now: for
+    /// checks made before a transaction. Operations that change the user lock it instead
+    /// ([`Domain::lock_manageable_user`]) and decide on the locked copy.
     pub(crate) async fn manageable_user(
         &self,
         actor: &Actor,
         id: UserId,
     ) -> DomainResult<(User, Organization)> {
-        let user = self.user(actor, id).await?;
-        let org = self
-            .organization_of(&*self.store, user.organization_id)
-            .await?;
+        let user = self
+            .store
+            .user(id)
+            .await?
+            .ok_or(DomainError::NotFound("user"))?;
+        let org = self.check_manageable(&*self.store, actor, &user).await?;
+        Ok((user, org))
+    }
+
+    /// Locks user `id` in `tx` and checks that the actor may manage them, on the locked copy.
+    pub(crate) async fn lock_manageable_user(
+        &self,
+        tx: &mut dyn Transaction,
+        actor: &Actor,
+        id: UserId,
+    ) -> DomainResult<(Locked<User>, Organization)> {
+        let user = tx
+            .lock_user(id)
+            .await?
+            .ok_or(DomainError::NotFound("user"))?;
+        let org = self.check_manageable(&*tx, actor, &user).await?;
+        Ok((user, org))
+    }
+
+    /// Whether the actor may manage `user`: visible, in an organization it can write in,
+    /// `users: MANAGE`, holding a profile no richer than the actor's and no site the actor has
+    /// no access to. Returns the user's organization.
+    pub(crate) async fn check_manageable(
+        &self,
+        reads: &dyn Reads,
+        actor: &Actor,
+        user: &User,
+    ) -> DomainResult<Organization> {
+        let org = self.organization_of(reads, user.organization_id).await?;
+        if !self.can_see_user(actor, user, &org) {
+            return Err(DomainError::NotFound("user"));
+        }
         actor.require_write_in(&org)?;
         actor.require("users", actor.permissions.users, UsersPermission::Manage)?;
-        let profile = self.store.profile(user.profile_id).await?;
+        let profile = reads.profile(user.profile_id).await?;
         if profile.is_some_and(|p| !actor.permissions.covers(&p.permissions)) {
             return Err(DomainError::forbidden(
                 "this user holds more rights than you do",
             ));
         }
-        Ok((user, org))
+        // Nobody grants site access they do not have (DESIGN.md §3), nor takes over (a new code,
+        // a new password) someone who has it.
+        if let SiteAccess::Only(mine) = actor.site_access(reads, org.id).await?
+            && !effective_site_ids(reads, user).await?.is_subset(&mine)
+        {
+            return Err(DomainError::forbidden(
+                "this user has access to sites you do not have",
+            ));
+        }
+        Ok(org)
     }
 
     pub async fn update_user(
@@ -613,7 +673,23 @@ impl Domain {
         id: UserId,
         changes: UserChanges,
     ) -> DomainResult<User> {
-        let self_service = id == actor.user.id
+        self.retrying("id", || self.update_user_once(actor, id, &changes))
+            .await
+    }
+
+    /// One attempt: everything the change depends on is read and checked first (on committed
+    /// data, through the store); then, in the transaction, the user is locked and the change is
+    /// applied only if the locked row is still the one checked. If it changed meanwhile, the
+    /// attempt ends with `Contended` and [`Domain::retrying`] runs it again on the new row. So
+    /// the transaction reads nothing but through itself, and writes only what it locked.
+    async fn update_user_once(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        changes: &UserChanges,
+    ) -> DomainResult<User> {
+        // A tablet is never its registrant's self (`Actor::is_self`).
+        let self_service = actor.is_self(id)
             && changes.email.is_none()
             && changes.profile_id.is_none()
             && changes.site_ids.is_none()
@@ -622,8 +698,24 @@ impl Domain {
             && changes.external_contact.is_none()
             && changes.price_list_id.is_none();
         let (current, org) = if self_service {
-            let org = actor.organization.clone();
-            (actor.user.clone(), org)
+            let current = self
+                .store
+                .user(id)
+                .await?
+                .ok_or_else(|| DomainError::Unauthenticated("your session has ended".into()))?;
+            // Editing oneself needs a session still valid on the row as committed: a
+            // deactivation or password change that committed first has ended it.
+            if current.status != UserStatus::Active
+                || current.session_epoch != actor.user.session_epoch
+            {
+                return Err(DomainError::Unauthenticated(
+                    "your session has ended".into(),
+                ));
+            }
+            let org = self
+                .organization_of(&*self.store, current.organization_id)
+                .await?;
+            (current, org)
         } else {
             self.manageable_user(actor, id).await?
         };
@@ -696,20 +788,43 @@ impl Domain {
                 .await?;
         }
         let effective = effective_site_ids(&*self.store, &next).await?;
-        match changes.default_site_id {
-            Some(site) => {
-                self.check_default_site(actor, &org, Some(site), &effective)
-                    .await?;
-                next.default_site_id = Some(site);
-            }
-            // A default site that is no longer granted is cleared rather than left dangling.
-            None => next.default_site_id = next.default_site_id.filter(|s| effective.contains(s)),
+        if let Some(site) = changes.default_site_id {
+            self.check_default_site(actor, &org, Some(site), &effective)
+                .await?;
+            next.default_site_id = Some(site);
+        }
+
+        let mut tx = self.store.begin().await?;
+        // Lock order (docs/architecture.md): the profile and site groups being given, then the
+        // user. A concurrent deletion of the profile or change of a group waits for us, or we
+        // for it, and then the check below sees what it committed.
+        if changes.profile_id.is_some() && tx.lock_profile(next.profile_id).await?.is_none() {
+            return Err(DomainError::Contended);
+        }
+        for group in &next.site_group_ids {
+            tx.lock_site_group(*group).await?;
+        }
+        let mut user = tx
+            .lock_user(id)
+            .await?
+            .ok_or(DomainError::NotFound("user"))?;
+        if *user != current {
+            return Err(DomainError::Contended);
+        }
+        // Sites granted through groups as now committed (the groups are locked): a default site
+        // that is no longer granted is refused, or cleared rather than left dangling.
+        let effective_now = effective_site_ids(&*tx, &next).await?;
+        if effective_now != effective {
+            return Err(DomainError::Contended);
+        }
+        if changes.default_site_id.is_none() {
+            next.default_site_id = next.default_site_id.filter(|s| effective.contains(s));
         }
         if next == current {
             return Ok(current);
         }
-        let mut tx = self.store.begin().await?;
-        tx.update_user(&next).await?;
+        *user = next;
+        tx.update_user(&user).await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
             Some(org.id),
@@ -718,7 +833,7 @@ impl Domain {
         ))
         .await?;
         tx.commit().await?;
-        Ok(next)
+        Ok(user.into_inner())
     }
 
     /// Deactivates a user: they can no longer sign in and every session ends at once.
@@ -726,13 +841,18 @@ impl Domain {
         if id == actor.user.id {
             return Err(DomainError::forbidden("you cannot deactivate yourself"));
         }
-        let (mut user, org) = self.manageable_user(actor, id).await?;
+        self.retrying("userId", || self.deactivate_user_once(actor, id))
+            .await
+    }
+
+    async fn deactivate_user_once(&self, actor: &Actor, id: UserId) -> DomainResult<User> {
+        let mut tx = self.store.begin().await?;
+        let (mut user, org) = self.lock_manageable_user(&mut *tx, actor, id).await?;
         if user.status == UserStatus::Inactive {
-            return Ok(user);
+            return Ok(user.into_inner());
         }
         user.status = UserStatus::Inactive;
         user.session_epoch += 1;
-        let mut tx = self.store.begin().await?;
         tx.update_user(&user).await?;
         // Their upcoming bookings free up, in the same unit of work (and tablets hear of it).
         self.cancel_future_bookings(&mut *tx, actor, &user).await?;
@@ -744,11 +864,17 @@ impl Domain {
         ))
         .await?;
         tx.commit().await?;
-        Ok(user)
+        Ok(user.into_inner())
     }
 
     pub async fn reactivate_user(&self, actor: &Actor, id: UserId) -> DomainResult<User> {
-        let (mut user, org) = self.manageable_user(actor, id).await?;
+        self.retrying("userId", || self.reactivate_user_once(actor, id))
+            .await
+    }
+
+    async fn reactivate_user_once(&self, actor: &Actor, id: UserId) -> DomainResult<User> {
+        let mut tx = self.store.begin().await?;
+        let (mut user, org) = self.lock_manageable_user(&mut *tx, actor, id).await?;
         if user.status != UserStatus::Inactive {
             return Err(DomainError::validation(
                 "userId",
@@ -756,7 +882,6 @@ impl Domain {
             ));
         }
         user.status = UserStatus::Active;
-        let mut tx = self.store.begin().await?;
         tx.update_user(&user).await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
@@ -766,7 +891,17 @@ impl Domain {
         ))
         .await?;
         tx.commit().await?;
-        Ok(user)
+        Ok(user.into_inner())
+    }
+}
+
+/// Nobody assigns a profile that grants more than they hold.
+pub(crate) fn check_assignable(actor: &Actor, profile: &Profile) -> DomainResult<()> {
+    match actor.permissions.first_excess(&profile.permissions) {
+        Some(area) => Err(DomainError::forbidden(format!(
+            "you cannot assign a profile with more rights than your own ({area})"
+        ))),
+        None => Ok(()),
     }
 }
 

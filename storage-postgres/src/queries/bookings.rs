@@ -127,3 +127,17 @@ pub(crate) async fn update(conn: &mut Conn, booking: &Booking) -> StorageResult<
         .storage()?;
     expect_one("booking", affected)
 }
+
+/// The bookings of `ids`, locked in id order until the transaction ends.
+pub(crate) async fn lock(conn: &mut Conn, ids: &[BookingId]) -> StorageResult<Vec<Booking>> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+    let rows = bookings::table
+        .filter(bookings::id.eq_any(ids))
+        .order(bookings::id)
+        .select(BookingRow::as_select())
+        .for_update()
+        .load(conn)
+        .await
+        .storage()?;
+    convert(rows)
+}

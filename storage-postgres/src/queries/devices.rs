@@ -70,3 +70,16 @@ pub(crate) async fn replace_token_hash(
     .storage()?;
     Ok(affected > 0)
 }
+
+/// The row of `id`, locked until the transaction ends (`SELECT … FOR UPDATE`).
+pub(crate) async fn lock(conn: &mut Conn, id: DeviceId) -> StorageResult<Option<Device>> {
+    let row = devices::table
+        .find(id.0)
+        .select(DeviceRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(Device::try_from).transpose()
+}

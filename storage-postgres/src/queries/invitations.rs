@@ -75,3 +75,33 @@ pub(crate) async fn update(conn: &mut Conn, invitation: &Invitation) -> StorageR
         .storage()?;
     expect_one("invitation", affected)
 }
+
+/// The invitations of `ids`, locked in id order until the transaction ends.
+pub(crate) async fn lock(conn: &mut Conn, ids: &[InvitationId]) -> StorageResult<Vec<Invitation>> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+    let rows = invitations::table
+        .filter(invitations::id.eq_any(ids))
+        .order(invitations::id)
+        .select(InvitationRow::as_select())
+        .for_update()
+        .load(conn)
+        .await
+        .storage()?;
+    convert(rows)
+}
+
+/// The invitation whose link-token hash is `hash`, locked until the transaction ends.
+pub(crate) async fn lock_by_token_hash(
+    conn: &mut Conn,
+    hash: &str,
+) -> StorageResult<Option<Invitation>> {
+    let row = invitations::table
+        .filter(invitations::token_hash.eq(hash))
+        .select(InvitationRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(Invitation::try_from).transpose()
+}

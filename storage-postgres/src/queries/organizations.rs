@@ -113,3 +113,16 @@ pub(crate) async fn update(conn: &mut Conn, organization: &Organization) -> Stor
         .storage()?;
     expect_one("organization", affected)
 }
+
+/// The row of `id`, locked until the transaction ends (`SELECT … FOR UPDATE`).
+pub(crate) async fn lock(conn: &mut Conn, id: OrganizationId) -> StorageResult<Option<Organization>> {
+    let row = organizations::table
+        .find(id.0)
+        .select(OrganizationRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(Organization::try_from).transpose()
+}

@@ -40,3 +40,19 @@ pub(crate) async fn update(conn: &mut Conn, reset: &PasswordResetToken) -> Stora
         .storage()?;
     expect_one("password reset", affected)
 }
+
+/// The reset whose link-token hash is `hash`, locked until the transaction ends.
+pub(crate) async fn lock_by_token_hash(
+    conn: &mut Conn,
+    hash: &str,
+) -> StorageResult<Option<PasswordResetToken>> {
+    let row = password_resets::table
+        .filter(password_resets::token_hash.eq(hash))
+        .select(PasswordResetRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    Ok(row.map(PasswordResetToken::from))
+}

@@ -65,3 +65,16 @@ pub(crate) async fn update(conn: &mut Conn, price_list: &PriceList) -> StorageRe
         .storage()?;
     expect_one("price list", affected)
 }
+
+/// The row of `id`, locked until the transaction ends (`SELECT … FOR UPDATE`).
+pub(crate) async fn lock(conn: &mut Conn, id: PriceListId) -> StorageResult<Option<PriceList>> {
+    let row = price_lists::table
+        .find(id.0)
+        .select(PriceListRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(PriceList::try_from).transpose()
+}

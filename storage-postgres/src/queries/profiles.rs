@@ -82,3 +82,16 @@ pub(crate) async fn delete(conn: &mut Conn, id: ProfileId) -> StorageResult<()> 
         .storage()?;
     Ok(())
 }
+
+/// The row of `id`, locked until the transaction ends (`SELECT … FOR UPDATE`).
+pub(crate) async fn lock(conn: &mut Conn, id: ProfileId) -> StorageResult<Option<Profile>> {
+    let row = profiles::table
+        .find(id.0)
+        .select(ProfileRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(Profile::try_from).transpose()
+}

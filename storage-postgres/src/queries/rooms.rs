@@ -62,3 +62,16 @@ pub(crate) async fn update(conn: &mut Conn, room: &Room) -> StorageResult<()> {
         .storage()?;
     expect_one("room", affected)
 }
+
+/// The row of `id`, locked until the transaction ends (`SELECT … FOR UPDATE`).
+pub(crate) async fn lock(conn: &mut Conn, id: RoomId) -> StorageResult<Option<Room>> {
+    let row = rooms::table
+        .find(id.0)
+        .select(RoomRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(Room::try_from).transpose()
+}

@@ -53,3 +53,39 @@ pub(crate) async fn update(conn: &mut Conn, session: &Session) -> StorageResult<
         .storage()?;
     expect_one("session", affected)
 }
+
+/// The session of `id`, locked until the transaction ends.
+pub(crate) async fn lock(conn: &mut Conn, id: SessionId) -> StorageResult<Option<Session>> {
+    let row = sessions::table
+        .find(id.0)
+        .select(SessionRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    Ok(row.map(Session::from))
+}
+
+/// The session whose current or previous refresh-token hash is `hash`, locked. Once the lock is
+/// granted the row is read again, so a rotation committed meanwhile is seen: the hash that was
+/// current may then be the previous one.
+pub(crate) async fn lock_by_token_hash(
+    conn: &mut Conn,
+    hash: &str,
+) -> StorageResult<Option<Session>> {
+    let row = sessions::table
+        .filter(
+            sessions::refresh_token_hash
+                .eq(hash)
+                .or(sessions::previous_token_hash.eq(hash)),
+        )
+        .order(sessions::id)
+        .select(SessionRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    Ok(row.map(Session::from))
+}

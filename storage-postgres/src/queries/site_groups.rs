@@ -115,3 +115,17 @@ pub(crate) async fn update(conn: &mut Conn, group: &SiteGroup) -> StorageResult<
         .storage()?;
     insert_members(conn, group).await
 }
+
+/// The group of `id`, locked until the transaction ends (its sites change only with it).
+pub(crate) async fn lock(conn: &mut Conn, id: SiteGroupId) -> StorageResult<Option<SiteGroup>> {
+    let rows = site_groups::table
+        .find(id.0)
+        .select(SiteGroupRow::as_select())
+        .for_update()
+        .load(conn)
+        .await
+        .storage()?;
+    with_sites(conn, rows)
+        .await
+        .map(|groups| groups.into_iter().next())
+}

@@ -80,3 +80,16 @@ pub(crate) async fn update(conn: &mut Conn, site: &Site) -> StorageResult<()> {
         .storage()?;
     expect_one("site", affected)
 }
+
+/// The row of `id`, locked until the transaction ends (`SELECT … FOR UPDATE`).
+pub(crate) async fn lock(conn: &mut Conn, id: SiteId) -> StorageResult<Option<Site>> {
+    let row = sites::table
+        .find(id.0)
+        .select(SiteRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(Site::try_from).transpose()
+}

@@ -275,3 +275,18 @@ pub(crate) async fn replace_booking_code_hash(
     .storage()?;
     Ok(affected > 0)
 }
+
+/// The users of `ids`, locked in id order until the transaction ends (their site grants change
+/// only with them).
+pub(crate) async fn lock(conn: &mut Conn, ids: &[UserId]) -> StorageResult<Vec<User>> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+    let rows = users::table
+        .filter(users::id.eq_any(ids))
+        .order(users::id)
+        .select(UserRow::as_select())
+        .for_update()
+        .load(conn)
+        .await
+        .storage()?;
+    with_grants(conn, rows).await
+}

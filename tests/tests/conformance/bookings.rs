@@ -214,7 +214,7 @@ pub async fn bookings_round_trip(store: &dyn Storage) {
         ..first.clone()
     };
     let mut tx = begin(store).await;
-    tx.update_booking(&changed).await.expect("update");
+    tx.write_back_booking(&changed).await.expect("update");
     commit(tx).await;
     assert_eq!(
         store.booking(first.id).await.expect("read"),
@@ -222,14 +222,14 @@ pub async fn bookings_round_trip(store: &dyn Storage) {
     );
     // And back, title from none to some.
     let mut tx = begin(store).await;
-    tx.update_booking(&first).await.expect("update back");
+    tx.write_back_booking(&first).await.expect("update back");
     commit(tx).await;
     assert_eq!(store.booking(first.id).await.expect("read"), Some(first));
 
     // A booking never inserted cannot be updated.
     let mut tx = begin(store).await;
     let error = tx
-        .update_booking(&booking(&c.touch, &c.ada, 600, 660))
+        .write_back_booking(&booking(&c.touch, &c.ada, 600, 660))
         .await
         .expect_err("missing row");
     assert!(matches!(error, StorageError::Other(_)), "{error:?}");
@@ -278,7 +278,7 @@ pub async fn booking_overlap_on_insert(store: &dyn Storage) {
 
     // A cancelled booking does not block its slot.
     let mut tx = begin(store).await;
-    tx.update_booking(&cancelled(&standing))
+    tx.write_back_booking(&cancelled(&standing))
         .await
         .expect("cancel");
     commit(tx).await;
@@ -307,14 +307,14 @@ pub async fn booking_overlap_on_update(store: &dyn Storage) {
         end: at(150),
         ..first.clone()
     };
-    assert_eq!(tx.update_booking(&longer).await, Err(OVERLAP));
+    assert_eq!(tx.write_back_booking(&longer).await, Err(OVERLAP));
     // Moved into another room's taken slot.
     let moved = Booking {
         room_id: c.focus.id,
         ..second.clone()
     };
     assert_eq!(
-        tx.update_booking(&Booking {
+        tx.write_back_booking(&Booking {
             start: at(90),
             ..moved.clone()
         })
@@ -323,7 +323,7 @@ pub async fn booking_overlap_on_update(store: &dyn Storage) {
     );
     // Reinstating a cancelled booking over confirmed ones.
     assert_eq!(
-        tx.update_booking(&Booking {
+        tx.write_back_booking(&Booking {
             status: BookingStatus::Confirmed,
             ..off.clone()
         })
@@ -336,27 +336,27 @@ pub async fn booking_overlap_on_update(store: &dyn Storage) {
         end: at(100),
         ..first.clone()
     };
-    tx.update_booking(&earlier)
+    tx.write_back_booking(&earlier)
         .await
         .expect("over its own range");
     let shorter = Booking {
         end: at(90),
         ..earlier.clone()
     };
-    tx.update_booking(&shorter).await.expect("shortened");
+    tx.write_back_booking(&shorter).await.expect("shortened");
     // Now [90, 120) is free: the second booking may grow back-to-back into it.
     let grown = Booking {
         start: at(90),
         ..second.clone()
     };
-    tx.update_booking(&grown).await.expect("back-to-back");
+    tx.write_back_booking(&grown).await.expect("back-to-back");
     // Moved to a free slot of the other room.
     let relocated = Booking {
         start: at(120),
         end: at(180),
         ..aside.clone()
     };
-    tx.update_booking(&relocated).await.expect("free slot");
+    tx.write_back_booking(&relocated).await.expect("free slot");
     commit(tx).await;
 
     assert_eq!(
@@ -686,16 +686,16 @@ pub async fn devices_round_trip(store: &dyn Storage) {
     };
     let mut tx = begin(store).await;
     assert_eq!(
-        tx.update_device(&Device {
+        tx.write_back_device(&Device {
             token_hash: Secret::new("token-2".into()),
             ..tablet.clone()
         })
         .await,
         Err(StorageError::Unique(UniqueKey::DeviceToken))
     );
-    tx.update_device(&changed).await.expect("update");
+    tx.write_back_device(&changed).await.expect("update");
     // Keeping its own token is no conflict.
-    tx.update_device(&changed).await.expect("same token");
+    tx.write_back_device(&changed).await.expect("same token");
     commit(tx).await;
     assert_eq!(
         store.device(tablet.id).await.expect("read"),
@@ -721,7 +721,7 @@ pub async fn devices_round_trip(store: &dyn Storage) {
 
     let mut tx = begin(store).await;
     let error = tx
-        .update_device(&device(&c.paris, None, &c.ada, "token-9"))
+        .write_back_device(&device(&c.paris, None, &c.ada, "token-9"))
         .await
         .expect_err("missing row");
     assert!(matches!(error, StorageError::Other(_)), "{error:?}");
@@ -750,7 +750,7 @@ pub async fn events_are_delivered_after_commit(store: &dyn Storage) {
         booking: cancelled(&b),
     };
     let mut tx = begin(store).await;
-    tx.update_booking(&update.booking).await.expect("cancel");
+    tx.write_back_booking(&update.booking).await.expect("cancel");
     tx.publish_booking_event(&update).await.expect("publish");
     commit(tx).await;
     assert_eq!(next_event(&mut rx).await, update);

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use concierge_domain::ids::*;
 use concierge_domain::model::*;
 use concierge_domain::permissions::*;
-use concierge_domain::storage::{Storage, Transaction};
+use concierge_domain::storage::{Locked, Storage, StorageResult, Transaction};
 use concierge_domain::values::{EmailAddress, Language, Name, Secret, TimeZone, Username};
 
 pub fn now() -> DateTime<Utc> {
@@ -251,4 +251,50 @@ pub async fn seed_tree(store: &dyn Storage) -> (Org, Org, Org) {
 pub fn sorted<T, K: Ord>(mut items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
     items.sort_by_key(|item| key(item));
     items
+}
+
+/// Writes a row as a case built it, the way operations must: locked in the transaction first,
+/// then written back (`update_*` takes only what a locking read returned). A row that does not
+/// exist is passed as it is, for the cases that prove an update of a missing row fails.
+macro_rules! write_back {
+    ($($method:ident($ty:ty, $update:ident, |$tx:ident, $row:ident| $lock:expr)),+ $(,)?) => {
+        #[async_trait::async_trait]
+        pub trait WriteBack {
+            $(async fn $method(&mut self, row: &$ty) -> StorageResult<()>;)+
+        }
+
+        #[async_trait::async_trait]
+        impl<T: Transaction + ?Sized> WriteBack for T {
+            $(
+                async fn $method(&mut self, row: &$ty) -> StorageResult<()> {
+                    let ($tx, $row) = (&mut *self, row);
+                    let mut locked = match $lock {
+                        Some(locked) => locked,
+                        None => return self.$update(&Locked::by_locking_read(row.clone())).await,
+                    };
+                    *locked = row.clone();
+                    self.$update(&locked).await
+                }
+            )+
+        }
+    };
+}
+
+write_back! {
+    write_back_organization(Organization, update_organization, |tx, row| tx.lock_organization(row.id).await?),
+    write_back_profile(Profile, update_profile, |tx, row| tx.lock_profile(row.id).await?),
+    write_back_site(Site, update_site, |tx, row| tx.lock_site(row.id).await?),
+    write_back_site_group(SiteGroup, update_site_group, |tx, row| tx.lock_site_group(row.id).await?),
+    write_back_room(Room, update_room, |tx, row| tx.lock_room(row.id).await?),
+    write_back_price_list(PriceList, update_price_list, |tx, row| tx.lock_price_list(row.id).await?),
+    write_back_user(User, update_user, |tx, row| tx.lock_user(row.id).await?),
+    write_back_session(Session, update_session, |tx, row| tx.lock_session(row.id).await?),
+    write_back_booking(Booking, update_booking, |tx, row| tx.lock_bookings(&[row.id]).await?.pop()),
+    write_back_device(Device, update_device, |tx, row| tx.lock_device(row.id).await?),
+    write_back_invitation(Invitation, update_invitation, |tx, row| tx.lock_invitations(&[row.id]).await?.pop()),
+    write_back_password_reset(
+        PasswordResetToken,
+        update_password_reset,
+        |tx, row| tx.lock_password_reset_by_token_hash(row.token_hash.expose()).await?
+    ),
 }

@@ -253,8 +253,8 @@ pub async fn invitations_round_trip(store: &dyn Storage) {
         ..second.clone()
     };
     let mut tx = begin(store).await;
-    tx.update_invitation(&accepted).await.expect("accept");
-    tx.update_invitation(&resent).await.expect("resend");
+    tx.write_back_invitation(&accepted).await.expect("accept");
+    tx.write_back_invitation(&resent).await.expect("resend");
     assert_eq!(
         tx.invitation(accepted.id).await.expect("own write"),
         Some(accepted.clone())
@@ -290,7 +290,7 @@ pub async fn invitations_round_trip(store: &dyn Storage) {
     let ghost = invitation(&c.company, &c.ada, &c.bob, "ghost");
     let mut tx = begin(store).await;
     assert!(matches!(
-        tx.update_invitation(&ghost).await,
+        tx.write_back_invitation(&ghost).await,
         Err(StorageError::Other(_))
     ));
     drop(tx);
@@ -355,7 +355,7 @@ pub async fn password_resets_round_trip(store: &dyn Storage) {
         ..first.clone()
     };
     let mut tx = begin(store).await;
-    tx.update_password_reset(&used).await.expect("use");
+    tx.write_back_password_reset(&used).await.expect("use");
     commit(tx).await;
     assert_eq!(
         store
@@ -372,7 +372,7 @@ pub async fn password_resets_round_trip(store: &dyn Storage) {
         ..used
     };
     let mut tx = begin(store).await;
-    tx.update_password_reset(&renewed).await.expect("renew");
+    tx.write_back_password_reset(&renewed).await.expect("renew");
     commit(tx).await;
     assert_eq!(
         store
@@ -392,7 +392,7 @@ pub async fn password_resets_round_trip(store: &dyn Storage) {
     let ghost = reset(&c.bob, "ghost");
     let mut tx = begin(store).await;
     assert!(matches!(
-        tx.update_password_reset(&ghost).await,
+        tx.write_back_password_reset(&ghost).await,
         Err(StorageError::Other(_))
     ));
 }
@@ -418,7 +418,7 @@ pub async fn unique_link_tokens(store: &dyn Storage) {
         token_hash: Secret::new("inv-taken".into()),
         ..fine.clone()
     };
-    assert_eq!(tx.update_invitation(&stolen).await, Err(LINK_TOKEN));
+    assert_eq!(tx.write_back_invitation(&stolen).await, Err(LINK_TOKEN));
     assert_eq!(
         tx.insert_password_reset(&reset_clash).await,
         Err(LINK_TOKEN)
@@ -431,11 +431,11 @@ pub async fn unique_link_tokens(store: &dyn Storage) {
         ..reset_fine.clone()
     };
     assert_eq!(
-        tx.update_password_reset(&reset_stolen).await,
+        tx.write_back_password_reset(&reset_stolen).await,
         Err(LINK_TOKEN)
     );
     // Updating a link with its own token is no clash.
-    tx.update_invitation(&fine).await.expect("same token");
+    tx.write_back_invitation(&fine).await.expect("same token");
     commit(tx).await;
 
     assert_eq!(store.invitation(clash.id).await.expect("read"), None);

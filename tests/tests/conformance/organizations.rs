@@ -53,7 +53,7 @@ pub async fn organizations_round_trip(store: &dyn Storage) {
         .await
         .expect("insert price list");
     tx.insert_profile(&custom).await.expect("insert profile");
-    tx.update_organization(&changed).await.expect("update");
+    tx.write_back_organization(&changed).await.expect("update");
     commit(tx).await;
     assert_eq!(
         store.organization(company.id()).await.expect("read"),
@@ -66,7 +66,7 @@ pub async fn updating_a_missing_row_fails(store: &dyn Storage) {
     let ghost = organization(OrganizationKind::Company, Some(&partner), "Ghost");
     let mut tx = begin(store).await;
     let error = tx
-        .update_organization(&ghost.org)
+        .write_back_organization(&ghost.org)
         .await
         .expect_err("nothing to update");
     assert!(matches!(error, StorageError::Other(_)), "{error:?}");
@@ -74,7 +74,7 @@ pub async fn updating_a_missing_row_fails(store: &dyn Storage) {
     let mut tx = begin(store).await;
     let ghost_user = user(&partner, "Ghost", "User", Some("ghost@example.com"), None);
     let error = tx
-        .update_user(&ghost_user)
+        .write_back_user(&ghost_user)
         .await
         .expect_err("nothing to update");
     assert!(matches!(error, StorageError::Other(_)), "{error:?}");

@@ -32,7 +32,7 @@ pub async fn sites_round_trip(store: &dyn Storage) {
     changed.time_zone =
         concierge_domain::values::TimeZone::parse("timeZone", "Europe/Paris").expect("zone");
     let mut tx = begin(store).await;
-    tx.update_site(&changed).await.expect("update");
+    tx.write_back_site(&changed).await.expect("update");
     commit(tx).await;
     assert_eq!(store.site(paris.id).await.expect("read"), Some(changed));
 }
@@ -179,8 +179,8 @@ pub async fn site_groups_round_trip(store: &dyn Storage) {
     let mut filled = empty.clone();
     filled.site_ids = vec![c.id];
     let mut tx = begin(store).await;
-    tx.update_site_group(&changed).await.expect("update");
-    tx.update_site_group(&filled).await.expect("update");
+    tx.write_back_site_group(&changed).await.expect("update");
+    tx.write_back_site_group(&filled).await.expect("update");
     assert_eq!(
         tx.site_group(north.id).await.expect("read in tx"),
         Some(changed.clone())
@@ -246,7 +246,7 @@ pub async fn rooms_round_trip(store: &dyn Storage) {
         horizon_days: 0,
     };
     let mut tx = begin(store).await;
-    tx.update_room(&changed).await.expect("update");
+    tx.write_back_room(&changed).await.expect("update");
     commit(tx).await;
     assert_eq!(store.room(r1.id).await.expect("read"), Some(changed));
 }
@@ -297,8 +297,8 @@ pub async fn price_lists_round_trip(store: &dyn Storage) {
     now_default.is_default = true;
     now_default.name = name("Premium+");
     let mut tx = begin(store).await;
-    tx.update_price_list(&now_default).await.expect("update");
-    tx.update_price_list(&was_default).await.expect("update");
+    tx.write_back_price_list(&now_default).await.expect("update");
+    tx.write_back_price_list(&was_default).await.expect("update");
     commit(tx).await;
     assert_eq!(
         store.price_lists_of(&[partner.id()]).await.expect("of"),

@@ -71,7 +71,11 @@ async fn a_broken_deferred_foreign_key_fails_the_commit() {
     let mut tx = begin(store).await;
     tx.insert_user(&orphan).await.expect("checked at commit");
     let error = tx.commit().await.expect_err("no such profile");
-    assert!(matches!(error, StorageError::Other(_)), "{error:?}");
+    // Named by what it refers to, so that the operation answers CONFLICT on `profileId`.
+    assert_eq!(
+        error,
+        StorageError::MissingReference(concierge_domain::storage::Reference::Profile)
+    );
     assert_eq!(store.user(orphan.id).await.expect("read"), None);
     store.ping().await.expect("the pool still serves");
 }

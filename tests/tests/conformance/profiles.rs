@@ -55,7 +55,7 @@ pub async fn profiles_round_trip(store: &dyn Storage) {
     changed.permissions.users = UsersPermission::Manage;
     changed.permissions.modules = [Module::Directory].into_iter().collect();
     let mut tx = begin(store).await;
-    tx.update_profile(&changed).await.expect("update");
+    tx.write_back_profile(&changed).await.expect("update");
     commit(tx).await;
     assert_eq!(store.profile(reader.id).await.expect("read"), Some(changed));
 }
@@ -70,7 +70,8 @@ pub async fn delete_profile(store: &dyn Storage) {
     commit(tx).await;
 
     let mut tx = begin(store).await;
-    tx.delete_profile(doomed.id).await.expect("delete");
+    let locked = tx.lock_profile(doomed.id).await.expect("lock").expect("the profile");
+    tx.delete_profile(locked).await.expect("delete");
     assert_eq!(tx.profile(doomed.id).await.expect("read in tx"), None);
     commit(tx).await;
     assert_eq!(store.profile(doomed.id).await.expect("read"), None);
@@ -121,7 +122,7 @@ pub async fn count_users_with_profile(store: &dyn Storage) {
     let mut moved = b.clone();
     moved.profile_id = company.enterprise.id;
     let mut tx = begin(store).await;
-    tx.update_user(&moved).await.expect("update");
+    tx.write_back_user(&moved).await.expect("update");
     assert_eq!(
         tx.count_users_with_profile(reader.id).await.expect("count"),
         1

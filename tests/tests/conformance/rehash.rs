@@ -126,7 +126,7 @@ pub async fn device_token_hash_compare_and_set_keeps_a_revocation(store: &dyn St
         ..looked_up.clone()
     };
     let mut tx = begin(store).await;
-    tx.update_device(&revoked).await.expect("revoke");
+    tx.write_back_device(&revoked).await.expect("revoke");
     commit(tx).await;
     // ...and the re-hash swaps the hash it saw: the device stays revoked.
     let mut tx = begin(store).await;
@@ -285,7 +285,7 @@ pub async fn booking_code_hash_compare_and_set_keeps_a_deactivation(store: &dyn 
         ..looked_up.clone()
     };
     let mut tx = begin(store).await;
-    tx.update_user(&deactivated).await.expect("deactivate");
+    tx.write_back_user(&deactivated).await.expect("deactivate");
     commit(tx).await;
     // ...and the re-hash swaps the code it saw: the user stays deactivated.
     let from = looked_up.booking_code_hash.clone().expect("has a code");

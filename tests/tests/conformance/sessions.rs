@@ -47,7 +47,7 @@ pub async fn sessions_round_trip_and_rotation(store: &dyn Storage) {
     rotated.previous_token_hash = Some(Secret::new("token-1".into()));
     rotated.refresh_token_hash = Secret::new("token-2".into());
     let mut tx = begin(store).await;
-    tx.update_session(&rotated).await.expect("rotate");
+    tx.write_back_session(&rotated).await.expect("rotate");
     commit(tx).await;
     assert_eq!(
         store
@@ -69,7 +69,7 @@ pub async fn sessions_round_trip_and_rotation(store: &dyn Storage) {
     again.previous_token_hash = Some(Secret::new("token-2".into()));
     again.refresh_token_hash = Secret::new("token-3".into());
     let mut tx = begin(store).await;
-    tx.update_session(&again).await.expect("rotate");
+    tx.write_back_session(&again).await.expect("rotate");
     commit(tx).await;
     assert_eq!(
         store
@@ -99,7 +99,7 @@ pub async fn sessions_round_trip_and_rotation(store: &dyn Storage) {
         ..again
     };
     let mut tx = begin(store).await;
-    tx.update_session(&revoked).await.expect("revoke");
+    tx.write_back_session(&revoked).await.expect("revoke");
     commit(tx).await;
     assert_eq!(store.session(first.id).await.expect("read"), Some(revoked));
 }
@@ -129,7 +129,7 @@ pub async fn unique_session_token(store: &dyn Storage) {
         ..second
     };
     assert_eq!(
-        tx.update_session(&stolen).await,
+        tx.write_back_session(&stolen).await,
         Err(StorageError::Unique(UniqueKey::SessionToken))
     );
 }

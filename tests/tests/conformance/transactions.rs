@@ -1,3 +1,4 @@
+use concierge_domain::ids::*;
 use concierge_domain::model::*;
 use concierge_domain::storage::Storage;
 
@@ -241,4 +242,188 @@ pub async fn transaction_survives_a_unique_violation(store: &dyn Storage) {
         store.session_by_token_hash("token-2").await.expect("read"),
         Some(fine)
     );
+}
+
+/// Runs `holder` (which locks a row, says so on `locked`, then commits a change after a pause)
+/// beside `waiter` (which starts once the row is locked): what `waiter` then reads through its
+/// own locking read is the change `holder` committed, never the row as it was before.
+async fn while_locked<A, B>(
+    holder: impl FnOnce(tokio::sync::oneshot::Sender<()>) -> A,
+    waiter: impl FnOnce(tokio::sync::oneshot::Receiver<()>) -> B,
+) -> B::Output
+where
+    A: std::future::Future<Output = ()>,
+    B: std::future::Future,
+{
+    let (locked, on_locked) = tokio::sync::oneshot::channel();
+    let ((), seen) = tokio::join!(holder(locked), waiter(on_locked));
+    seen
+}
+
+/// The pause between taking a lock and committing: long enough for the other transaction's
+/// locking read to be issued (and, on PostgreSQL, to wait) before the commit.
+const HOLD: std::time::Duration = std::time::Duration::from_millis(100);
+
+pub async fn a_locking_read_waits_for_the_holder_and_sees_its_commit(store: &dyn Storage) {
+    let (_, _, company) = seed_tree(store).await;
+    let ada = user(&company, "Ada", "Lovelace", Some("ada@example.com"), None);
+    let mut tx = begin(store).await;
+    tx.insert_user(&ada).await.expect("user");
+    commit(tx).await;
+
+    let seen = while_locked(
+        |locked| async {
+            let mut tx = begin(store).await;
+            let mut row = tx.lock_user(ada.id).await.expect("lock").expect("the user");
+            locked.send(()).expect("the waiter listens");
+            tokio::time::sleep(HOLD).await;
+            row.status = UserStatus::Inactive;
+            row.session_epoch += 1;
+            tx.update_user(&row).await.expect("update");
+            commit(tx).await;
+        },
+        |on_locked| async {
+            on_locked.await.expect("the holder locked the row");
+            let mut tx = begin(store).await;
+            let row = tx.lock_user(ada.id).await.expect("lock").expect("the user");
+            (row.status, row.session_epoch)
+        },
+    )
+    .await;
+    assert_eq!(
+        seen,
+        (UserStatus::Inactive, 1),
+        "the locking read saw a stale row"
+    );
+}
+
+pub async fn a_token_locked_by_hash_is_seen_rotated(store: &dyn Storage) {
+    let (_, _, company) = seed_tree(store).await;
+    let ada = user(&company, "Ada", "Lovelace", Some("ada@example.com"), None);
+    let first = session(&ada, "first-token-hash");
+    let mut tx = begin(store).await;
+    tx.insert_user(&ada).await.expect("user");
+    tx.insert_session(&first).await.expect("session");
+    commit(tx).await;
+
+    // Two uses of one refresh token: the second, once the first committed its rotation, finds
+    // the token it presented as the previous one (spent), not as the current one.
+    let seen = while_locked(
+        |locked| async {
+            let mut tx = begin(store).await;
+            let mut row = tx
+                .lock_session_by_token_hash("first-token-hash")
+                .await
+                .expect("lock")
+                .expect("the session");
+            locked.send(()).expect("the waiter listens");
+            tokio::time::sleep(HOLD).await;
+            row.previous_token_hash = Some(row.refresh_token_hash.clone());
+            row.refresh_token_hash =
+                concierge_domain::values::Secret::new("second-token-hash".into());
+            tx.update_session(&row).await.expect("rotate");
+            commit(tx).await;
+        },
+        |on_locked| async {
+            on_locked.await.expect("the holder locked the row");
+            let mut tx = begin(store).await;
+            let row = tx
+                .lock_session_by_token_hash("first-token-hash")
+                .await
+                .expect("lock")
+                .expect("the session, by its previous token");
+            (
+                row.refresh_token_hash.expose().to_owned(),
+                row.previous_token_hash.as_ref().map(|h| h.expose().to_owned()),
+            )
+        },
+    )
+    .await;
+    assert_eq!(
+        seen,
+        (
+            "second-token-hash".to_owned(),
+            Some("first-token-hash".to_owned())
+        )
+    );
+}
+
+pub async fn locking_reads_of_missing_rows_find_nothing(store: &dyn Storage) {
+    let mut tx = begin(store).await;
+    assert!(tx.lock_user(UserId::new()).await.expect("lock").is_none());
+    assert!(
+        tx.lock_organization(OrganizationId::new())
+            .await
+            .expect("lock")
+            .is_none()
+    );
+    assert!(
+        tx.lock_profile(ProfileId::new())
+            .await
+            .expect("lock")
+            .is_none()
+    );
+    assert!(tx.lock_site(SiteId::new()).await.expect("lock").is_none());
+    assert!(
+        tx.lock_site_group(SiteGroupId::new())
+            .await
+            .expect("lock")
+            .is_none()
+    );
+    assert!(tx.lock_room(RoomId::new()).await.expect("lock").is_none());
+    assert!(
+        tx.lock_price_list(PriceListId::new())
+            .await
+            .expect("lock")
+            .is_none()
+    );
+    assert!(
+        tx.lock_session(SessionId::new())
+            .await
+            .expect("lock")
+            .is_none()
+    );
+    assert!(
+        tx.lock_device(DeviceId::new())
+            .await
+            .expect("lock")
+            .is_none()
+    );
+    assert!(
+        tx.lock_session_by_token_hash("nothing")
+            .await
+            .expect("lock")
+            .is_none()
+    );
+    assert!(
+        tx.lock_invitation_by_token_hash("nothing")
+            .await
+            .expect("lock")
+            .is_none()
+    );
+    assert!(
+        tx.lock_password_reset_by_token_hash("nothing")
+            .await
+            .expect("lock")
+            .is_none()
+    );
+    assert!(
+        tx.lock_bookings(&[BookingId::new()])
+            .await
+            .expect("lock")
+            .is_empty()
+    );
+    assert!(
+        tx.lock_invitations(&[InvitationId::new()])
+            .await
+            .expect("lock")
+            .is_empty()
+    );
+    assert!(
+        tx.lock_users(&[UserId::new()])
+            .await
+            .expect("lock")
+            .is_empty()
+    );
+    commit(tx).await;
 }

@@ -122,7 +122,7 @@ pub async fn users_round_trip(store: &dyn Storage) {
     changed.booking_code_hash = None;
     changed.session_epoch = 4;
     let mut tx = begin(store).await;
-    tx.update_user(&changed).await.expect("update");
+    tx.write_back_user(&changed).await.expect("update");
     commit(tx).await;
     assert_eq!(
         store.user(zoe.id).await.expect("read"),
@@ -131,7 +131,7 @@ pub async fn users_round_trip(store: &dyn Storage) {
 
     // And back: optional fields from none to some.
     let mut tx = begin(store).await;
-    tx.update_user(&zoe).await.expect("update back");
+    tx.write_back_user(&zoe).await.expect("update back");
     commit(tx).await;
     assert_eq!(store.user(zoe.id).await.expect("read"), Some(zoe));
 }
@@ -169,7 +169,7 @@ pub async fn user_by_login(store: &dyn Storage) {
     let mut renamed = zoe.clone();
     renamed.email = Some(email("zoe.new@example.com"));
     let mut tx = begin(store).await;
-    tx.update_user(&renamed).await.expect("update");
+    tx.write_back_user(&renamed).await.expect("update");
     assert_eq!(
         tx.user_by_login("zoe.new@example.com")
             .await
@@ -267,7 +267,7 @@ pub async fn user_by_booking_code(store: &dyn Storage) {
     let mut reset = zoe.clone();
     reset.booking_code_hash = Some(Secret::new("code-hash-zoe-2".into()));
     let mut tx = begin(store).await;
-    tx.update_user(&reset).await.expect("update");
+    tx.write_back_user(&reset).await.expect("update");
     commit(tx).await;
     assert_eq!(
         store
@@ -344,7 +344,7 @@ pub async fn unique_user_keys(store: &dyn Storage) {
         ),
     ] {
         let mut tx = begin(store).await;
-        assert_eq!(tx.update_user(&clash).await, Err(StorageError::Unique(key)));
+        assert_eq!(tx.write_back_user(&clash).await, Err(StorageError::Unique(key)));
     }
 
     // Nothing of the refused writes was kept.
@@ -353,7 +353,7 @@ pub async fn unique_user_keys(store: &dyn Storage) {
     assert_eq!(store.user(zoe.id).await.expect("read"), Some(zoe));
     // A user keeps their own login on update.
     let mut tx = begin(store).await;
-    tx.update_user(&User {
+    tx.write_back_user(&User {
         first_name: name("Patrick"),
         ..pin
     })
