@@ -14,7 +14,7 @@ use crate::client_address::TrustedProxies;
 use crate::config::Config;
 use crate::graphql::{ConciergeSchema, build_schema};
 use crate::metrics::Metrics;
-use crate::sockets::LiveSockets;
+use crate::sockets::{LiveSockets, SocketLimits};
 
 /// Everything a request handler needs.
 #[derive(Clone)]
@@ -27,6 +27,9 @@ pub struct AppState {
     /// Browser origins allowed besides the server's own (CORS and WebSocket upgrades).
     pub allowed_origins: Arc<Vec<String>>,
     pub sockets: Arc<LiveSockets>,
+    /// What one WebSocket connection may do; the defaults are the documented ones (tests
+    /// shorten the `connection_init` deadline).
+    pub socket_limits: SocketLimits,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
             trusted_proxies: config.trusted_proxies.clone(),
             allowed_origins: Arc::new(config.allowed_origins.clone()),
             sockets,
+            socket_limits: SocketLimits::default(),
         })
     }
 }

@@ -58,17 +58,23 @@ pub struct ConfigError(String);
 impl Config {
     /// Reads the process environment (and `CONFIG_FILE`).
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut vars: HashMap<String, String> = HashMap::new();
-        if let Ok(path) = std::env::var("CONFIG_FILE") {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| ConfigError(format!("CONFIG_FILE {path}: {e}")))?;
-            vars.extend(parse_env_file(&text));
-        }
-        vars.extend(std::env::vars());
-        Self::from_vars(&vars)
+        Self::from_vars(&env_vars()?)
     }
 
+    /// As [`Config::from_env`], for `concierge migrate`, which signs and hashes nothing: the
+    /// production checks of `JWT_SECRET` and `CODE_PEPPER` are left out (a migration job is given
+    /// only `DATABASE_URL`).
+    pub fn from_env_for_migrations() -> Result<Self, ConfigError> {
+        Self::read(&env_vars()?, false)
+    }
+
+    /// The configuration these variables give. With `APP_ENV=production`, `JWT_SECRET` and
+    /// `CODE_PEPPER` must be set, at least [`MIN_SECRET_BYTES`] long and not a placeholder.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::read(vars, true)
+    }
+
+    fn read(vars: &HashMap<String, String>, keys_needed: bool) -> Result<Self, ConfigError> {
         let get = |key: &str| {
             vars.get(key)
                 .map(|v| v.trim().to_owned())
@@ -89,6 +95,18 @@ impl Config {
             pepper_current.as_deref(),
             get("CODE_PEPPER_PREVIOUS"),
         )?;
+        let production = get("APP_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
+        if production && keys_needed {
+            production_secret("JWT_SECRET", jwt_current.as_deref())?;
+            production_secret("CODE_PEPPER", pepper_current.as_deref())?;
+            for name in ["JWT_SECRET_PREVIOUS", "CODE_PEPPER_PREVIOUS"] {
+                if get(name).as_deref().is_some_and(is_placeholder) {
+                    return Err(ConfigError(format!(
+                        "{name} holds a placeholder value from the deploy examples, which anyone can read: remove it"
+                    )));
+                }
+            }
+        }
         let (jwt_secret, jwt_ephemeral) = secret(jwt_current);
         let (code_pepper, pepper_ephemeral) = secret(pepper_current);
         let bootstrap_admin = match (
@@ -103,7 +121,6 @@ impl Config {
                 ));
             }
         };
-        let production = get("APP_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
         let argon2 = match get("ARGON2_COST").as_deref() {
             None | Some("owasp") => Argon2Cost::OWASP,
             Some("fast-insecure") if !production => Argon2Cost::FAST_INSECURE,
@@ -155,6 +172,48 @@ impl Config {
             },
         })
     }
+}
+
+/// The shortest `JWT_SECRET` and `CODE_PEPPER` accepted with `APP_ENV=production`, in bytes (what
+/// `openssl rand -hex 32` prints is 64).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Whether a key is one of the placeholders shown in `deploy/` (or looks like one): such a value
+/// is public, so it protects nothing.
+pub fn is_placeholder(value: &str) -> bool {
+    let value = value.to_ascii_lowercase();
+    ["placeholder", "replace-with", "change-me", "changeme"]
+        .iter()
+        .any(|marker| value.contains(marker))
+}
+
+/// In production each key must be set, long enough, and not a documented placeholder. (The
+/// `_PREVIOUS` keys may be short: rotating a short key out is how one gets rid of it.)
+fn production_secret(name: &str, value: Option<&str>) -> Result<(), ConfigError> {
+    match value {
+        None => Err(ConfigError(format!(
+            "APP_ENV=production needs {name}, the same on every replica: generate it once with `openssl rand -hex 32`"
+        ))),
+        Some(value) if is_placeholder(value) => Err(ConfigError(format!(
+            "{name} holds a placeholder value from the deploy examples, which anyone can read: generate it with `openssl rand -hex 32`"
+        ))),
+        Some(value) if value.len() < MIN_SECRET_BYTES => Err(ConfigError(format!(
+            "{name} must be at least {MIN_SECRET_BYTES} bytes with APP_ENV=production (it has {}): generate it with `openssl rand -hex 32`",
+            value.len()
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+fn env_vars() -> Result<HashMap<String, String>, ConfigError> {
+    let mut vars: HashMap<String, String> = HashMap::new();
+    if let Ok(path) = std::env::var("CONFIG_FILE") {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError(format!("CONFIG_FILE {path}: {e}")))?;
+        vars.extend(parse_env_file(&text));
+    }
+    vars.extend(std::env::vars());
+    Ok(vars)
 }
 
 fn secret(value: Option<String>) -> (Vec<u8>, bool) {
@@ -266,12 +325,103 @@ mod tests {
         }
     }
 
+    const GOOD_JWT: &str = "0123456789abcdef0123456789abcdef-jwt";
+    const GOOD_PEPPER: &str = "0123456789abcdef0123456789abcdef-pepper";
+
     #[test]
     fn fast_hashing_is_refused_in_production() {
-        let vars: HashMap<String, String> =
-            [("APP_ENV", "production"), ("ARGON2_COST", "fast-insecure")]
-                .map(|(k, v)| (k.into(), v.into()))
-                .into();
-        assert!(Config::from_vars(&vars).is_err());
+        let vars = vars(&[
+            ("APP_ENV", "production"),
+            ("ARGON2_COST", "fast-insecure"),
+            ("JWT_SECRET", GOOD_JWT),
+            ("CODE_PEPPER", GOOD_PEPPER),
+        ]);
+        let error = Config::from_vars(&vars).expect_err("refused");
+        assert!(error.to_string().contains("ARGON2_COST"), "{error}");
+    }
+
+    #[test]
+    fn production_starts_with_long_real_keys_only() {
+        let config = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", GOOD_JWT),
+            ("CODE_PEPPER", GOOD_PEPPER),
+        ]))
+        .expect("long keys");
+        assert!(config.production && !config.ephemeral_secrets);
+        let short = "x".repeat(MIN_SECRET_BYTES - 1);
+        let long_placeholder = "placeholder-jwt-secret-replace-with-openssl-rand-hex-32";
+        for (name, pairs) in [
+            // Missing: no random keys in production.
+            ("JWT_SECRET", vec![("CODE_PEPPER", GOOD_PEPPER)]),
+            ("CODE_PEPPER", vec![("JWT_SECRET", GOOD_JWT)]),
+            ("JWT_SECRET", vec![]),
+            // Too short.
+            (
+                "JWT_SECRET",
+                vec![("JWT_SECRET", short.as_str()), ("CODE_PEPPER", GOOD_PEPPER)],
+            ),
+            (
+                "CODE_PEPPER",
+                vec![("JWT_SECRET", GOOD_JWT), ("CODE_PEPPER", short.as_str())],
+            ),
+            // Long enough, but a documented placeholder.
+            (
+                "JWT_SECRET",
+                vec![
+                    ("JWT_SECRET", long_placeholder),
+                    ("CODE_PEPPER", GOOD_PEPPER),
+                ],
+            ),
+            (
+                "CODE_PEPPER",
+                vec![
+                    ("JWT_SECRET", GOOD_JWT),
+                    (
+                        "CODE_PEPPER",
+                        "PLACEHOLDER-replace-with-openssl-rand-hex-32",
+                    ),
+                ],
+            ),
+            (
+                "JWT_SECRET_PREVIOUS",
+                vec![
+                    ("JWT_SECRET", GOOD_JWT),
+                    ("CODE_PEPPER", GOOD_PEPPER),
+                    ("JWT_SECRET_PREVIOUS", long_placeholder),
+                ],
+            ),
+        ] {
+            let mut pairs = pairs;
+            pairs.push(("APP_ENV", "production"));
+            let error = Config::from_vars(&vars(&pairs))
+                .err()
+                .unwrap_or_else(|| panic!("{name}: {pairs:?} must be refused"));
+            let message = error.to_string();
+            assert!(message.contains(name), "{message}");
+            // The message never repeats the key.
+            assert!(
+                !message.contains(&short) && !message.contains(long_placeholder),
+                "{message}"
+            );
+        }
+        // A short previous key may still be rotated out.
+        let config = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", GOOD_JWT),
+            ("CODE_PEPPER", GOOD_PEPPER),
+            ("JWT_SECRET_PREVIOUS", "old-short-key"),
+        ]))
+        .expect("a short previous key");
+        assert_eq!(
+            config.jwt_secret_previous.as_deref(),
+            Some(&b"old-short-key"[..])
+        );
+        // `concierge migrate` needs no keys (the k8s migration job has none).
+        let config = Config::read(&vars(&[("APP_ENV", "production")]), false).expect("migrate");
+        assert!(config.production);
+        // Outside production, anything goes (random keys with a warning).
+        let config = Config::from_vars(&vars(&[("JWT_SECRET", "short")])).expect("development");
+        assert!(config.ephemeral_secrets);
     }
 }

@@ -23,6 +23,7 @@ use crate::app::AppState;
 use crate::graphql::context::{RequestContext, SubscriberToken};
 use crate::graphql::edge::{VALIDATION_FAILED, refusal};
 use crate::graphql::execute as execute_graphql;
+use crate::sockets::{ConnectionLimits, Incoming};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -83,6 +84,13 @@ async fn subscriptions(state: AppState, request: Request) -> Response {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    // No message (nor frame) larger than an HTTP body: tungstenite refuses it while reading, and
+    // the connection is closed with 1009.
+    let limits = state.socket_limits;
+    let upgrade = upgrade
+        .max_message_size(limits.max_message_bytes)
+        .max_frame_size(limits.max_message_bytes);
+    let legacy = legacy_protocol(&parts.headers);
     let (schema, domain, sockets) = (
         state.schema.clone(),
         state.domain.clone(),
@@ -95,9 +103,11 @@ async fn subscriptions(state: AppState, request: Request) -> Response {
             // subscriptions, and the forwarder below closes the connection with a close frame.
             let guard = sockets.enter();
             let closing = sockets.closing();
+            let connection = ConnectionLimits::new(limits, legacy);
             let (socket_sink, stream) = futures::StreamExt::split(socket);
-            let stream = futures::StreamExt::take_until(stream, closing);
-            let (sink, forwarder) = close_after(socket_sink, sockets.clone());
+            let (refusals, refused) = futures::channel::mpsc::unbounded::<String>();
+            let stream = limited(stream, connection.clone(), refusals, closing);
+            let (sink, forwarder) = close_after(socket_sink, sockets.clone(), connection, refused);
             GraphQLWebSocket::new_with_pair(sink, stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let token = payload_bearer(&payload);
@@ -122,14 +132,71 @@ async fn subscriptions(state: AppState, request: Request) -> Response {
         })
 }
 
-/// A sink for the GraphQL socket that forwards to the real one and, when the GraphQL side is
-/// done, ends the connection with a close frame (1001 "going away" when the server shuts down).
+/// Whether the protocol `GraphQLProtocol` chose is the legacy `subscriptions-transport-ws` (its
+/// name on the wire: `graphql-ws`): the first of the offered ones that is known.
+fn legacy_protocol(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|offered| {
+            offered.split(',').map(str::trim).find(|p| {
+                p.eq_ignore_ascii_case("graphql-ws")
+                    || p.eq_ignore_ascii_case("graphql-transport-ws")
+            })
+        })
+        .is_some_and(|p| p.eq_ignore_ascii_case("graphql-ws"))
+}
+
+/// The client's messages as the GraphQL socket reads them, within the connection's limits: the
+/// stream ends (and the connection closes with the limit's code) at shutdown, when
+/// `connection_init` is late, or at a message over the size limit; a subscription over the
+/// limit is answered on `refusals` and never reaches the GraphQL side.
+fn limited(
+    stream: futures::stream::SplitStream<axum::extract::ws::WebSocket>,
+    connection: std::sync::Arc<ConnectionLimits>,
+    refusals: futures::channel::mpsc::UnboundedSender<String>,
+    closing: impl Future<Output = ()> + Send + 'static,
+) -> impl futures::Stream<Item = Result<axum::extract::ws::Message, axum::Error>> + Send + 'static {
+    use axum::extract::ws::Message;
+    use futures::StreamExt as _;
+    let deadline = connection.init_deadline();
+    let ends = async move {
+        futures::pin_mut!(closing, deadline);
+        futures::future::select(closing, deadline).await;
+    };
+    stream
+        .take_until(ends)
+        .map(move |message| {
+            let verdict = match &message {
+                Ok(Message::Text(text)) => connection.incoming(text.as_bytes()),
+                Ok(Message::Binary(bytes)) => connection.incoming(bytes),
+                Ok(_) => Incoming::Forward,
+                Err(error) => connection.read_failed(&error.to_string()),
+            };
+            match verdict {
+                Incoming::Forward => Some(Some(message)),
+                Incoming::Refuse(id) => {
+                    let _ = refusals.unbounded_send(connection.refusal(&id));
+                    Some(None)
+                }
+                Incoming::Close(..) => None,
+            }
+        })
+        .take_while(|step| std::future::ready(step.is_some()))
+        .filter_map(|step| std::future::ready(step.flatten()))
+}
+
+/// A sink for the GraphQL socket that forwards to the real one (with the refusals of
+/// subscriptions over the limit) and, when the GraphQL side is done, ends the connection with a
+/// close frame: 1001 "going away" when the server shuts down, the limit's code when one ended it.
 fn close_after(
     mut socket_sink: futures::stream::SplitSink<
         axum::extract::ws::WebSocket,
         axum::extract::ws::Message,
     >,
     sockets: std::sync::Arc<crate::sockets::LiveSockets>,
+    connection: std::sync::Arc<ConnectionLimits>,
+    mut refused: futures::channel::mpsc::UnboundedReceiver<String>,
 ) -> (
     futures::channel::mpsc::Sender<axum::extract::ws::Message>,
     tokio::task::JoinHandle<()>,
@@ -138,7 +205,17 @@ fn close_after(
     use futures::{SinkExt as _, StreamExt as _};
     let (sender, mut receiver) = futures::channel::mpsc::channel::<Message>(64);
     let forwarder = tokio::spawn(async move {
-        while let Some(message) = receiver.next().await {
+        loop {
+            let message = tokio::select! {
+                message = receiver.next() => match message {
+                    Some(message) => message,
+                    None => break,
+                },
+                Some(refusal) = refused.next() => Message::Text(refusal.into()),
+            };
+            if let Message::Text(text) = &message {
+                connection.outgoing(text.as_str());
+            }
             if socket_sink.send(message).await.is_err() {
                 return;
             }
@@ -146,7 +223,7 @@ fn close_after(
         let (code, reason) = if sockets.is_closing() {
             (1001, "server shutting down")
         } else {
-            (1000, "")
+            connection.close_reason().unwrap_or((1000, ""))
         };
         let _ = socket_sink
             .send(Message::Close(Some(CloseFrame {

@@ -14,7 +14,13 @@ async fn main() -> ExitCode {
     if command == "export-schema" {
         return export_schema(args.get(1).map(String::as_str));
     }
-    let config = match Config::from_env() {
+    // `migrate` signs and hashes nothing: it runs without JWT_SECRET and CODE_PEPPER.
+    let config = if command == "migrate" {
+        Config::from_env_for_migrations()
+    } else {
+        Config::from_env()
+    };
+    let config = match config {
         Ok(config) => config,
         Err(error) => {
             eprintln!("{error}");

@@ -1,23 +1,32 @@
-//! Prometheus metrics, served as text on `/metrics`. Labels are bounded: the operation is the
-//! first root field of the document (a schema name, never client text) and the code one of the
-//! API's error codes.
+//! Prometheus metrics, served as text on `/metrics`. Labels come from closed sets: the operation
+//! is the first root field of a document that validated, when it is one of the schema's root
+//! fields (read from the schema once, at start), else [`UNKNOWN_OPERATION`]; the code is one of
+//! the API's error codes.
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection};
-use async_graphql::{Response, ServerResult, Variables};
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
 use concierge_domain::storage::PoolUsage;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 
+/// The operation label of a request that did not validate, or whose first root field is not one
+/// of the schema's (`__typename`, a fragment spread at the root).
+pub const UNKNOWN_OPERATION: &str = "unknown";
+
 pub struct Metrics {
     registry: Registry,
+    /// Every root field of the schema (query, mutation and subscription): the operation labels.
+    operations: HashSet<String>,
     requests: IntCounterVec,
     latency: HistogramVec,
     emails: IntCounterVec,
@@ -97,6 +106,7 @@ impl Metrics {
         registry.register(Box::new(subscriptions.clone()))?;
         Ok(Arc::new(Metrics {
             registry,
+            operations: root_fields(&crate::graphql::schema_sdl()),
             requests,
             latency,
             emails,
@@ -147,6 +157,15 @@ impl Metrics {
         self.outbox_backlog.set(pending);
     }
 
+    /// The operation label of a request: its first root field when the document validated and
+    /// the field is one of the schema's, else [`UNKNOWN_OPERATION`].
+    fn operation_label<'a>(&'a self, first_root_field: Option<&str>, validated: bool) -> &'a str {
+        match first_root_field.and_then(|name| self.operations.get(name)) {
+            Some(known) if validated => known,
+            _ => UNKNOWN_OPERATION,
+        }
+    }
+
     fn observe(&self, operation: &str, code: &str, seconds: f64) {
         self.requests.with_label_values(&[operation, code]).inc();
         if code == "RATE_LIMITED" {
@@ -156,6 +175,41 @@ impl Metrics {
             .with_label_values(&[operation])
             .observe(seconds);
     }
+}
+
+/// The root fields of every root type of a schema, read from its SDL.
+fn root_fields(sdl: &str) -> HashSet<String> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let Ok(document) = async_graphql::parser::parse_schema(sdl) else {
+        tracing::error!(
+            "the schema's own SDL does not parse: every operation is counted as unknown"
+        );
+        return HashSet::new();
+    };
+    let mut roots: HashSet<String> = ["Query", "Mutation", "Subscription"]
+        .map(String::from)
+        .into();
+    for definition in &document.definitions {
+        if let TypeSystemDefinition::Schema(schema) = definition {
+            let schema = &schema.node;
+            roots.extend(
+                [&schema.query, &schema.mutation, &schema.subscription]
+                    .into_iter()
+                    .flatten()
+                    .map(|name| name.node.to_string()),
+            );
+        }
+    }
+    let mut fields = HashSet::new();
+    for definition in &document.definitions {
+        if let TypeSystemDefinition::Type(ty) = definition
+            && roots.contains(ty.node.name.node.as_str())
+            && let TypeKind::Object(object) = &ty.node.kind
+        {
+            fields.extend(object.fields.iter().map(|f| f.node.name.node.to_string()));
+        }
+    }
+    fields
 }
 
 /// One live subscription on the `live_subscriptions` gauge, for as long as it is held.
@@ -175,13 +229,17 @@ impl ExtensionFactory for MetricsExtension {
         Arc::new(RequestMetrics {
             metrics: Arc::clone(&self.0),
             operation: Mutex::new(None),
+            validated: AtomicBool::new(false),
         })
     }
 }
 
 struct RequestMetrics {
     metrics: Arc<Metrics>,
+    /// The first root field of the parsed document: client text until checked against the schema.
     operation: Mutex<Option<String>>,
+    /// Whether the document passed validation.
+    validated: AtomicBool,
 }
 
 fn first_root_field(doc: &ExecutableDocument) -> Option<String> {
@@ -203,12 +261,15 @@ impl Extension for RequestMetrics {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let started = Instant::now();
         let response = next.run(ctx).await;
-        let operation = self
+        let first_root_field = self
             .operation
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-            .unwrap_or_else(|| "unparsed".into());
+            .take();
+        let operation = self.metrics.operation_label(
+            first_root_field.as_deref(),
+            self.validated.load(Ordering::SeqCst),
+        );
         let code = response
             .errors
             .first()
@@ -225,7 +286,7 @@ impl Extension for RequestMetrics {
                 }
             });
         self.metrics
-            .observe(&operation, &code, started.elapsed().as_secs_f64());
+            .observe(operation, &code, started.elapsed().as_secs_f64());
         response
     }
 
@@ -241,5 +302,40 @@ impl Extension for RequestMetrics {
             *slot = first_root_field(&doc);
         }
         Ok(doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await;
+        self.validated.store(result.is_ok(), Ordering::SeqCst);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_labels_are_the_schemas_root_fields_or_unknown() {
+        let metrics = Metrics::new().expect("metrics");
+        for field in ["me", "login", "bookingEvents"] {
+            assert_eq!(metrics.operation_label(Some(field), true), field);
+            assert_eq!(
+                metrics.operation_label(Some(field), false),
+                UNKNOWN_OPERATION,
+                "a document that did not validate"
+            );
+        }
+        for other in ["madeUp", "__typename", "User", ""] {
+            assert_eq!(
+                metrics.operation_label(Some(other), true),
+                UNKNOWN_OPERATION
+            );
+        }
+        assert_eq!(metrics.operation_label(None, true), UNKNOWN_OPERATION);
     }
 }

@@ -25,7 +25,7 @@ pub async fn bootstrap(state: &AppState, email: &str, password: &str) -> Result<
             Ok(())
         }
         Ok(BootstrapOutcome::AlreadyPresent(_)) => {
-            tracing::info!("bootstrap: platform operator already present");
+            tracing::info!("bootstrap: the platform organization exists already, nothing created");
             Ok(())
         }
         Err(error) => Err(format!("bootstrap failed: {}", error.public_message())),

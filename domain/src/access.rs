@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use tokio::sync::OnceCell;
 
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{OrganizationId, SessionId, SiteId};
-use crate::model::{Device, Organization, Room, User};
+use crate::ids::{OrganizationId, SessionId, SiteId, UserId};
+use crate::model::{Device, Organization, Profile, Room, SiteGroup, User};
 use crate::permissions::{AccessLevel, ClientsPermission, Permissions};
 use crate::storage::Reads;
 
@@ -24,6 +24,10 @@ pub struct Actor {
     /// Set when a room tablet acts: it reaches only its site (or its one room), on behalf of
     /// the person who registered it.
     pub device: Option<Device>,
+    /// Their organization requires a second factor of them and they have none yet: they may
+    /// only enrol one (see [`Authenticated::for_second_factor_enrollment`]), see themselves and
+    /// sign out.
+    pub must_enroll_second_factor: bool,
     /// The sites granted to the user, computed once per request.
     granted_sites: OnceCell<BTreeSet<SiteId>>,
 }
@@ -37,22 +41,66 @@ pub struct Authenticated(std::sync::Arc<Actor>);
 /// Why [`Authenticated::actor`] refuses.
 pub const PASSWORD_CHANGE_REQUIRED: &str = "you must change your password first (changePassword)";
 
+/// Why a room tablet's token is refused (every operation but those of the room display).
+pub const TABLET_LIMITED: &str = "a room tablet's token only reads its rooms' schedules and events and books with a person's code";
+
+/// What a bearer token may do (DESIGN.md §3, §4), decided here for every operation: a person
+/// gets an [`Actor`] for anything (see [`Authenticated::actor`]); a room tablet only for what
+/// the room display does (see [`Authenticated::for_room_display`]), and is FORBIDDEN the rest.
 impl Authenticated {
     pub fn new(actor: Actor) -> Self {
         Authenticated(std::sync::Arc::new(actor))
     }
 
-    /// The actor for any operation; FORBIDDEN while a password change is pending.
+    /// The actor for any operation of a person; FORBIDDEN for a room tablet and while a password
+    /// change is pending.
     pub fn actor(&self) -> DomainResult<std::sync::Arc<Actor>> {
+        self.require_person()?;
         if self.0.user.must_change_password {
             return Err(DomainError::forbidden(PASSWORD_CHANGE_REQUIRED));
+        }
+        if self.0.must_enroll_second_factor {
+            return Err(DomainError::forbidden(
+                crate::ops::SECOND_FACTOR_ENROLLMENT_REQUIRED,
+            ));
         }
         Ok(std::sync::Arc::clone(&self.0))
     }
 
-    /// The actor for `me`, `changePassword` and `logout`, which stay open during a pending change.
-    pub fn even_with_pending_password_change(&self) -> std::sync::Arc<Actor> {
+    /// The actor for enrolling a second factor (and seeing one's own): open to a person who
+    /// must enrol before anything else; FORBIDDEN for a room tablet.
+    pub fn for_second_factor_enrollment(&self) -> DomainResult<std::sync::Arc<Actor>> {
+        self.require_person()?;
+        Ok(std::sync::Arc::clone(&self.0))
+    }
+
+    /// The actor for what a room tablet needs, and only that: its rooms (or room), their
+    /// schedules, bookings and booking events, and booking with a person's code. A person gets
+    /// the same actor as from [`Authenticated::actor`].
+    pub fn for_room_display(&self) -> DomainResult<std::sync::Arc<Actor>> {
+        if self.0.device.is_some() {
+            return Ok(std::sync::Arc::clone(&self.0));
+        }
+        self.actor()
+    }
+
+    /// The actor for `me`, `changePassword` and `logout`, which stay open during a pending
+    /// change; FORBIDDEN for a room tablet (it is nobody's session: it must not read nor change
+    /// the details or password of the person who registered it).
+    pub fn even_with_pending_password_change(&self) -> DomainResult<std::sync::Arc<Actor>> {
+        self.require_person()?;
+        Ok(std::sync::Arc::clone(&self.0))
+    }
+
+    /// The actor whose visibility rules govern the relations of what was allowed at the root
+    /// (DataLoaders): anyone authenticated, a tablet included (its reads are scoped to its site
+    /// and show people by their names only).
+    pub fn reader(&self) -> std::sync::Arc<Actor> {
         std::sync::Arc::clone(&self.0)
+    }
+
+    fn require_person(&self) -> DomainResult<()> {
+        self.0.require_person()
     }
 }
 
@@ -97,6 +145,7 @@ impl Actor {
             session_id,
             ip,
             device: None,
+            must_enroll_second_factor: false,
             granted_sites: OnceCell::new(),
         }
     }
@@ -116,6 +165,28 @@ impl Actor {
         let mut actor = Actor::new(registrant, organization, permissions, None, ip);
         actor.device = Some(device);
         actor
+    }
+
+    /// FORBIDDEN for a room tablet: for what only a person may do for themselves.
+    pub fn require_person(&self) -> DomainResult<()> {
+        match self.device {
+            Some(_) => Err(DomainError::forbidden(TABLET_LIMITED)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the actor is the person `id` acting for themselves (never a tablet, which acts
+    /// for its registrant without being them).
+    pub fn is_self(&self, id: UserId) -> bool {
+        self.device.is_none() && self.user.id == id
+    }
+
+    /// Whether `profile`'s permission set may be shown to the actor: with `profiles: READ`, or
+    /// their own profile (DESIGN.md §3). A tablet sees none.
+    pub fn may_see_permissions_of(&self, profile: &Profile) -> bool {
+        self.device.is_none()
+            && (self.permissions.profiles >= AccessLevel::Read
+                || profile.id == self.user.profile_id)
     }
 
     /// Whether a tablet scoped to one room may see `room` (always true for people).
@@ -160,6 +231,18 @@ impl Actor {
             Some(Reach::Client { manage: false }) => Err(DomainError::forbidden(
                 "your access to this client organization is read-only (clients: READ)",
             )),
+        }
+    }
+
+    /// [`Actor::require_write_in`] for an organization already known to be in reach (an object
+    /// of it was seen): one's own, or a client's with `clients: MANAGE`.
+    pub fn require_write_in_seen(&self, org: OrganizationId) -> DomainResult<()> {
+        if org == self.organization.id || self.permissions.clients == ClientsPermission::Manage {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden(
+                "your access to this client organization is read-only (clients: READ)",
+            ))
         }
     }
 
@@ -208,13 +291,23 @@ impl Actor {
 
 /// A user's sites: granted directly or through a site group, computed at read time.
 pub async fn effective_site_ids(store: &dyn Reads, user: &User) -> DomainResult<BTreeSet<SiteId>> {
+    let groups = if user.site_group_ids.is_empty() {
+        Vec::new()
+    } else {
+        store.site_groups_by_ids(&user.site_group_ids).await?
+    };
+    Ok(effective_sites(user, &groups))
+}
+
+/// The one rule of a person's sites: those granted directly, and those of the site groups
+/// granted to them that belong to their organization. `groups` may hold other groups too.
+pub fn effective_sites(user: &User, groups: &[SiteGroup]) -> BTreeSet<SiteId> {
     let mut sites: BTreeSet<SiteId> = user.site_ids.iter().copied().collect();
-    if !user.site_group_ids.is_empty() {
-        for group in store.site_groups_by_ids(&user.site_group_ids).await? {
-            if group.organization_id == user.organization_id {
-                sites.extend(group.site_ids);
-            }
+    for group in groups {
+        if user.site_group_ids.contains(&group.id) && group.organization_id == user.organization_id
+        {
+            sites.extend(group.site_ids.iter().copied());
         }
     }
-    Ok(sites)
+    sites
 }

@@ -15,7 +15,7 @@ pub mod storage;
 pub mod throttle;
 pub mod values;
 
-pub use access::{Actor, Authenticated, Reach, SiteAccess};
+pub use access::{Actor, Authenticated, Reach, SiteAccess, effective_sites};
 pub use error::{DomainError, DomainResult, ErrorCode};
 pub use ids::*;
 pub use model::*;

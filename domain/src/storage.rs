@@ -105,6 +105,9 @@ pub trait Reads: Send + Sync {
     async fn rooms_by_ids(&self, ids: &[RoomId]) -> StorageResult<Vec<Room>>;
     /// Every room of these sites, oldest first.
     async fn rooms_of_sites(&self, site_ids: &[SiteId]) -> StorageResult<Vec<Room>>;
+    /// The sites of `site_ids` that exist, each with every room of it (by id), in one read (one
+    /// statement on PostgreSQL): finding a room needs the site's time zone beside its rooms.
+    async fn sites_with_rooms(&self, site_ids: &[SiteId]) -> StorageResult<Vec<(Site, Vec<Room>)>>;
 
     async fn price_list(&self, id: PriceListId) -> StorageResult<Option<PriceList>>;
     async fn price_lists_by_ids(&self, ids: &[PriceListId]) -> StorageResult<Vec<PriceList>>;
@@ -142,6 +145,15 @@ pub trait Reads: Send + Sync {
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
     ) -> StorageResult<Vec<Booking>>;
+    /// Which of `rooms` have a confirmed booking overlapping `[from, to)` (back-to-back does
+    /// not overlap), each once, in no particular order. One statement on PostgreSQL whatever
+    /// the number of rooms: the caller (the domain) chooses the rooms.
+    async fn busy_rooms(
+        &self,
+        rooms: &[RoomId],
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> StorageResult<Vec<RoomId>>;
 
     async fn device(&self, id: DeviceId) -> StorageResult<Option<Device>>;
     async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>>;
@@ -164,6 +176,12 @@ pub trait Reads: Send + Sync {
     /// How many messages wait for delivery (the outbox backlog): neither sent nor abandoned
     /// (see `OutboundEmail::is_pending`), due now or later.
     async fn pending_email_count(&self) -> StorageResult<i64>;
+
+    /// The second factor of `user`, confirmed or not.
+    async fn second_factor(&self, user: UserId) -> StorageResult<Option<SecondFactor>>;
+    /// Whether `organization` requires a second factor of the people who manage users or
+    /// clients (`false` until set).
+    async fn second_factor_required(&self, organization: OrganizationId) -> StorageResult<bool>;
 }
 
 /// A row read by a locking read of a transaction (see the module's documentation): the latest
@@ -316,6 +334,19 @@ pub trait Writes: Reads {
     /// Queues an event for every subscriber of every server on this storage. It is delivered
     /// once the transaction commits, in commit order, and never if it rolls back.
     async fn publish_booking_event(&mut self, event: &BookingEvent) -> StorageResult<()>;
+
+    /// The second factor of `user`, locked (lock order: after the user).
+    async fn lock_second_factor(&mut self, user: UserId) -> LockedResult<SecondFactor>;
+    /// Inserts a second factor; `false` (and nothing written) when the user has one already.
+    async fn insert_second_factor(&mut self, factor: &SecondFactor) -> StorageResult<bool>;
+    async fn update_second_factor(&mut self, factor: &Locked<SecondFactor>) -> StorageResult<()>;
+    async fn delete_second_factor(&mut self, factor: Locked<SecondFactor>) -> StorageResult<()>;
+    /// Sets the organization's second-factor rule (lock the organization first).
+    async fn set_second_factor_required(
+        &mut self,
+        organization: OrganizationId,
+        required: bool,
+    ) -> StorageResult<()>;
 }
 
 /// A unit of work: everything written through it is committed together or not at all.

@@ -1,4 +1,6 @@
-//! Throttling of guessable secrets (DESIGN.md §9): per account, per client address, per device.
+//! Throttling of guessable secrets (DESIGN.md §9): per account (whichever login names it), per
+//! client address, per device, per organization for booking codes; and of password-reset
+//! e-mails, per account and per address.
 //!
 //! Attempts are *recorded before* the secret is checked, so parallel attempts cannot slip through
 //! between a check and a record: of 50 simultaneous guesses against a limit of 10, exactly 10 are
@@ -8,6 +10,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{DomainError, DomainResult};
+use crate::ids::{OrganizationId, UserId};
+use crate::model::User;
 use crate::storage::StorageResult;
 
 /// What a counter holds for one key within the window.
@@ -43,6 +47,15 @@ pub struct ThrottleRules {
     pub per_address: u32,
     /// Wrong booking codes from one device or address.
     pub per_device: u32,
+    /// Wrong booking codes against one organization, from all devices and addresses together:
+    /// the budget that rotating addresses cannot multiply.
+    pub per_organization_codes: u32,
+    /// The window of password-reset requests.
+    pub reset_window: Duration,
+    /// Password-reset e-mails to one account per `reset_window`.
+    pub resets_per_account: u32,
+    /// Password-reset requests from one client address per `reset_window`.
+    pub resets_per_address: u32,
 }
 
 impl Default for ThrottleRules {
@@ -52,6 +65,10 @@ impl Default for ThrottleRules {
             per_account: 10,
             per_address: 50,
             per_device: 10,
+            per_organization_codes: 30,
+            reset_window: Duration::hours(1),
+            resets_per_account: 3,
+            resets_per_address: 20,
         }
     }
 }
@@ -64,10 +81,44 @@ pub struct Limit {
 }
 
 impl Limit {
-    pub fn account(login: &str, rules: &ThrottleRules) -> Self {
+    /// Password guesses against one account, whichever login string (e-mail or username) names
+    /// it: keyed by the account's id when the login names one, else by the login itself (so
+    /// that an unknown login is throttled exactly as a known one).
+    pub fn account(login: &str, user: Option<&User>, rules: &ThrottleRules) -> Self {
+        match user {
+            Some(user) => Self::account_of(user.id, rules),
+            None => Limit {
+                key: format!("account:{login}"),
+                max: rules.per_account,
+            },
+        }
+    }
+    /// Password guesses against account `user` (sign-in, `changePassword`).
+    pub fn account_of(user: UserId, rules: &ThrottleRules) -> Self {
         Limit {
-            key: format!("account:{login}"),
+            key: format!("account:{user}"),
             max: rules.per_account,
+        }
+    }
+    /// Wrong booking codes against one organization (see `per_organization_codes`).
+    pub fn organization_codes(organization: OrganizationId, rules: &ThrottleRules) -> Self {
+        Limit {
+            key: format!("code-org:{organization}"),
+            max: rules.per_organization_codes,
+        }
+    }
+    /// Password-reset e-mails to one account (within `reset_window`).
+    pub fn reset_requests_of(user: UserId, rules: &ThrottleRules) -> Self {
+        Limit {
+            key: format!("reset-account:{user}"),
+            max: rules.resets_per_account,
+        }
+    }
+    /// Password-reset requests from one client address (within `reset_window`).
+    pub fn reset_requests_from(ip: &str, rules: &ThrottleRules) -> Self {
+        Limit {
+            key: format!("reset-address:{ip}"),
+            max: rules.resets_per_address,
         }
     }
     pub fn address(ip: &str, rules: &ThrottleRules) -> Self {

@@ -171,6 +171,9 @@ macro_rules! impl_reads {
             async fn rooms_of_sites(&self, site_ids: &[SiteId]) -> StorageResult<Vec<Room>> {
                 Ok(self.with(|s| s.rooms.values().filter(|r| site_ids.contains(&r.site_id)).cloned().collect()))
             }
+            async fn sites_with_rooms(&self, site_ids: &[SiteId]) -> StorageResult<Vec<(Site, Vec<Room>)>> {
+                Ok(self.with(|s| s.sites_with_rooms(site_ids)))
+            }
             async fn price_list(&self, id: PriceListId) -> StorageResult<Option<PriceList>> {
                 Ok(self.with(|s| s.price_lists.get(&id).cloned()))
             }
@@ -223,6 +226,14 @@ macro_rules! impl_reads {
             ) -> StorageResult<Vec<Booking>> {
                 Ok(self.with(|s| s.room_overlaps(room, from, to)))
             }
+            async fn busy_rooms(
+                &self,
+                rooms: &[RoomId],
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> StorageResult<Vec<RoomId>> {
+                Ok(self.with(|s| s.busy_rooms(rooms, from, to)))
+            }
             async fn device(&self, id: DeviceId) -> StorageResult<Option<Device>> {
                 Ok(self.with(|s| s.devices.get(&id).cloned()))
             }
@@ -259,6 +270,12 @@ macro_rules! impl_reads {
             }
             async fn pending_email_count(&self) -> StorageResult<i64> {
                 Ok(self.with(|s| s.emails.values().filter(|e| e.is_pending()).count() as i64))
+            }
+            async fn second_factor(&self, user: UserId) -> StorageResult<Option<SecondFactor>> {
+                Ok(self.with(|s| s.second_factors.get(&user).cloned()))
+            }
+            async fn second_factor_required(&self, organization: OrganizationId) -> StorageResult<bool> {
+                Ok(self.with(|s| s.second_factor_required.get(&organization).copied().unwrap_or(false)))
             }
             async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>> {
                 Ok(self.with(|s| s.device_tokens.get(hash).and_then(|id| s.devices.get(id)).cloned()))
@@ -501,6 +518,44 @@ impl Writes for MemoryTransaction<'_> {
     }
     async fn publish_booking_event(&mut self, event: &BookingEvent) -> StorageResult<()> {
         self.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn lock_second_factor(&mut self, user: UserId) -> LockedResult<SecondFactor> {
+        Ok(locked(self.write().second_factors.get(&user)))
+    }
+    async fn insert_second_factor(&mut self, factor: &SecondFactor) -> StorageResult<bool> {
+        let state = self.write();
+        if state.second_factors.contains_key(&factor.user_id) {
+            return Ok(false);
+        }
+        if !state.users.contains_key(&factor.user_id) {
+            return Err(concierge_domain::storage::StorageError::MissingReference(
+                concierge_domain::storage::Reference::User,
+            ));
+        }
+        state.second_factors.insert(factor.user_id, factor.clone());
+        Ok(true)
+    }
+    async fn update_second_factor(&mut self, factor: &Locked<SecondFactor>) -> StorageResult<()> {
+        state::replace(&mut self.write().second_factors, factor.user_id, &**factor)
+    }
+    async fn delete_second_factor(&mut self, factor: Locked<SecondFactor>) -> StorageResult<()> {
+        self.write().second_factors.remove(&factor.user_id);
+        Ok(())
+    }
+    async fn set_second_factor_required(
+        &mut self,
+        organization: OrganizationId,
+        required: bool,
+    ) -> StorageResult<()> {
+        let state = self.write();
+        if !state.organizations.contains_key(&organization) {
+            return Err(concierge_domain::storage::StorageError::MissingReference(
+                concierge_domain::storage::Reference::Organization,
+            ));
+        }
+        state.second_factor_required.insert(organization, required);
         Ok(())
     }
 }

@@ -35,6 +35,10 @@ pub struct State {
     /// Invitation and reset token hashes (they share one namespace of link tokens).
     pub link_tokens: HashMap<String, LinkTarget>,
     pub emails: OrdMap<EmailId, OutboundEmail>,
+    /// Second factors, by user.
+    pub second_factors: OrdMap<UserId, SecondFactor>,
+    /// Organizations' second-factor rule (absent: not required).
+    pub second_factor_required: OrdMap<OrganizationId, bool>,
 }
 
 /// What a link token opens.
@@ -290,6 +294,40 @@ impl State {
             .filter(|b| b.status == BookingStatus::Confirmed && b.end > from)
             .cloned()
             .collect()
+    }
+
+    /// The sites of `site_ids` that exist (by id), each with its rooms (by id).
+    pub fn sites_with_rooms(&self, site_ids: &[SiteId]) -> Vec<(Site, Vec<Room>)> {
+        by_ids(&self.sites, site_ids)
+            .into_iter()
+            .map(|site| {
+                let mut rooms: Vec<Room> = self
+                    .rooms
+                    .values()
+                    .filter(|r| r.site_id == site.id)
+                    .cloned()
+                    .collect();
+                rooms.sort_by_key(|r| r.id);
+                (site, rooms)
+            })
+            .collect()
+    }
+
+    /// Which of `rooms` have a confirmed booking overlapping `[from, to)`, each once.
+    pub fn busy_rooms(
+        &self,
+        rooms: &[RoomId],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<RoomId> {
+        let mut busy: Vec<RoomId> = rooms
+            .iter()
+            .copied()
+            .filter(|room| !self.room_overlaps(*room, from, to).is_empty())
+            .collect();
+        busy.sort();
+        busy.dedup();
+        busy
     }
 
     pub fn bookings_page(&self, q: &BookingQuery) -> Page<Booking> {

@@ -13,6 +13,7 @@ mod reads;
 mod rows;
 mod schema;
 mod store;
+mod tls;
 mod transaction;
 
 pub use attempts::PgAttemptCounter;

@@ -27,13 +27,14 @@ use concierge_domain::model::{Booking, BookingEvent, BookingEventKind};
 use concierge_domain::storage::{StorageError, StorageResult};
 use diesel::QueryResult;
 use diesel::pg::PgNotification;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, SimpleAsyncConnection as _};
+use diesel_async::{AsyncPgConnection, SimpleAsyncConnection as _};
 use futures::{FutureExt as _, Stream, StreamExt as _};
 use tokio::sync::{broadcast, watch};
 
 use crate::errors::{from_connection, from_diesel};
 use crate::queries::booking_events::{self, CHANNEL};
 use crate::rows::Label as _;
+use crate::tls::Connector;
 
 /// How many events a subscriber may lag behind before it gets `Lagged`.
 pub const EVENT_BUFFER: usize = 4096;
@@ -65,8 +66,8 @@ pub(crate) struct Feed {
 impl Feed {
     /// Connects the listener and starts its task. Events committed from now on are delivered
     /// (the connection LISTENs before the starting point is read).
-    pub(crate) async fn start(database_url: &str) -> StorageResult<Arc<Feed>> {
-        let mut conn = listening_connection(database_url).await?;
+    pub(crate) async fn start(connector: Connector) -> StorageResult<Arc<Feed>> {
+        let mut conn = listening_connection(&connector).await?;
         let (log_ready, last) = starting_point(&mut conn).await?;
         let (sender, _) = broadcast::channel(EVENT_BUFFER);
         let (stop_tx, stop_rx) = watch::channel(());
@@ -75,7 +76,7 @@ impl Feed {
             _stop: stop_tx,
         });
         let listener = Listener {
-            url: database_url.to_owned(),
+            connector,
             feed: Arc::downgrade(&feed),
             last,
             log_ready,
@@ -100,7 +101,8 @@ enum Halt {
 }
 
 struct Listener {
-    url: String,
+    /// Opens connections as `DATABASE_URL` says (TLS included).
+    connector: Connector,
     feed: Weak<Feed>,
     /// The `seq` of the last event delivered (or skipped): everything up to it is done.
     last: i64,
@@ -119,7 +121,8 @@ impl Listener {
             let current = match conn.take() {
                 Some(current) => current,
                 None => {
-                    match until_stopped(&mut self.stop, listening_connection(&self.url)).await {
+                    match until_stopped(&mut self.stop, listening_connection(&self.connector)).await
+                    {
                         None => return,
                         Some(Ok(current)) => current,
                         Some(Err(error)) => {
@@ -296,12 +299,11 @@ async fn bounded<T>(
 }
 
 /// A new connection, named and LISTENing.
-async fn listening_connection(database_url: &str) -> StorageResult<AsyncPgConnection> {
-    let mut conn =
-        tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(database_url))
-            .await
-            .map_err(|_| StorageError::Unavailable("connecting the listener timed out".into()))?
-            .map_err(from_connection)?;
+async fn listening_connection(connector: &Connector) -> StorageResult<AsyncPgConnection> {
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect())
+        .await
+        .map_err(|_| StorageError::Unavailable("connecting the listener timed out".into()))?
+        .map_err(from_connection)?;
     let setup = format!("SET application_name = '{LISTENER_APPLICATION_NAME}'; LISTEN {CHANNEL}");
     tokio::time::timeout(QUERY_TIMEOUT, conn.batch_execute(&setup))
         .await

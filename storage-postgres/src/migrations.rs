@@ -1,13 +1,13 @@
 //! The schema, embedded in the binary and applied at start-up or by the `migrate` subcommand.
 
 use concierge_domain::storage::{StorageError, StorageResult};
-use diesel::Connection as _;
 use diesel::connection::SimpleConnection as _;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::errors::{from_connection, from_diesel};
+use crate::tls::Connector;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -20,10 +20,14 @@ const LOCK: &str = "SELECT pg_advisory_lock(4242001)";
 /// diesel's migration harness is synchronous: it runs on a blocking thread, over the async
 /// connection wrapped so that no libpq connection is needed. Works on both tokio flavours.
 pub async fn run_migrations(database_url: &str) -> StorageResult<()> {
-    let url = database_url.to_owned();
+    // Connected here, on the caller's runtime, as `DATABASE_URL` says (TLS included: crate::tls);
+    // the wrapper then drives it from the blocking thread through the same runtime.
+    let conn = Connector::new(database_url)?
+        .connect()
+        .await
+        .map_err(from_connection)?;
     tokio::task::spawn_blocking(move || {
-        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
-            .map_err(from_connection)?;
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
         conn.batch_execute(LOCK).map_err(from_diesel)?;
         conn.run_pending_migrations(MIGRATIONS)
             .map(|applied| tracing::info!(count = applied.len(), "database migrations applied"))

@@ -84,6 +84,12 @@ macro_rules! impl_reads {
             async fn rooms_of_sites(&self, site_ids: &[SiteId]) -> StorageResult<Vec<Room>> {
                 self.observe(rooms::of_sites(&mut *self.conn().await?, site_ids).await)
             }
+            async fn sites_with_rooms(
+                &self,
+                site_ids: &[SiteId],
+            ) -> StorageResult<Vec<(Site, Vec<Room>)>> {
+                self.observe(rooms::sites_with_rooms(&mut *self.conn().await?, site_ids).await)
+            }
 
             async fn price_list(&self, id: PriceListId) -> StorageResult<Option<PriceList>> {
                 self.observe(price_lists::by_id(&mut *self.conn().await?, id).await)
@@ -153,6 +159,14 @@ macro_rules! impl_reads {
             ) -> StorageResult<Vec<Booking>> {
                 self.observe(bookings::of_room(&mut *self.conn().await?, room, from, to).await)
             }
+            async fn busy_rooms(
+                &self,
+                rooms: &[RoomId],
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> StorageResult<Vec<RoomId>> {
+                self.observe(bookings::busy_rooms(&mut *self.conn().await?, rooms, from, to).await)
+            }
 
             async fn device(&self, id: DeviceId) -> StorageResult<Option<Device>> {
                 self.observe(devices::by_id(&mut *self.conn().await?, id).await)
@@ -197,6 +211,21 @@ macro_rules! impl_reads {
             }
             async fn pending_email_count(&self) -> StorageResult<i64> {
                 self.observe(emails::pending_count(&mut *self.conn().await?).await)
+            }
+
+            async fn second_factor(&self, user: UserId) -> StorageResult<Option<SecondFactor>> {
+                self.observe(
+                    crate::queries::second_factors::by_user(&mut *self.conn().await?, user).await,
+                )
+            }
+            async fn second_factor_required(
+                &self,
+                organization: OrganizationId,
+            ) -> StorageResult<bool> {
+                self.observe(
+                    crate::queries::second_factors::required(&mut *self.conn().await?, organization)
+                        .await,
+                )
             }
         }
     };

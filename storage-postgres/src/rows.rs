@@ -98,6 +98,7 @@ labels!(EmailKind, "e-mail kind", {
     EmailKind::Invitation => "INVITATION",
     EmailKind::PasswordReset => "PASSWORD_RESET",
     EmailKind::PasswordChanged => "PASSWORD_CHANGED",
+    EmailKind::SecondFactorReset => "SECOND_FACTOR_RESET",
 });
 labels!(Module, "module", {
     Module::Rooms => "rooms",

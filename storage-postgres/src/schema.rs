@@ -249,6 +249,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    second_factors (user_id) {
+        user_id -> Uuid,
+        sealed_secret -> Text,
+        confirmed_at -> Nullable<Timestamptz>,
+        last_used_step -> Nullable<Int8>,
+        recovery_code_hashes -> Array<Text>,
+        challenge_hash -> Nullable<Text>,
+        challenge_expires_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    second_factor_policies (organization_id) {
+        organization_id -> Uuid,
+        required -> Bool,
+    }
+}
+
 diesel::joinable!(booking_events -> bookings (booking_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -271,4 +291,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_resets,
     outbox_emails,
     throttle_attempts,
+    second_factors,
+    second_factor_policies,
 );

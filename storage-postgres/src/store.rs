@@ -13,6 +13,7 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection as _};
+use futures::FutureExt as _;
 
 use crate::attempts::PgAttemptCounter;
 use crate::errors::from_pool;
@@ -22,6 +23,7 @@ use crate::queries::{
     profiles, rooms, sessions, site_groups, sites, users,
 };
 use crate::reads::impl_reads;
+use crate::tls::Connector;
 use crate::transaction::PgTransaction;
 
 /// How long a caller waits for a free connection (or for a new one) before the store answers
@@ -61,8 +63,17 @@ impl PgStore {
         // `Fast` recycling: no test query on every checkout (it would double the round trips of
         // a simple read). A connection whose socket closed, or that is still inside a
         // transaction, is refused all the same; one dropped silently fails its first query.
+        //
+        // Every connection, pooled or the listener's, comes from one connector: `sslmode` and
+        // the roots of `DATABASE_URL` (crate::tls), read once here.
+        let connector = Connector::new(database_url)?;
         let mut config = ManagerConfig::default();
         config.recycling_method = RecyclingMethod::Fast;
+        let setup = connector.clone();
+        config.custom_setup = Box::new(move |_url| {
+            let setup = setup.clone();
+            async move { setup.connect().await }.boxed()
+        });
         let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
             database_url,
             config,
@@ -76,7 +87,7 @@ impl PgStore {
             .build()
             .map_err(|e| StorageError::Other(format!("connection pool: {e}")))?;
         ping(&pool).await?;
-        let feed = Feed::start(database_url).await?;
+        let feed = Feed::start(connector).await?;
         Ok(PgStore { pool, feed })
     }
 

@@ -199,7 +199,7 @@ impl Writes for PgTransaction {
         self.observe(result)
     }
     async fn update_organization(&mut self, organization: &Locked<Organization>) -> StorageResult<()> {
-        let result = organizations::update(self.conn_mut()?, &**organization).await;
+        let result = organizations::update(self.conn_mut()?, organization).await;
         self.observe(result)
     }
 
@@ -208,7 +208,7 @@ impl Writes for PgTransaction {
         self.observe(result)
     }
     async fn update_profile(&mut self, profile: &Locked<Profile>) -> StorageResult<()> {
-        let result = profiles::update(self.conn_mut()?, &**profile).await;
+        let result = profiles::update(self.conn_mut()?, profile).await;
         self.observe(result)
     }
     async fn delete_profile(&mut self, profile: Locked<Profile>) -> StorageResult<()> {
@@ -221,7 +221,7 @@ impl Writes for PgTransaction {
         self.observe(result)
     }
     async fn update_site(&mut self, site: &Locked<Site>) -> StorageResult<()> {
-        let result = sites::update(self.conn_mut()?, &**site).await;
+        let result = sites::update(self.conn_mut()?, site).await;
         self.observe(result)
     }
 
@@ -230,7 +230,7 @@ impl Writes for PgTransaction {
         self.observe(result)
     }
     async fn update_site_group(&mut self, group: &Locked<SiteGroup>) -> StorageResult<()> {
-        let result = site_groups::update(self.conn_mut()?, &**group).await;
+        let result = site_groups::update(self.conn_mut()?, group).await;
         self.observe(result)
     }
 
@@ -239,7 +239,7 @@ impl Writes for PgTransaction {
         self.observe(result)
     }
     async fn update_room(&mut self, room: &Locked<Room>) -> StorageResult<()> {
-        let result = rooms::update(self.conn_mut()?, &**room).await;
+        let result = rooms::update(self.conn_mut()?, room).await;
         self.observe(result)
     }
 
@@ -248,7 +248,7 @@ impl Writes for PgTransaction {
         self.observe(result)
     }
     async fn update_price_list(&mut self, price_list: &Locked<PriceList>) -> StorageResult<()> {
-        let result = price_lists::update(self.conn_mut()?, &**price_list).await;
+        let result = price_lists::update(self.conn_mut()?, price_list).await;
         self.observe(result)
     }
 
@@ -323,6 +323,37 @@ impl Writes for PgTransaction {
         // Listeners read the booking itself from its row: the log holds ids only.
         self.events.push((event.kind, event.booking.id));
         Ok(())
+    }
+
+    async fn lock_second_factor(&mut self, user: UserId) -> LockedResult<SecondFactor> {
+        let result = crate::queries::second_factors::lock(self.conn_mut()?, user).await;
+        self.observe(result).map(locked)
+    }
+    async fn insert_second_factor(&mut self, factor: &SecondFactor) -> StorageResult<bool> {
+        let result = in_savepoint!(
+            self.conn_mut()?,
+            crate::queries::second_factors::insert,
+            factor
+        );
+        self.observe(result)
+    }
+    async fn update_second_factor(&mut self, factor: &Locked<SecondFactor>) -> StorageResult<()> {
+        let result = crate::queries::second_factors::update(self.conn_mut()?, factor).await;
+        self.observe(result)
+    }
+    async fn delete_second_factor(&mut self, factor: Locked<SecondFactor>) -> StorageResult<()> {
+        let result = crate::queries::second_factors::delete(self.conn_mut()?, factor.user_id).await;
+        self.observe(result)
+    }
+    async fn set_second_factor_required(
+        &mut self,
+        organization: OrganizationId,
+        required: bool,
+    ) -> StorageResult<()> {
+        let result =
+            crate::queries::second_factors::set_required(self.conn_mut()?, organization, required)
+                .await;
+        self.observe(result)
     }
 
     async fn insert_invitation(&mut self, invitation: &Invitation) -> StorageResult<()> {

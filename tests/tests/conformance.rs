@@ -150,6 +150,7 @@ conformance!(
     bookings::booking_overlap_on_update,
     bookings::bookings_filters_and_pagination,
     bookings::room_bookings_window,
+    bookings::busy_rooms_among_given_rooms,
     bookings::devices_round_trip,
     bookings::events_are_delivered_after_commit,
     bookings::events_of_a_rolled_back_transaction_are_never_delivered,

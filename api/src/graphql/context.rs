@@ -68,7 +68,7 @@ impl RequestContext {
         let loader = caller
             .as_ref()
             .ok()
-            .map(|c| loader_for(domain, &c.even_with_pending_password_change()));
+            .map(|c| loader_for(domain, &c.reader()));
         RequestContext {
             auth: RwLock::new(Auth { caller, loader }),
             ip,
@@ -84,10 +84,7 @@ impl RequestContext {
 
     /// After a sign-in, the rest of the request (the payload's relations) acts as that user.
     pub fn signed_in(&self, domain: &Domain, caller: Authenticated) {
-        let loader = Some(loader_for(
-            domain,
-            &caller.even_with_pending_password_change(),
-        ));
+        let loader = Some(loader_for(domain, &caller.reader()));
         *self
             .auth
             .write()
@@ -110,20 +107,43 @@ fn caller(ctx: &Context<'_>) -> async_graphql::Result<Authenticated> {
     request(ctx)?.auth().caller.map_err(to_graphql)
 }
 
-/// The authenticated caller, or UNAUTHENTICATED (FORBIDDEN while a password change is pending).
+/// The authenticated caller, or UNAUTHENTICATED (FORBIDDEN while a password change is pending,
+/// and for a room tablet: see [`room_display_actor`]).
 pub fn actor(ctx: &Context<'_>) -> async_graphql::Result<Arc<Actor>> {
     caller(ctx)?.actor().map_err(to_graphql)
 }
 
-/// The caller for `me`, `changePassword` and `logout`, open during a pending password change.
+/// The caller of an operation of the room display (a tablet's, or a person's): the domain
+/// decides what a tablet may do ([`Authenticated::for_room_display`]).
+pub fn room_display_actor(ctx: &Context<'_>) -> async_graphql::Result<Arc<Actor>> {
+    caller(ctx)?.for_room_display().map_err(to_graphql)
+}
+
+/// The caller for `me`, `changePassword` and `logout`, open during a pending password change
+/// (FORBIDDEN for a room tablet).
 pub fn self_actor(ctx: &Context<'_>) -> async_graphql::Result<Arc<Actor>> {
-    Ok(caller(ctx)?.even_with_pending_password_change())
+    caller(ctx)?
+        .even_with_pending_password_change()
+        .map_err(to_graphql)
+}
+
+/// The caller for enrolling a second factor, open to a person who must enrol before anything
+/// else (FORBIDDEN for a room tablet).
+pub fn enrollment_actor(ctx: &Context<'_>) -> async_graphql::Result<Arc<Actor>> {
+    caller(ctx)?
+        .for_second_factor_enrollment()
+        .map_err(to_graphql)
 }
 
 pub fn optional_self_actor(ctx: &Context<'_>) -> Option<Arc<Actor>> {
     caller(ctx)
         .ok()
-        .map(|c| c.even_with_pending_password_change())
+        .and_then(|c| c.even_with_pending_password_change().ok())
+}
+
+/// The actor whose visibility rules govern relations (see [`Authenticated::reader`]).
+pub fn reader(ctx: &Context<'_>) -> async_graphql::Result<Arc<Actor>> {
+    Ok(caller(ctx)?.reader())
 }
 
 pub fn client_ip(ctx: &Context<'_>) -> Option<String> {
@@ -142,12 +162,22 @@ pub fn acting<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<(&'a Domain, Ar
     Ok((domain(ctx)?, actor(ctx)?))
 }
 
+/// Domain and actor for an operation of the room display (see [`room_display_actor`]).
+pub fn acting_for_room_display<'a>(
+    ctx: &'a Context<'_>,
+) -> async_graphql::Result<(&'a Domain, Arc<Actor>)> {
+    Ok((domain(ctx)?, room_display_actor(ctx)?))
+}
+
 /// Makes the newly signed-in user the actor for the rest of the request.
-pub async fn adopt_session(ctx: &Context<'_>, access_token: &str) -> async_graphql::Result<()> {
+pub async fn adopt_session(
+    ctx: &Context<'_>,
+    session: &concierge_domain::AuthSession,
+) -> async_graphql::Result<()> {
     let domain = domain(ctx)?;
     let request = request(ctx)?;
     let actor = domain
-        .authenticate(access_token, request.ip.clone())
+        .signed_in_actor(session, request.ip.clone())
         .await
         .map_err(to_graphql)?;
     request.signed_in(domain, actor);

@@ -34,18 +34,18 @@ impl Loader<PriceListOwner> for DomainLoader {
     }
 }
 
-/// Key for "a person met through a booking": the user and whether the full view applies.
+/// Key for "a person met through a booking": the user, as far as the caller may see them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Person(pub UserId);
 
 impl Loader<Person> for DomainLoader {
-    type Value = (User, bool);
+    type Value = User;
     type Error = DomainError;
 
-    async fn load(&self, keys: &[Person]) -> Result<HashMap<Person, (User, bool)>, DomainError> {
+    async fn load(&self, keys: &[Person]) -> Result<HashMap<Person, User>, DomainError> {
         let ids: Vec<UserId> = keys.iter().map(|k| k.0).collect();
         let people = self.domain.load_people(&self.actor, &ids).await?;
-        Ok(index(people, |(user, _)| Person(user.id)))
+        Ok(index(people, |user| Person(user.id)))
     }
 }
 

@@ -24,6 +24,7 @@ pub struct Query(
     audit::AuditQuery,
     bookings::BookingsQuery,
     invitations::InvitationsQuery,
+    second_factor::SecondFactorQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -37,6 +38,7 @@ pub struct Mutation(
     price_lists::PriceListsMutation,
     bookings::BookingsMutation,
     invitations::InvitationsMutation,
+    second_factor::SecondFactorMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -22,6 +22,7 @@
 //! | `Invitation`      | `name`, `inviter`, `organization`, `link`, `expires_at` |                                     |
 //! | `PasswordReset`   | `name`, `link`, `expires_at`                          |                                       |
 //! | `PasswordChanged` | `name`, `at`                                          |                                       |
+//! | `SecondFactorReset` | `name`, `at`                                        |                                       |
 //!
 //! - `name`: display name of the person the account is for; `inviter`: display name of who
 //!   invited them; `organization`: the organization's name.

@@ -39,6 +39,7 @@ pub fn render(
         EmailKind::Invitation => invitation(&p, language)?,
         EmailKind::PasswordReset => password_reset(&p, language)?,
         EmailKind::PasswordChanged => password_changed(&p, language)?,
+        EmailKind::SecondFactorReset => second_factor_reset(&p, language)?,
     };
     Ok(RenderedEmail {
         subject: one_line(&subject),
@@ -312,6 +313,37 @@ fn password_changed(p: &Params<'_>, lang: Language) -> Result<(String, String), 
                  sécurité, toutes les sessions de votre compte ont été fermées.\n\n\
                  Si vous n'êtes pas à l'origine de ce changement, réinitialisez votre mot de \
                  passe sans attendre ou contactez votre administrateur.\n\n\
+                 {SIGNATURE}\n"
+            ),
+        ),
+    })
+}
+
+fn second_factor_reset(p: &Params<'_>, lang: Language) -> Result<(String, String), MailError> {
+    let name = p.required(params::NAME)?;
+    let at = p.instant(params::AT, lang)?;
+    Ok(match lang {
+        Language::En => (
+            "Your Concierge second factor was removed".to_owned(),
+            format!(
+                "Hello {name},\n\n\
+                 An administrator removed the second factor (authenticator app) of your \
+                 Concierge account on {at}. Your recovery codes no longer work. You can enrol \
+                 a new authenticator after signing in.\n\n\
+                 If you did not ask for this, contact your administrator right away.\n\n\
+                 {SIGNATURE}\n"
+            ),
+        ),
+        Language::Fr => (
+            "Le second facteur de votre compte Concierge a été supprimé".to_owned(),
+            format!(
+                "Bonjour {name},\n\n\
+                 Un administrateur a supprimé le second facteur (application \
+                 d'authentification) de votre compte Concierge le {at}. Vos codes de secours \
+                 ne fonctionnent plus. Vous pourrez enregistrer une nouvelle application \
+                 après vous être connecté.\n\n\
+                 Si vous n'en avez pas fait la demande, contactez sans attendre votre \
+                 administrateur.\n\n\
                  {SIGNATURE}\n"
             ),
         ),

@@ -16,6 +16,8 @@ pub enum EmailKind {
     PasswordReset,
     /// Notice that the password was changed.
     PasswordChanged,
+    /// Notice that an administrator removed the person's second factor.
+    SecondFactorReset,
 }
 
 /// A message in the transactional outbox: written in the same transaction as the change that

@@ -45,6 +45,20 @@ impl User {
     }
 
     /// What the person types to sign in: the e-mail, or the username for people without one.
+    /// The view of someone met only through something shared (a booking's holder, an
+    /// invitation's inviter) by a caller who may not see people: names and public fields stay;
+    /// contact details, the login and every credential are gone.
+    pub fn limited_view(&self) -> User {
+        User {
+            email: None,
+            username: None,
+            external_contact: None,
+            password_hash: None,
+            booking_code_hash: None,
+            ..self.clone()
+        }
+    }
+
     pub fn login(&self) -> String {
         match (&self.email, &self.username) {
             (Some(email), _) => email.to_string(),

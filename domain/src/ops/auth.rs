@@ -56,6 +56,7 @@ const COMMON_PASSWORDS: &[&str] = &[
 /// A signed-in session as handed to the client.
 #[derive(Clone)]
 pub struct AuthSession {
+    pub session_id: SessionId,
     pub access_token: String,
     pub refresh_token: String,
     pub expires_at: DateTime<Utc>,
@@ -117,13 +118,14 @@ pub fn check_password_policy(field: &str, password: &str) -> DomainResult<()> {
 
 impl Domain {
     /// Signs in with e-mail or username. Throttled per account and per client address: attempts
-    /// beyond the limits answer RATE_LIMITED whatever the password.
+    /// beyond the limits answer RATE_LIMITED whatever the password. A person with a second
+    /// factor gets a challenge to answer with `verify_second_factor` instead of a session.
     pub async fn login(
         &self,
         login: &str,
         password: &str,
         ip: Option<&str>,
-    ) -> DomainResult<AuthSession> {
+    ) -> DomainResult<crate::ops::SignIn> {
         let normalized = login.trim().to_lowercase();
         let user = if normalized.is_empty() || normalized.len() > 254 {
             None
@@ -155,12 +157,7 @@ impl Domain {
         match user {
             Some(user) if password_ok && user.status == UserStatus::Active => {
                 release(&*self.attempts, &claimed).await?;
-                let mut tx = self.store.begin().await?;
-                let session = self
-                    .start_session(&mut *tx, &user, "login.succeeded", ip)
-                    .await?;
-                tx.commit().await?;
-                Ok(session)
+                self.session_or_challenge(&user, ip).await
             }
             other => {
                 self.record_failure("login.failed", other.as_ref(), ip)
@@ -230,6 +227,7 @@ impl Domain {
             self.config.access_token_ttl,
         )?;
         Ok(AuthSession {
+            session_id: session.id,
             access_token,
             refresh_token,
             expires_at,
@@ -319,6 +317,7 @@ impl Domain {
             self.config.access_token_ttl,
         )?;
         Ok(AuthSession {
+            session_id: session.id,
             access_token,
             refresh_token,
             expires_at,
@@ -379,6 +378,38 @@ impl Domain {
         Ok(())
     }
 
+    /// The actor of a session this request just started (sign-in, refresh, password change):
+    /// the person as the operation committed them, whatever happened to the session since.
+    /// Checking the new token again instead would answer UNAUTHENTICATED for a sign-in that
+    /// succeeded whenever a concurrent request ended the session in between (a reused refresh
+    /// token, a sign-out); that request's own answer tells the client the session is over.
+    pub async fn signed_in_actor(
+        &self,
+        session: &AuthSession,
+        ip: Option<String>,
+    ) -> DomainResult<Authenticated> {
+        let user = session.user.clone();
+        let organization = self
+            .organization_of(&*self.store, user.organization_id)
+            .await?;
+        let profile = self
+            .store
+            .profile(user.profile_id)
+            .await?
+            .ok_or_else(|| DomainError::internal(format!("user {} has no profile", user.id)))?;
+        let mut actor = Actor::new(
+            user,
+            organization,
+            profile.permissions,
+            Some(session.session_id),
+            ip,
+        );
+        actor.must_enroll_second_factor = self
+            .must_enroll_second_factor(&*self.store, &actor.user, &actor.permissions)
+            .await?;
+        Ok(Authenticated::new(actor))
+    }
+
     /// Resolves a bearer access token into the acting person, or UNAUTHENTICATED. Revoked
     /// sessions, deactivated users and sessions older than the user's epoch are refused at once.
     pub async fn authenticate(
@@ -412,13 +443,11 @@ impl Domain {
             .profile(user.profile_id)
             .await?
             .ok_or_else(|| DomainError::internal(format!("user {user_id} has no profile")))?;
-        Ok(Authenticated::new(Actor::new(
-            user,
-            organization,
-            profile.permissions,
-            Some(session_id),
-            ip,
-        )))
+        let mut actor = Actor::new(user, organization, profile.permissions, Some(session_id), ip);
+        actor.must_enroll_second_factor = self
+            .must_enroll_second_factor(&*self.store, &actor.user, &actor.permissions)
+            .await?;
+        Ok(Authenticated::new(actor))
     }
 
     /// Changes the actor's own password; every session (this one too) ends and a new one starts.

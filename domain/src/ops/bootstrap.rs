@@ -11,7 +11,7 @@ use crate::values::{EmailAddress, Language, Name, TimeZone};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BootstrapOutcome {
-    Created(User),
+    Created(Box<User>),
     /// The installation already has its platform organization (and so its operators): nothing
     /// was created, whatever the e-mail.
     AlreadyPresent(Organization),
@@ -86,6 +86,6 @@ impl Domain {
         };
         let (user, _) = self.insert_new_user(&mut *tx, None, parts).await?;
         tx.commit().await?;
-        Ok(BootstrapOutcome::Created(user))
+        Ok(BootstrapOutcome::Created(Box::new(user)))
     }
 }

@@ -2,6 +2,7 @@
 //! permissions itself, and writes through one storage transaction.
 
 mod audit;
+mod availability;
 mod auth;
 mod bookings;
 mod bootstrap;
@@ -15,6 +16,7 @@ mod password_resets;
 mod price_lists;
 mod profiles;
 mod rooms;
+mod second_factor;
 mod site_groups;
 mod sites;
 mod users;
@@ -22,6 +24,7 @@ mod users;
 use std::sync::Arc;
 
 pub use audit::*;
+pub use availability::*;
 pub use auth::*;
 pub use bookings::*;
 pub use bootstrap::*;
@@ -34,6 +37,7 @@ pub use pagination::*;
 pub use price_lists::*;
 pub use profiles::*;
 pub use rooms::*;
+pub use second_factor::*;
 pub use site_groups::*;
 pub use sites::*;
 pub use users::*;

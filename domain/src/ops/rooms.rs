@@ -194,7 +194,7 @@ impl Domain {
         if let Some(bookable) = fields.bookable {
             room.bookable = bookable;
         }
-        room.policy = apply_policy(current.policy.clone(), fields.policy.as_ref())?;
+        room.policy = apply_policy(current.policy, fields.policy.as_ref())?;
         if *room == current {
             return Ok(current);
         }

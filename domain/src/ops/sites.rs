@@ -49,7 +49,12 @@ impl Domain {
         let mut org_ids: Vec<OrganizationId> = sites.iter().map(|s| s.organization_id).collect();
         org_ids.sort();
         org_ids.dedup();
-        let orgs = self.store.organizations_by_ids(&org_ids).await?;
+        // The actor's own organization came with the actor: no read for it alone.
+        let orgs = if org_ids.iter().all(|id| *id == actor.organization.id) {
+            org_ids.iter().map(|_| actor.organization.clone()).collect()
+        } else {
+            self.store.organizations_by_ids(&org_ids).await?
+        };
         let mut access: Vec<(OrganizationId, SiteAccess)> = Vec::new();
         for org in orgs.iter().filter(|o| actor.can_read_in(o)) {
             access.push((org.id, actor.site_access(&*self.store, org.id).await?));

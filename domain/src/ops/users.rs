@@ -168,13 +168,10 @@ impl Domain {
     }
 
     /// People among `ids` met through something the caller sees (a booking's holder or maker):
-    /// `(user, full)`, full when the caller may see the user anyway, else the limited view
-    /// (names only) within the caller's reach. Display names are public to people sharing a site.
-    pub async fn load_people(
-        &self,
-        actor: &Actor,
-        ids: &[UserId],
-    ) -> DomainResult<Vec<(User, bool)>> {
+    /// as they are when the caller may see the user anyway, else their limited view
+    /// ([`User::limited_view`]: names only) within the caller's reach. Display names are public to
+    /// people sharing a site.
+    pub async fn load_people(&self, actor: &Actor, ids: &[UserId]) -> DomainResult<Vec<User>> {
         let users = self.store.users_by_ids(ids).await?;
         let org_ids = dedup(&users.iter().map(|u| u.organization_id).collect::<Vec<_>>());
         let orgs = self.store.organizations_by_ids(&org_ids).await?;
@@ -183,7 +180,11 @@ impl Domain {
             .filter_map(|user| {
                 let org = orgs.iter().find(|o| o.id == user.organization_id)?;
                 let full = self.can_see_user(actor, &user, org) && actor.device.is_none();
-                (full || actor.can_read_in(org)).then_some((user, full))
+                if full {
+                    Some(user)
+                } else {
+                    actor.can_read_in(org).then(|| user.limited_view())
+                }
             })
             .collect())
     }

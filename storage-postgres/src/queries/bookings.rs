@@ -109,6 +109,33 @@ pub(crate) async fn of_room(
     convert(rows)
 }
 
+/// Which of `rooms` have a confirmed booking overlapping `[from, to)`: one statement,
+/// `room_id = ANY($1)` over the (room_id, start_at) index, bounded below like [`of_room`].
+pub(crate) async fn busy_rooms(
+    conn: &mut Conn,
+    rooms: &[RoomId],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> StorageResult<Vec<RoomId>> {
+    if rooms.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<Uuid> = rooms.iter().map(|id| id.0).collect();
+    let earliest = from - Duration::minutes(MAX_BOOKING_MINUTES);
+    let busy: Vec<Uuid> = bookings::table
+        .filter(bookings::room_id.eq_any(ids))
+        .filter(bookings::start_at.ge(earliest))
+        .filter(bookings::start_at.lt(to))
+        .filter(bookings::end_at.gt(from))
+        .filter(bookings::status.eq(BookingStatus::Confirmed.label()))
+        .select(bookings::room_id)
+        .distinct()
+        .load(conn)
+        .await
+        .storage()?;
+    Ok(busy.into_iter().map(RoomId).collect())
+}
+
 /// A confirmed booking overlapping another of its room breaks `bookings_no_overlap`.
 pub(crate) async fn insert(conn: &mut Conn, booking: &Booking) -> StorageResult<()> {
     diesel::insert_into(bookings::table)

@@ -12,6 +12,7 @@ pub(crate) mod password_resets;
 pub(crate) mod price_lists;
 pub(crate) mod profiles;
 pub(crate) mod rooms;
+pub(crate) mod second_factors;
 pub(crate) mod sessions;
 pub(crate) mod site_groups;
 pub(crate) mod sites;

@@ -1,5 +1,5 @@
 use concierge_domain::ids::{RoomId, SiteId};
-use concierge_domain::model::Room;
+use concierge_domain::model::{Room, Site};
 use concierge_domain::storage::StorageResult;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::{Conn, convert, expect_one};
 use crate::errors::IntoStorage;
-use crate::rows::RoomRow;
-use crate::schema::rooms;
+use crate::rows::{RoomRow, SiteRow};
+use crate::schema::{rooms, sites};
 
 pub(crate) async fn by_id(conn: &mut Conn, id: RoomId) -> StorageResult<Option<Room>> {
     let row = rooms::table
@@ -43,6 +43,36 @@ pub(crate) async fn of_sites(conn: &mut Conn, site_ids: &[SiteId]) -> StorageRes
         .await
         .storage()?;
     convert(rows)
+}
+
+/// The sites of `site_ids`, each with its rooms: one statement, `sites LEFT JOIN rooms`
+/// (a site without rooms still answers), `sites.id = ANY($1)`.
+pub(crate) async fn sites_with_rooms(
+    conn: &mut Conn,
+    site_ids: &[SiteId],
+) -> StorageResult<Vec<(Site, Vec<Room>)>> {
+    if site_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<Uuid> = site_ids.iter().map(|id| id.0).collect();
+    let rows: Vec<(SiteRow, Option<RoomRow>)> = sites::table
+        .left_join(rooms::table.on(rooms::site_id.eq(sites::id)))
+        .filter(sites::id.eq_any(ids))
+        .order((sites::id, rooms::id.nullable()))
+        .select((SiteRow::as_select(), Option::<RoomRow>::as_select()))
+        .load(conn)
+        .await
+        .storage()?;
+    let mut found: Vec<(Site, Vec<Room>)> = Vec::new();
+    for (site, room) in rows {
+        if found.last().is_none_or(|(last, _)| last.id.0 != site.id) {
+            found.push((Site::try_from(site)?, Vec::new()));
+        }
+        if let (Some(room), Some((_, rooms))) = (room, found.last_mut()) {
+            rooms.push(Room::try_from(room)?);
+        }
+    }
+    Ok(found)
 }
 
 pub(crate) async fn insert(conn: &mut Conn, room: &Room) -> StorageResult<()> {

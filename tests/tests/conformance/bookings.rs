@@ -638,6 +638,58 @@ pub async fn room_bookings_window(store: &dyn Storage) {
     );
 }
 
+/// `busy_rooms`: which of the given rooms have a confirmed booking overlapping a half-open
+/// window; back-to-back is free, cancelled bookings and rooms not asked about never show, each
+/// busy room once however many bookings overlap, and a long booking that began well before
+/// the window still counts.
+pub async fn busy_rooms_among_given_rooms(store: &dyn Storage) {
+    let c = cast(store).await;
+    let early = booking(&c.touch, &c.ada, 0, 60);
+    let late = booking(&c.touch, &c.bob, 60, 120);
+    let off = cancelled(&booking(&c.focus, &c.ada, 0, 120));
+    let marathon = booking(&c.loft, &c.ada, -MAX_BOOKING_MINUTES + 30, 30);
+    seed_bookings(store, &[&early, &late, &off, &marathon]).await;
+
+    let all = [c.touch.id, c.focus.id, c.loft.id];
+    let busy = |rooms: Vec<RoomId>, from: i64, to: i64| async move {
+        let mut found = store
+            .busy_rooms(&rooms, at(from), at(to))
+            .await
+            .expect("busy rooms");
+        found.sort();
+        found
+    };
+    let sorted_ids = |mut rooms: Vec<RoomId>| {
+        rooms.sort();
+        rooms
+    };
+    // Both of touch's bookings overlap: touch once. Loft's marathon still runs at 0.
+    assert_eq!(
+        busy(all.to_vec(), 0, 120).await,
+        sorted_ids(vec![c.touch.id, c.loft.id])
+    );
+    // Back-to-back on both sides: free.
+    assert_eq!(busy(all.to_vec(), 120, 180).await, vec![]);
+    assert_eq!(busy(vec![c.touch.id], -60, 0).await, vec![]);
+    // Loft's marathon ends at 30: busy at 29, free from 30.
+    assert_eq!(busy(all.to_vec(), 29, 30).await, sorted_ids(vec![c.touch.id, c.loft.id]));
+    assert_eq!(busy(vec![c.loft.id, c.focus.id], 30, 600).await, vec![]);
+    // Only the rooms asked about.
+    assert_eq!(busy(vec![c.focus.id], 0, 600).await, vec![]);
+    assert_eq!(busy(vec![c.touch.id], 59, 61).await, vec![c.touch.id]);
+    assert_eq!(busy(vec![], 0, 600).await, vec![]);
+    // Inside a transaction, its own writes count.
+    let mut tx = begin(store).await;
+    let mine = booking(&c.focus, &c.bob, 200, 260);
+    tx.insert_booking(&mine).await.expect("insert");
+    assert_eq!(
+        tx.busy_rooms(&all, at(250), at(300)).await.expect("busy"),
+        vec![c.focus.id]
+    );
+    drop(tx);
+    assert_eq!(busy(all.to_vec(), 250, 300).await, vec![]);
+}
+
 pub async fn devices_round_trip(store: &dyn Storage) {
     let c = cast(store).await;
     let tablet = device(&c.paris, Some(&c.touch), &c.ada, "token-1");

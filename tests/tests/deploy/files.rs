@@ -1077,3 +1077,90 @@ fn summary(metadata: &Value) -> BTreeSet<String> {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Keys and trusted proxies (issue 16)
+// ---------------------------------------------------------------------------------------------
+
+/// The server's configuration from these variables, with `APP_ENV=production` (as the image
+/// runs).
+fn production_config(
+    pairs: &[(&str, &str)],
+) -> Result<concierge_api::config::Config, concierge_api::config::ConfigError> {
+    let mut vars: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    vars.insert("APP_ENV".into(), "production".into());
+    concierge_api::config::Config::from_vars(&vars)
+}
+
+#[test]
+fn the_placeholder_keys_shown_in_deploy_are_refused_in_production() {
+    let real = "f3a1c29e0b7d4e65a8c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3";
+    production_config(&[("JWT_SECRET", real), ("CODE_PEPPER", &real[1..])])
+        .expect("real keys of 64 hex digits start");
+    let example = env_file(&deploy("concierge.env.example"));
+    let secret = manifest("Secret", "concierge-secrets");
+    let mut shown = Vec::new();
+    for key in ["JWT_SECRET", "CODE_PEPPER"] {
+        shown.push((key, example.get(key).cloned().expect("in the env example")));
+        shown.push((
+            key,
+            text(&secret["stringData"][key], "the Secret example").to_owned(),
+        ));
+    }
+    for (key, placeholder) in shown {
+        assert!(
+            placeholder.len() >= 32,
+            "{key}: a long placeholder, so that only the placeholder rule refuses it"
+        );
+        let other = if key == "JWT_SECRET" {
+            "CODE_PEPPER"
+        } else {
+            "JWT_SECRET"
+        };
+        let refused = production_config(&[(key, &placeholder), (other, real)])
+            .err()
+            .unwrap_or_else(|| panic!("{key}={placeholder} starts in production"));
+        assert!(refused.to_string().contains(key), "{refused}");
+    }
+    // Nor without keys, or with short ones.
+    assert!(production_config(&[]).is_err());
+    assert!(production_config(&[("JWT_SECRET", "short"), ("CODE_PEPPER", real)]).is_err());
+}
+
+#[test]
+fn the_kubernetes_config_trusts_only_the_ingress_range() {
+    let config = manifest("ConfigMap", "concierge-config");
+    let list = text(&config["data"]["TRUSTED_PROXIES"], "TRUSTED_PROXIES");
+    concierge_api::client_address::TrustedProxies::parse(list).expect("the server reads it");
+    for entry in list.split(',').map(str::trim) {
+        let (address, bits) = entry.split_once('/').unwrap_or((entry, "32"));
+        let bits: u8 = bits.parse().expect("a prefix length");
+        let address: std::net::IpAddr = address.parse().expect("an address");
+        assert!(
+            if address.is_ipv4() {
+                bits >= 24
+            } else {
+                bits >= 112
+            },
+            "TRUSTED_PROXIES {entry} is wider than an ingress's pods"
+        );
+    }
+    // The comment above it says how to set it.
+    let text = read(&deploy("k8s/configmap.yaml"));
+    let comment: Vec<&str> = text
+        .lines()
+        .take_while(|line| !line.trim_start().starts_with("TRUSTED_PROXIES:"))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .take_while(|line| line.trim_start().starts_with('#'))
+        .collect();
+    let comment = comment.join("\n");
+    assert!(
+        comment.contains("kubectl") && comment.contains("ingress"),
+        "no comment saying how to set TRUSTED_PROXIES: {comment:?}"
+    );
+}

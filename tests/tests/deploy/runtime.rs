@@ -17,8 +17,9 @@ use crate::support::{
 
 const OPERATOR_EMAIL: &str = "operator@deploy.test";
 const OPERATOR_PASSWORD: &str = "operator-password-for-deploy";
-const JWT_SECRET: &str = "deploy-test-jwt-secret";
-const CODE_PEPPER: &str = "deploy-test-code-pepper";
+// At least 32 bytes each: the image runs with APP_ENV=production, which refuses shorter keys.
+const JWT_SECRET: &str = "deploy-test-jwt-secret-at-least-32-bytes";
+const CODE_PEPPER: &str = "deploy-test-code-pepper-at-least-32-bytes";
 
 const LOGIN: &str = "mutation($l: String!, $p: String!) { login(input: {login: $l, password: $p}) { accessToken } }";
 

@@ -2,6 +2,8 @@
 //! area, so the suite links once.
 
 mod audit;
+mod audit_edge;
+mod audit_rights;
 mod booking_codes;
 mod bookings;
 mod dataloaders;
@@ -16,8 +18,10 @@ mod password_reset;
 mod passwords;
 mod price_lists;
 mod profiles;
+mod readme;
 mod rooms;
 mod schema;
+mod second_factor;
 mod sessions;
 mod signin;
 mod sites;

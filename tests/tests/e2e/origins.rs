@@ -127,8 +127,15 @@ async fn the_audit_log_records_the_client_behind_a_trusted_proxy_and_ignores_for
 
 #[tokio::test]
 async fn production_turns_introspection_and_graphiql_off() {
-    // Production refuses the cheap test hashing, by design: this app hashes for real.
-    let app = app_with(&[("APP_ENV", "production"), ("ARGON2_COST", "owasp")]).await;
+    // Production refuses the cheap test hashing, by design: this app hashes for real. And it
+    // refuses short keys: these are long enough.
+    let app = app_with(&[
+        ("APP_ENV", "production"),
+        ("ARGON2_COST", "owasp"),
+        ("JWT_SECRET", "origins-test-jwt-secret-of-at-least-32-bytes"),
+        ("CODE_PEPPER", "origins-test-pepper-of-at-least-32-bytes"),
+    ])
+    .await;
     let r = app
         .gql(
             Some(&app.operator_token),

@@ -13,6 +13,7 @@
 //! PostgreSQL is the one at `DATABASE_URL` (see `concierge_tests::postgres`); without a server
 //! the PostgreSQL cases fail, they never skip.
 
+mod available_rooms;
 mod bookings;
 mod onboarding;
 mod persistence;
@@ -82,4 +83,8 @@ on_both_backends!(
     stories::policy_violations_name_their_field_and_book_nothing,
     stories::deactivating_a_user_cancels_their_upcoming_bookings_and_tells_the_tablets,
     stories::a_day_schedule_follows_daylight_saving_in_paris,
+    available_rooms::capacity_equipment_and_policy_choose_the_rooms,
+    available_rooms::existing_bookings_overlap_or_not,
+    available_rooms::site_access_groups_and_tenancy,
+    available_rooms::bad_input_names_its_field,
 );

@@ -17,6 +17,9 @@ pub struct AuthPayload {
     pub user: UserObject,
     /// When true, the user must call `changePassword` before anything else.
     pub must_change_password: bool,
+    /// When true, the organization requires a second factor of this user and they have none:
+    /// these tokens only serve `startTotpEnrollment`, `confirmTotpEnrollment`, `me` and `logout`.
+    pub must_enroll_second_factor: bool,
 }
 
 impl From<d::AuthSession> for AuthPayload {
@@ -26,6 +29,7 @@ impl From<d::AuthSession> for AuthPayload {
             refresh_token: s.refresh_token,
             expires_at: s.expires_at.into(),
             must_change_password: s.user.must_change_password,
+            must_enroll_second_factor: false,
             user: UserObject::from(s.user),
         }
     }
@@ -72,8 +76,14 @@ pub(crate) async fn signed_in(
     ctx: &Context<'_>,
     session: d::AuthSession,
 ) -> async_graphql::Result<AuthPayload> {
-    adopt_session(ctx, &session.access_token).await?;
-    Ok(session.into())
+    adopt_session(ctx, &session).await?;
+    let must_enroll = domain(ctx)?
+        .second_factor_enrollment_required(&session.user)
+        .await
+        .gql()?;
+    let mut payload = AuthPayload::from(session);
+    payload.must_enroll_second_factor = must_enroll;
+    Ok(payload)
 }
 
 #[derive(Default)]
@@ -93,18 +103,26 @@ pub struct AuthMutation;
 #[Object]
 impl AuthMutation {
     /// Signs in with e-mail or username and password. Unknown login, wrong password and an
-    /// account that may not sign in all answer the same UNAUTHENTICATED error.
+    /// account that may not sign in all answer the same UNAUTHENTICATED error. A person with a
+    /// second factor gets UNAUTHENTICATED on field `secondFactor`, its extensions carrying
+    /// `secondFactorChallenge` and `challengeExpiresAt` for `verifySecondFactor` (`signIn`
+    /// answers the same in its payload).
     async fn login(
         &self,
         ctx: &Context<'_>,
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
         let ip = client_ip(ctx);
-        let session = domain(ctx)?
+        let answer = domain(ctx)?
             .login(&input.login, &input.password, ip.as_deref())
             .await
             .gql()?;
-        signed_in(ctx, session).await
+        match answer {
+            d::SignIn::Session(session) => signed_in(ctx, session).await,
+            d::SignIn::Challenge(challenge) => Err(
+                crate::graphql::areas::second_factor::challenge_error(challenge),
+            ),
+        }
     }
 
     /// Signs in to the apps with a personal booking code (throttled per client address).

@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription
 use concierge_domain as d;
 use futures::Stream;
 
-use crate::graphql::context::{SubscriberToken, acting};
+use crate::graphql::context::{SubscriberToken, acting, acting_for_room_display};
 use crate::graphql::errors::{GqlResult, parse_id, parse_opt_id, to_graphql};
 use crate::graphql::types::*;
 
@@ -98,7 +98,7 @@ impl BookingsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<BookingConnection> {
-        let (domain, actor) = acting(ctx)?;
+        let (domain, actor) = acting_for_room_display(ctx)?;
         let domain_filter = d::BookingFilter {
             room_id: parse_opt_id(filter.room_id.as_ref(), "room")?,
             site_id: parse_opt_id(filter.site_id.as_ref(), "site")?,
@@ -145,7 +145,7 @@ impl BookingsMutation {
         ctx: &Context<'_>,
         input: CreateBookingWithCodeInput,
     ) -> async_graphql::Result<BookingPayload> {
-        let (domain, actor) = acting(ctx)?;
+        let (domain, actor) = acting_for_room_display(ctx)?;
         let room = parse_id(&input.room_id, "room")?;
         let booking = domain
             .create_booking_with_code(
@@ -242,7 +242,7 @@ impl BookingsSubscription {
         site_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<BookingEvent>> + use<>>
     {
-        let (domain, actor) = acting(ctx)?;
+        let (domain, actor) = acting_for_room_display(ctx)?;
         let room = parse_opt_id(room_id.as_ref(), "room")?;
         let site = parse_opt_id(site_id.as_ref(), "site")?;
         let watch = domain.watch_bookings(&actor, room, site).await.gql()?;
@@ -286,7 +286,7 @@ impl Feed {
                 .domain
                 .authenticate(token, None)
                 .await
-                .is_ok_and(|c| c.actor().is_ok()),
+                .is_ok_and(|c| c.for_room_display().is_ok()),
             None => false,
         }
     }

@@ -9,5 +9,6 @@ pub mod organizations;
 pub mod price_lists;
 pub mod profiles;
 pub mod rooms;
+pub mod second_factor;
 pub mod sites;
 pub mod users;

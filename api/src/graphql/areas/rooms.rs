@@ -3,8 +3,8 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use concierge_domain as d;
 
-use crate::graphql::context::acting;
-use crate::graphql::errors::{GqlResult, nullable, parse_id};
+use crate::graphql::context::{acting, acting_for_room_display};
+use crate::graphql::errors::{GqlResult, nullable, parse_id, parse_opt_id};
 use crate::graphql::types::*;
 
 #[derive(InputObject, Clone)]
@@ -57,7 +57,7 @@ pub struct RoomsQuery;
 #[Object]
 impl RoomsQuery {
     async fn room(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<RoomObject>> {
-        let (domain, actor) = acting(ctx)?;
+        let (domain, actor) = acting_for_room_display(ctx)?;
         let result = match parse_id(&id, "room") {
             Ok(id) => domain.room(&actor, id).await,
             Err(_) => Err(concierge_domain::DomainError::NotFound("room")),
@@ -70,10 +70,44 @@ impl RoomsQuery {
         ctx: &Context<'_>,
         site_id: ID,
     ) -> async_graphql::Result<Vec<RoomObject>> {
-        let (domain, actor) = acting(ctx)?;
+        let (domain, actor) = acting_for_room_display(ctx)?;
         let site_id = parse_id(&site_id, "site")?;
         Ok(domain
             .rooms(&actor, site_id)
+            .await
+            .gql()?
+            .into_iter()
+            .map(RoomObject)
+            .collect())
+    }
+
+    /// The rooms of a site (`siteId`) or of a site group (`siteGroupId`; exactly one of the
+    /// two) that the caller may book for themselves for the whole of `[start, end)`: free (no
+    /// confirmed booking overlaps; back-to-back is free), allowed by the room's policy, with at
+    /// least `minCapacity` seats and every item of `equipment`. Smallest adequate capacity
+    /// first, then by name.
+    #[allow(clippy::too_many_arguments)]
+    async fn available_rooms(
+        &self,
+        ctx: &Context<'_>,
+        site_id: Option<ID>,
+        site_group_id: Option<ID>,
+        start: DateTime,
+        end: DateTime,
+        min_capacity: Option<i32>,
+        equipment: Option<Vec<String>>,
+    ) -> async_graphql::Result<Vec<RoomObject>> {
+        let (domain, actor) = acting(ctx)?;
+        let search = d::RoomSearch {
+            site_id: parse_opt_id(site_id.as_ref(), "site")?,
+            site_group_id: parse_opt_id(site_group_id.as_ref(), "site group")?,
+            start: start.0,
+            end: end.0,
+            min_capacity,
+            equipment: equipment.unwrap_or_default(),
+        };
+        Ok(domain
+            .available_rooms(&actor, search)
             .await
             .gql()?
             .into_iter()

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use concierge_domain as d;
 
-use crate::graphql::context::acting;
+use crate::graphql::context::{acting, acting_for_room_display};
 use crate::graphql::errors::{GqlResult, nullable, parse_id, parse_ids, parse_opt_id};
 use crate::graphql::types::*;
 
@@ -54,7 +54,7 @@ pub struct SitesQuery;
 #[Object]
 impl SitesQuery {
     async fn site(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<SiteObject>> {
-        let (domain, actor) = acting(ctx)?;
+        let (domain, actor) = acting_for_room_display(ctx)?;
         let result = match parse_id(&id, "site") {
             Ok(id) => domain.site(&actor, id).await,
             Err(_) => Err(concierge_domain::DomainError::NotFound("site")),
@@ -71,7 +71,7 @@ impl SitesQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<SiteConnection> {
-        let (domain, actor) = acting(ctx)?;
+        let (domain, actor) = acting_for_room_display(ctx)?;
         let org = parse_opt_id(organization_id.as_ref(), "organization")?;
         let page = domain
             .sites(&actor, org, first, decode_cursor(after.as_deref())?)

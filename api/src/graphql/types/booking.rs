@@ -36,11 +36,8 @@ impl From<d::Booking> for BookingObject {
 }
 
 async fn person(ctx: &Context<'_>, id: d::UserId) -> async_graphql::Result<UserObject> {
-    let (user, full): (d::User, bool) = load_req(ctx, Person(id), "user").await?;
-    Ok(UserObject {
-        user,
-        limited: !full,
-    })
+    let user: d::User = load_req(ctx, Person(id), "user").await?;
+    Ok(UserObject::from(user))
 }
 
 #[Object(name = "Booking")]

@@ -27,15 +27,12 @@ impl InvitationObject {
         self.0.expires_at.into()
     }
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<UserObject> {
-        let (user, full): (d::User, bool) = load_req(
+        let user: d::User = load_req(
             ctx,
             crate::graphql::loaders::Person(self.0.created_by),
             "user",
         )
         .await?;
-        Ok(UserObject {
-            user,
-            limited: !full,
-        })
+        Ok(UserObject::from(user))
     }
 }

@@ -27,7 +27,13 @@ impl ProfileObject {
         let org: Option<d::Organization> = load_opt(ctx, self.0.organization_id).await?;
         Ok(org.is_some_and(|o| o.default_profile_id == self.0.id))
     }
-    async fn permissions(&self) -> PermissionsObject {
-        (&self.0.permissions).into()
+    /// Shown with `profiles: READ`, or for one's own profile; FORBIDDEN otherwise.
+    async fn permissions(&self, ctx: &Context<'_>) -> async_graphql::Result<PermissionsObject> {
+        let domain = crate::graphql::context::domain(ctx)?;
+        let actor = crate::graphql::context::reader(ctx)?;
+        domain
+            .profile_permissions(&actor, &self.0)
+            .map(PermissionsObject::from)
+            .map_err(crate::graphql::errors::to_graphql)
     }
 }

@@ -41,7 +41,7 @@ impl RoomObject {
         ctx: &Context<'_>,
         date: Date,
     ) -> async_graphql::Result<Vec<BookingObject>> {
-        let (domain, actor) = crate::graphql::context::acting(ctx)?;
+        let (domain, actor) = crate::graphql::context::acting_for_room_display(ctx)?;
         let bookings = domain.room_schedule(&actor, self.0.id, date.0).await;
         Ok(crate::graphql::errors::GqlResult::gql(bookings)?
             .into_iter()

@@ -1,30 +1,17 @@
-use std::collections::BTreeSet;
-
 use async_graphql::{Context, ID, Object, SimpleObject};
 use concierge_domain as d;
 
 use super::*;
 
-/// A user as the caller may see them. `limited` is the view of someone the caller meets only
-/// through a shared site (a booking's holder): names and public fields; contact details and the
-/// login stay hidden.
+/// A user as the domain lets the caller see them (someone met only through a booking comes
+/// as their limited view, `User::limited_view`).
 pub struct UserObject {
     pub user: d::User,
-    pub limited: bool,
 }
 
 impl From<d::User> for UserObject {
     fn from(user: d::User) -> Self {
-        UserObject {
-            user,
-            limited: false,
-        }
-    }
-}
-
-impl UserObject {
-    fn unless_limited<T>(&self, value: T) -> Option<T> {
-        (!self.limited).then_some(value)
+        UserObject { user }
     }
 }
 
@@ -49,18 +36,16 @@ impl UserObject {
         self.user.display_name()
     }
     async fn email(&self) -> Option<String> {
-        self.unless_limited(self.user.email.as_ref().map(|e| e.to_string()))
-            .flatten()
+        self.user.email.as_ref().map(|e| e.to_string())
     }
     /// Login of people without e-mail; never changes.
     async fn username(&self) -> Option<String> {
-        self.unless_limited(self.user.username.as_ref().map(|u| u.to_string()))
-            .flatten()
+        self.user.username.as_ref().map(|u| u.to_string())
     }
     /// What the person types to sign in: the e-mail, else the username (empty in the limited
     /// view of someone met only through a booking).
     async fn login(&self) -> String {
-        self.unless_limited(self.user.login()).unwrap_or_default()
+        self.user.login()
     }
     async fn language(&self) -> Language {
         self.user.language.into()
@@ -91,14 +76,9 @@ impl UserObject {
     /// Sites granted directly or through site groups, computed at read time.
     async fn effective_sites(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SiteObject>> {
         let groups: Vec<d::SiteGroup> = load_many(ctx, &self.user.site_group_ids).await?;
-        let mut ids: BTreeSet<d::SiteId> = self.user.site_ids.iter().copied().collect();
-        for group in groups
-            .iter()
-            .filter(|g| g.organization_id == self.user.organization_id)
-        {
-            ids.extend(group.site_ids.iter().copied());
-        }
-        let ids: Vec<d::SiteId> = ids.into_iter().collect();
+        let ids: Vec<d::SiteId> = d::effective_sites(&self.user, &groups)
+            .into_iter()
+            .collect();
         Ok(load_many(ctx, &ids)
             .await?
             .into_iter()
@@ -113,8 +93,7 @@ impl UserObject {
     }
     /// A free display label (seed 004's "external contact").
     async fn external_contact(&self) -> Option<&str> {
-        self.unless_limited(self.user.external_contact.as_deref())
-            .flatten()
+        self.user.external_contact.as_deref()
     }
     async fn price_list(
         &self,
