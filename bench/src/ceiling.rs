@@ -31,6 +31,8 @@ pub struct Ceiling {
     pub bookings: Mutex<HashMap<u64, Value>>,
     pub next_booking: AtomicU64,
     pub pg: Option<PgPool>,
+    /// `availableRooms` as GraphQL answered it at setup (the memory ceiling's answer).
+    pub available: Vec<Value>,
 }
 
 pub fn router(ceiling: Arc<Ceiling>) -> Router {
@@ -42,6 +44,8 @@ pub fn router(ceiling: Arc<Ceiling>) -> Router {
         .route("/pg/users-page", post(pg_page))
         .route("/pg/user", post(pg_user))
         .route("/pg/booking", post(pg_booking))
+        .route("/memory/available-rooms", post(memory_available_rooms))
+        .route("/pg/available-rooms", post(pg_available_rooms))
         .with_state(ceiling)
 }
 
@@ -223,6 +227,72 @@ async fn pg_booking(State(c): State<Arc<Ceiling>>, Json(request): Json<Value>) -
     match inserted {
         Ok(row) => {
             Json(json!({"data": {"createBooking": {"booking": {"id": row.id}}}})).into_response()
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn memory_available_rooms(
+    State(c): State<Arc<Ceiling>>,
+    Json(_request): Json<Value>,
+) -> Response {
+    Json(json!({"data": {"availableRooms": c.available}})).into_response()
+}
+
+#[derive(QueryableByName)]
+struct AvailableRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Integer>)]
+    capacity: Option<i32>,
+}
+
+/// The bookable rooms of a site with enough seats and no confirmed booking overlapping the
+/// interval (the exclusion constraint's GiST index), smallest first: one statement. The rooms'
+/// policy (the same for all of them here) is left to the caller, as the application checks it
+/// in the process.
+pub const AVAILABLE_SQL: &str = "SELECT r.id::text AS id, r.name, r.capacity FROM rooms r \
+    WHERE r.site_id = $1::uuid AND r.bookable AND r.capacity >= $4 \
+    AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.room_id = r.id AND b.status = 'CONFIRMED' \
+        AND tstzrange(b.start_at, b.end_at, '[)') && tstzrange($2, $3, '[)')) \
+    ORDER BY r.capacity, r.name, r.id";
+
+async fn pg_available_rooms(State(c): State<Arc<Ceiling>>, Json(request): Json<Value>) -> Response {
+    let Some(pool) = &c.pg else {
+        return fail("no pool");
+    };
+    let instant = |key: &str| {
+        request[key]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (Some(start), Some(end)) = (instant("start"), instant("end")) else {
+        return (StatusCode::BAD_REQUEST, "start and end").into_response();
+    };
+    let site = request["site"].as_str().unwrap_or_default().to_owned();
+    let min = request["min"].as_i64().unwrap_or(0) as i32;
+    let mut conn = match pool.get().await {
+        Ok(conn) => conn,
+        Err(e) => return fail(e),
+    };
+    let rows = diesel::sql_query(AVAILABLE_SQL)
+        .bind::<Text, _>(site)
+        .bind::<Timestamptz, _>(start)
+        .bind::<Timestamptz, _>(end)
+        .bind::<diesel::sql_types::Integer, _>(min)
+        .load::<AvailableRow>(&mut *conn)
+        .await;
+    drop(conn);
+    match rows {
+        Ok(rows) => {
+            let rooms: Vec<Value> = rows
+                .into_iter()
+                .map(|r| json!({"id": r.id, "name": r.name, "capacity": r.capacity}))
+                .collect();
+            Json(json!({"data": {"availableRooms": rooms}})).into_response()
         }
         Err(e) => fail(e),
     }

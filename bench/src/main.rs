@@ -32,7 +32,7 @@ use crate::report::Row;
 use crate::setup::{Fixture, Server};
 use crate::workloads::{Backend, Options, Slots};
 
-const WORKLOADS: [&str; 7] = [
+const WORKLOADS: [&str; 8] = [
     "graphql-overhead",
     "users-page",
     "user-by-id",
@@ -40,15 +40,17 @@ const WORKLOADS: [&str; 7] = [
     "create-booking",
     "login-under-load",
     "booking-fanout",
+    "available-rooms",
 ];
 /// The workloads run on both backends; the others run on memory only.
-const PER_BACKEND: [&str; 6] = [
+const PER_BACKEND: [&str; 7] = [
     "users-page",
     "user-by-id",
     "me",
     "create-booking",
     "login-under-load",
     "booking-fanout",
+    "available-rooms",
 ];
 
 const USAGE: &str = "usage: cargo run --release -p concierge-bench -- [options]
@@ -56,7 +58,7 @@ const USAGE: &str = "usage: cargo run --release -p concierge-bench -- [options]
   --quick                 about two minutes: shorter measurements, fewer fan-out rounds
   --only WORKLOAD         run only this workload (repeatable, or comma-separated):
                           graphql-overhead users-page user-by-id me create-booking
-                          login-under-load booking-fanout
+                          login-under-load booking-fanout available-rooms
   --backend NAME          memory or postgresql (default: both)
   --clients N             concurrent clients (default 8)
   --duration SECONDS      recorded time of each measurement (default 5, quick 1.5)
@@ -263,6 +265,9 @@ async fn memory_run(args: Arc<Args>, opts: Options, http: Http) -> Result<Vec<Ro
                 run_workload(workload, m, workloads::login_under_load(o, h, f, b, a)).await
             }
             "booking-fanout" => run_workload(workload, m, workloads::booking_fanout(o, f, b)).await,
+            "available-rooms" => {
+                run_workload(workload, m, workloads::available_rooms(o, h, f, b, a)).await
+            }
             _ => Vec::new(),
         };
         let index = WORKLOADS.iter().position(|w| *w == workload).unwrap_or(0);
@@ -318,6 +323,9 @@ async fn postgres_run(
             }
             "booking-fanout" => {
                 run_workload(workload, name, workloads::booking_fanout(o, f, b)).await
+            }
+            "available-rooms" => {
+                run_workload(workload, name, workloads::available_rooms(o, h, f, b, a)).await
             }
             _ => Vec::new(),
         };

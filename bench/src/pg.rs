@@ -180,6 +180,17 @@ fn split_host(url: &str, replacement: &str) -> Option<(String, String)> {
     Some((target, replaced))
 }
 
+/// `url` with `sslmode=disable`, replacing any `sslmode` it had.
+fn without_tls(url: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("sslmode="))
+        .collect();
+    params.push("sslmode=disable");
+    format!("{base}?{}", params.join("&"))
+}
+
 fn redact(url: &str) -> String {
     let Some(start) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
@@ -269,7 +280,8 @@ impl CountingProxy {
             }
         });
         Ok(CountingProxy {
-            url: proxied,
+            // The proxy reads the protocol, so its clients must not encrypt (it is loopback).
+            url: without_tls(&proxied),
             counters,
             task,
         })
@@ -458,6 +470,21 @@ mod tests {
         assert_eq!(
             (counts.statements, counts.round_trips, counts.parses),
             (2, 2, 1)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    #[test]
+    fn the_counting_proxy_url_never_asks_for_tls() {
+        assert_eq!(
+            super::without_tls("postgres://u@127.0.0.1:1/db"),
+            "postgres://u@127.0.0.1:1/db?sslmode=disable"
+        );
+        assert_eq!(
+            super::without_tls("postgres://u@127.0.0.1:1/db?sslmode=require&application_name=x"),
+            "postgres://u@127.0.0.1:1/db?application_name=x&sslmode=disable"
         );
     }
 }

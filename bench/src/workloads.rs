@@ -1366,6 +1366,207 @@ pub async fn booking_fanout(
     Ok(rows)
 }
 
+/// Rooms of the `available-rooms` site.
+pub const SEARCH_ROOMS: usize = 200;
+/// Bookings per room of that site (200 × 100 = 20,000).
+const BOOKINGS_PER_ROOM: usize = 100;
+/// Searches cycled through: one-hour windows, each with half the rooms booked across it.
+const SEARCH_WINDOWS: usize = 5;
+
+const AVAILABLE_QUERY: &str = "query($site: ID!, $start: DateTime!, $end: DateTime!, $min: Int) {
+    availableRooms(siteId: $site, start: $start, end: $end, minCapacity: $min) { id name capacity } }";
+
+/// A site of [`SEARCH_ROOMS`] rooms (2 to 24 seats) with [`BOOKINGS_PER_ROOM`] bookings each:
+/// half an hour every two hours from tomorrow's midnight (UTC), shifted by 0, 30, 60 or 90
+/// minutes by room, so that any searched hour on the hour overlaps the bookings of half the
+/// rooms and touches those of the others back to back. Returns (site id, first instant).
+async fn search_floor(
+    fixture: &Fixture,
+    backend: &Backend,
+) -> Result<(String, DateTime<Utc>), String> {
+    use concierge_domain::ids::{BookingId, OrganizationId, RoomId, SiteId, UserId};
+    use concierge_domain::model::{Booking, BookingSource, BookingStatus};
+    let token = &fixture.company.admin_token;
+    let site = fixture
+        .app
+        .create_site(token, &fixture.company.id, "Search floor")
+        .await;
+    let mut rooms = Vec::with_capacity(SEARCH_ROOMS);
+    for i in 0..SEARCH_ROOMS {
+        let r = fixture
+            .app
+            .gql(
+                Some(token),
+                "mutation($i: CreateRoomInput!) { createRoom(input: $i) { room { id } } }",
+                json!({"i": {"siteId": site, "name": format!("Room {i:03}"), "capacity": 2 + (i % 12) * 2}}),
+            )
+            .await;
+        let id = r.ok()["createRoom"]["room"]["id"]
+            .as_str()
+            .ok_or("room id")?
+            .to_owned();
+        rooms.push(id);
+    }
+    let base = (Utc::now() + chrono::Duration::days(1))
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let slot = |room: usize, k: usize| {
+        let start = base
+            + chrono::Duration::hours(2 * k as i64)
+            + chrono::Duration::minutes(30 * (room % 4) as i64);
+        (start, start + chrono::Duration::minutes(30))
+    };
+    match backend {
+        Backend::Memory(_) => {
+            let parse = |what: &str, s: &str| format!("{what} {s} does not parse");
+            let site_id: SiteId = site.parse().map_err(|_| parse("site", &site))?;
+            let org: OrganizationId = fixture
+                .company
+                .id
+                .parse()
+                .map_err(|_| parse("organization", &fixture.company.id))?;
+            let user: UserId = fixture
+                .company
+                .admin_id
+                .parse()
+                .map_err(|_| parse("user", &fixture.company.admin_id))?;
+            let store = &fixture.app.state.domain.store;
+            let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+            for (i, room) in rooms.iter().enumerate() {
+                let room_id: RoomId = room.parse().map_err(|_| parse("room", room))?;
+                for k in 0..BOOKINGS_PER_ROOM {
+                    let (start, end) = slot(i, k);
+                    let booking = Booking {
+                        id: BookingId::new(),
+                        room_id,
+                        site_id,
+                        organization_id: org,
+                        user_id: user,
+                        created_by: user,
+                        title: Some("Bench".into()),
+                        start,
+                        end,
+                        source: BookingSource::App,
+                        status: BookingStatus::Confirmed,
+                        created_at: Utc::now(),
+                    };
+                    tx.insert_booking(&booking)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            tx.commit().await.map_err(|e| e.to_string())?;
+        }
+        Backend::Postgres { pool, .. } => {
+            use diesel_async::RunQueryDsl as _;
+            let mut conn = pool.get().await.map_err(|e| format!("pool: {e}"))?;
+            // One statement: every room of the site × every k, shifted by the room's rank.
+            let sql = format!(
+                "INSERT INTO bookings (id, room_id, site_id, organization_id, user_id, created_by, \
+                 title, start_at, end_at, source, status, created_at) \
+                 SELECT gen_random_uuid(), r.id, r.site_id, r.organization_id, $2::uuid, $2::uuid, 'Bench', \
+                   s.start_at, s.start_at + interval '30 minutes', 'APP', 'CONFIRMED', now() \
+                 FROM (SELECT id, site_id, organization_id, row_number() OVER (ORDER BY name) - 1 AS rank \
+                       FROM rooms WHERE site_id = $1::uuid) r \
+                 CROSS JOIN generate_series(0, {last}) k \
+                 CROSS JOIN LATERAL (SELECT $3::timestamptz + k * interval '2 hours' \
+                   + (r.rank % 4) * interval '30 minutes' AS start_at) s",
+                last = BOOKINGS_PER_ROOM - 1
+            );
+            let inserted = diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Text, _>(&site)
+                .bind::<diesel::sql_types::Text, _>(&fixture.company.admin_id)
+                .bind::<diesel::sql_types::Timestamptz, _>(base)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| format!("seeding bookings: {e}"))?;
+            if inserted != SEARCH_ROOMS * BOOKINGS_PER_ROOM {
+                return Err(format!("seeded {inserted} bookings"));
+            }
+            conn.batch_execute("ANALYZE rooms; ANALYZE bookings")
+                .await
+                .map_err(|e| format!("analyze: {e}"))?;
+        }
+    }
+    Ok((site, base))
+}
+
+/// `availableRooms` over a site of 200 rooms and 20,000 bookings (4 seats or more, one hour),
+/// as the company's administrator, against one hand-written statement (PostgreSQL) or the
+/// answer from a Vec (memory).
+pub async fn available_rooms(
+    opts: &Options,
+    http: &Http,
+    fixture: &Fixture,
+    backend: &Backend,
+    app: &Server,
+) -> Result<Vec<Row>, String> {
+    let (site, base) = search_floor(fixture, backend).await?;
+    let iso = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // Hours on the hour from base + 100 h: bookings start every 2 h at +0/+30/+60/+90 minutes.
+    let windows: Vec<Value> = (0..SEARCH_WINDOWS)
+        .map(|j| {
+            let start = base + chrono::Duration::hours(100 + 2 * j as i64);
+            json!({"site": site, "start": iso(start), "end": iso(start + chrono::Duration::hours(1)), "min": 4})
+        })
+        .collect();
+    let measured = Target::cycling(
+        app.uri("/graphql"),
+        vec![fixture.company.admin_token.clone()],
+        windows
+            .iter()
+            .map(|v| graphql_body(AVAILABLE_QUERY, v.clone()))
+            .collect(),
+    );
+    let first: Value = serde_json::from_slice(&measured.once(http, 0, 0).await?)
+        .map_err(|e| format!("available rooms: {e}"))?;
+    let found = first["data"]["availableRooms"]
+        .as_array()
+        .cloned()
+        .ok_or_else(|| format!("no rooms in {first}"))?;
+    // Rooms of 4 seats or more: 11 of 12 capacities; of those, half are busy.
+    let expected = (0..SEARCH_ROOMS)
+        .filter(|i| 2 + (i % 12) * 2 >= 4 && i % 4 >= 2)
+        .count();
+    if found.len() != expected {
+        return Err(format!("found {} rooms, not {expected}", found.len()));
+    }
+    let mut state = backend.ceiling_state(fixture);
+    state.available = found.clone();
+    let bare = Server::start(ceiling::router(Arc::new(state))).await?;
+    let ceiling = Target::cycling(
+        bare.uri(&backend.ceiling_path("available-rooms")),
+        vec![],
+        windows.iter().map(|v| Bytes::from(v.to_string())).collect(),
+    );
+    let answer: Value = serde_json::from_slice(&ceiling.once(http, 0, 0).await?)
+        .map_err(|e| format!("ceiling: {e}"))?;
+    if answer["data"]["availableRooms"] != Value::Array(found) {
+        return Err(format!("the ceiling answers otherwise: {answer}"));
+    }
+    let (sample, ceiling_sample) = measure_pair(http, &measured, &ceiling, opts.load()).await;
+    let cost = cost_note(opts, http, backend, &measured).await;
+    let ceiling_name = match backend {
+        Backend::Memory(_) => "bare route, rows from a Vec",
+        Backend::Postgres { .. } => {
+            "bare route, one hand-written SQL query (NOT EXISTS over the exclusion index)"
+        }
+    };
+    Ok(vec![Row::versus(
+        "available-rooms (200 rooms, 20,000 bookings)",
+        backend.name(),
+        &sample,
+        "req/s",
+        &ceiling_sample,
+        ceiling_name,
+        vec![
+            cost,
+            format!("{} clients; {expected} of 200 rooms found", opts.clients),
+        ],
+    )])
+}
+
 #[cfg(test)]
 mod tests {
     use super::FanoutEvent;

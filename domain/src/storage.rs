@@ -238,8 +238,10 @@ pub trait Writes: Reads {
     /// The session whose current or previous refresh-token hash is `hash`, locked.
     async fn lock_session_by_token_hash(&mut self, hash: &str) -> LockedResult<Session>;
     async fn lock_device(&mut self, id: DeviceId) -> LockedResult<Device>;
-    async fn lock_invitations(&mut self, ids: &[InvitationId])
-    -> StorageResult<Vec<Locked<Invitation>>>;
+    async fn lock_invitations(
+        &mut self,
+        ids: &[InvitationId],
+    ) -> StorageResult<Vec<Locked<Invitation>>>;
     async fn lock_invitation_by_token_hash(&mut self, hash: &str) -> LockedResult<Invitation>;
     async fn lock_password_reset_by_token_hash(
         &mut self,

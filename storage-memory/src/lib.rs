@@ -300,10 +300,7 @@ fn locked<T: Clone>(row: Option<&T>) -> Option<Locked<T>> {
 }
 
 /// The rows of `ids` found in `map`, in id order (the order PostgreSQL locks them in).
-fn locked_in_order<K: Ord + Copy, T: Clone>(
-    map: &imbl::OrdMap<K, T>,
-    ids: &[K],
-) -> Vec<Locked<T>> {
+fn locked_in_order<K: Ord + Copy, T: Clone>(map: &imbl::OrdMap<K, T>, ids: &[K]) -> Vec<Locked<T>> {
     let ids: std::collections::BTreeSet<K> = ids.iter().copied().collect();
     ids.iter()
         .filter_map(|id| map.get(id).cloned().map(Locked::by_locking_read))
@@ -341,7 +338,12 @@ impl Writes for MemoryTransaction<'_> {
     }
     async fn lock_session_by_token_hash(&mut self, hash: &str) -> LockedResult<Session> {
         let state = self.write();
-        Ok(locked(state.session_tokens.get(hash).and_then(|id| state.sessions.get(id))))
+        Ok(locked(
+            state
+                .session_tokens
+                .get(hash)
+                .and_then(|id| state.sessions.get(id)),
+        ))
     }
     async fn lock_device(&mut self, id: DeviceId) -> LockedResult<Device> {
         Ok(locked(self.write().devices.get(&id)))
@@ -378,8 +380,15 @@ impl Writes for MemoryTransaction<'_> {
             .insert(organization.id, organization.clone());
         Ok(())
     }
-    async fn update_organization(&mut self, organization: &Locked<Organization>) -> StorageResult<()> {
-        state::replace(&mut self.write().organizations, organization.id, &**organization)
+    async fn update_organization(
+        &mut self,
+        organization: &Locked<Organization>,
+    ) -> StorageResult<()> {
+        state::replace(
+            &mut self.write().organizations,
+            organization.id,
+            &**organization,
+        )
     }
     async fn insert_profile(&mut self, profile: &Profile) -> StorageResult<()> {
         self.write().profiles.insert(profile.id, profile.clone());
@@ -498,7 +507,10 @@ impl Writes for MemoryTransaction<'_> {
     async fn insert_password_reset(&mut self, reset: &PasswordResetToken) -> StorageResult<()> {
         self.write().put_password_reset(reset, false)
     }
-    async fn update_password_reset(&mut self, reset: &Locked<PasswordResetToken>) -> StorageResult<()> {
+    async fn update_password_reset(
+        &mut self,
+        reset: &Locked<PasswordResetToken>,
+    ) -> StorageResult<()> {
         self.write().put_password_reset(reset, true)
     }
     async fn insert_email(&mut self, email: &OutboundEmail) -> StorageResult<()> {

@@ -298,7 +298,10 @@ impl State {
 
     /// The sites of `site_ids` that exist (by id), each with its rooms (by id).
     pub fn sites_with_rooms(&self, site_ids: &[SiteId]) -> Vec<(Site, Vec<Room>)> {
-        by_ids(&self.sites, site_ids)
+        let mut sites = by_ids(&self.sites, site_ids);
+        sites.sort_by_key(|s| s.id);
+        sites.dedup_by_key(|s| s.id);
+        sites
             .into_iter()
             .map(|site| {
                 let mut rooms: Vec<Room> = self

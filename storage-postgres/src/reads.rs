@@ -223,8 +223,11 @@ macro_rules! impl_reads {
                 organization: OrganizationId,
             ) -> StorageResult<bool> {
                 self.observe(
-                    crate::queries::second_factors::required(&mut *self.conn().await?, organization)
-                        .await,
+                    crate::queries::second_factors::required(
+                        &mut *self.conn().await?,
+                        organization,
+                    )
+                    .await,
                 )
             }
         }

@@ -153,7 +153,8 @@ impl Writes for PgTransaction {
     }
     async fn lock_user(&mut self, id: UserId) -> LockedResult<User> {
         let result = users::lock(self.conn_mut()?, &[id]).await;
-        self.observe(result).map(|found| locked(found.into_iter().next()))
+        self.observe(result)
+            .map(|found| locked(found.into_iter().next()))
     }
     async fn lock_users(&mut self, ids: &[UserId]) -> StorageResult<Vec<Locked<User>>> {
         let result = users::lock(self.conn_mut()?, ids).await;
@@ -198,7 +199,10 @@ impl Writes for PgTransaction {
         let result = organizations::insert(self.conn_mut()?, organization).await;
         self.observe(result)
     }
-    async fn update_organization(&mut self, organization: &Locked<Organization>) -> StorageResult<()> {
+    async fn update_organization(
+        &mut self,
+        organization: &Locked<Organization>,
+    ) -> StorageResult<()> {
         let result = organizations::update(self.conn_mut()?, organization).await;
         self.observe(result)
     }
@@ -369,7 +373,10 @@ impl Writes for PgTransaction {
         let result = in_savepoint!(self.conn_mut()?, password_resets::insert, reset);
         self.observe(result)
     }
-    async fn update_password_reset(&mut self, reset: &Locked<PasswordResetToken>) -> StorageResult<()> {
+    async fn update_password_reset(
+        &mut self,
+        reset: &Locked<PasswordResetToken>,
+    ) -> StorageResult<()> {
         let result = in_savepoint!(self.conn_mut()?, password_resets::update, &**reset);
         self.observe(result)
     }

@@ -24,6 +24,8 @@ mod postgres_only;
 mod profiles;
 #[path = "conformance/rehash.rs"]
 mod rehash;
+#[path = "conformance/second_factors.rs"]
+mod second_factors;
 #[path = "conformance/sessions.rs"]
 mod sessions;
 #[path = "conformance/transactions.rs"]
@@ -128,6 +130,7 @@ conformance!(
     places::sites_pagination,
     places::site_groups_round_trip,
     places::rooms_round_trip,
+    places::sites_with_their_rooms,
     places::price_lists_round_trip,
     users::users_round_trip,
     users::user_by_login,
@@ -135,6 +138,9 @@ conformance!(
     users::unique_user_keys,
     users::concurrent_username_commits_once,
     users::users_pagination_and_filters,
+    second_factors::second_factors_round_trip,
+    second_factors::second_factors_roll_back,
+    second_factors::second_factor_policy_round_trip,
     sessions::sessions_round_trip_and_rotation,
     sessions::unique_session_token,
     audit::audit_events_newest_first,

@@ -345,12 +345,11 @@ impl Domain {
             refresh_token.map(str::trim).filter(|t| !t.is_empty()),
             actor.and_then(|a| a.session_id),
         ) {
-            (Some(token), _) => lock_by_hash::<Session>(
-                &mut *tx,
-                self.secrets.token_hashes(REFRESH_PURPOSE, token),
-            )
-            .await?
-            .map(|(session, _)| session),
+            (Some(token), _) => {
+                lock_by_hash::<Session>(&mut *tx, self.secrets.token_hashes(REFRESH_PURPOSE, token))
+                    .await?
+                    .map(|(session, _)| session)
+            }
             (None, Some(id)) => tx.lock_session(id).await?,
             (None, None) => {
                 return Err(DomainError::Unauthenticated(
@@ -443,7 +442,13 @@ impl Domain {
             .profile(user.profile_id)
             .await?
             .ok_or_else(|| DomainError::internal(format!("user {user_id} has no profile")))?;
-        let mut actor = Actor::new(user, organization, profile.permissions, Some(session_id), ip);
+        let mut actor = Actor::new(
+            user,
+            organization,
+            profile.permissions,
+            Some(session_id),
+            ip,
+        );
         actor.must_enroll_second_factor = self
             .must_enroll_second_factor(&*self.store, &actor.user, &actor.permissions)
             .await?;
@@ -503,12 +508,14 @@ impl Domain {
         let verified = user.password_hash;
         self.retrying("currentPassword", || async {
             let mut tx = self.store.begin().await?;
-            let mut next = tx.lock_user(actor.user.id).await?.ok_or_else(unauthenticated)?;
+            let mut next = tx
+                .lock_user(actor.user.id)
+                .await?
+                .ok_or_else(unauthenticated)?;
             // Decided on the row as now committed: a deactivation, reset or other password
             // change that committed first ended this session, and the password verified above
             // may no longer be the current one.
-            if next.status != UserStatus::Active || next.session_epoch != actor.user.session_epoch
-            {
+            if next.status != UserStatus::Active || next.session_epoch != actor.user.session_epoch {
                 return Err(unauthenticated());
             }
             if next.password_hash != verified {

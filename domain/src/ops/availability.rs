@@ -4,11 +4,12 @@
 //! person booking for themselves), `bookings` ≥ SELF, the room's policy in its site's time zone
 //! ([`check_policy`]) and no confirmed booking overlapping (back-to-back is free).
 //!
-//! Cost: whatever the number of rooms, one read for the candidate rooms of the sites and one
-//! for the busy ones among them ([`Reads::busy_rooms`](crate::storage::Reads::busy_rooms)),
-//! besides the scope (the site, or the group and its sites).
+//! Cost: whatever the number of rooms, one read for the sites with their rooms
+//! ([`Reads::sites_with_rooms`](crate::storage::Reads::sites_with_rooms)) and one for the busy
+//! ones among the candidates ([`Reads::busy_rooms`](crate::storage::Reads::busy_rooms)); a site
+//! group adds the read of the group.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
@@ -128,8 +129,14 @@ impl Domain {
             ));
         }
         let wanted = parse(search)?;
-        let sites = match wanted.scope {
-            Scope::Site(id) => vec![self.site(actor, id).await?],
+        let found = match wanted.scope {
+            Scope::Site(id) => {
+                let found = self.store.sites_with_rooms(&[id]).await?;
+                if found.is_empty() {
+                    return Err(DomainError::NotFound("site"));
+                }
+                found
+            }
             Scope::Group(id) => {
                 let group = self
                     .store
@@ -144,40 +151,42 @@ impl Domain {
                 if !visible {
                     return Err(DomainError::NotFound("site group"));
                 }
-                // Only the group's sites the actor may use (visible_sites applies site access).
-                self.load_sites(actor, &group.site_ids).await?
+                self.store.sites_with_rooms(&group.site_ids).await?
             }
         };
+        // The sites the actor may use, as for reading them (NOT_FOUND for a single site that
+        // is not one of them).
+        let (sites, mut rooms): (Vec<Site>, Vec<Vec<Room>>) = found.into_iter().unzip();
+        let usable: BTreeSet<SiteId> = self
+            .visible_sites(actor, sites.clone())
+            .await?
+            .iter()
+            .map(|site| site.id)
+            .collect();
+        if usable.is_empty() && matches!(wanted.scope, Scope::Site(_)) {
+            return Err(DomainError::NotFound("site"));
+        }
         actor.require(
             "bookings",
             actor.permissions.bookings,
             BookingsPermission::SelfOnly,
         )?;
-        // A person books for themselves only in their own organization's rooms (see `book`),
-        // and only in sites they may use, which `site`/`load_sites` kept.
-        let zones: HashMap<SiteId, _> = sites
-            .iter()
-            .filter(|site| site.organization_id == actor.user.organization_id)
-            .filter(|site| actor.require_write_in_seen(site.organization_id).is_ok())
-            .map(|site| (site.id, site.time_zone))
-            .collect();
-        if zones.is_empty() {
-            return Ok(vec![]);
-        }
-        let site_ids: Vec<SiteId> = zones.keys().copied().collect();
+        // A person books for themselves only in their own organization's rooms (see `book`).
         let now = self.now();
-        let mut candidates: Vec<Room> = self
-            .store
-            .rooms_of_sites(&site_ids)
-            .await?
-            .into_iter()
-            .filter(|room| actor.allows_room(room) && wanted.fits(room))
-            .filter(|room| {
-                zones.get(&room.site_id).is_some_and(|zone| {
-                    check_policy(room, *zone, wanted.start, wanted.end, now).is_ok()
-                })
-            })
-            .collect();
+        let mut candidates: Vec<Room> = Vec::new();
+        for (site, rooms) in sites.iter().zip(rooms.iter_mut()) {
+            if !usable.contains(&site.id)
+                || site.organization_id != actor.user.organization_id
+                || actor.require_write_in_seen(site.organization_id).is_err()
+            {
+                continue;
+            }
+            candidates.extend(std::mem::take(rooms).into_iter().filter(|room| {
+                actor.allows_room(room)
+                    && wanted.fits(room)
+                    && check_policy(room, site.time_zone, wanted.start, wanted.end, now).is_ok()
+            }));
+        }
         if candidates.is_empty() {
             return Ok(vec![]);
         }

@@ -70,7 +70,19 @@ fn conflict() -> DomainError {
 
 impl Domain {
     /// Whether `holder` may use `site`: everywhere with `sites: EDIT`, else where granted.
-    async fn holder_may_use(&self, holder: &User, site: SiteId) -> DomainResult<bool> {
+    async fn holder_may_use(
+        &self,
+        actor: &Actor,
+        holder: &User,
+        site: SiteId,
+    ) -> DomainResult<bool> {
+        // Booking for oneself: the actor's own rights and grants, already read for this request.
+        if actor.device.is_none() && holder.id == actor.user.id {
+            return Ok(actor
+                .site_access(&*self.store, holder.organization_id)
+                .await?
+                .allows(site));
+        }
         let profile = self.store.profile(holder.profile_id).await?;
         if profile.is_some_and(|p| p.permissions.sites >= AccessLevel::Edit) {
             return Ok(true);
@@ -144,7 +156,7 @@ impl Domain {
                 "a tablet books with a person's code (createBookingWithCode)",
             ));
         }
-        let room = self.room(actor, input.room_id).await?;
+        let (room, site) = self.room_and_site(actor, input.room_id).await?;
         let holder_id = input.user_id.unwrap_or(actor.user.id);
         let for_someone_else = holder_id != actor.user.id;
         let needed = if for_someone_else {
@@ -161,6 +173,7 @@ impl Domain {
         self.book(
             actor,
             room,
+            site,
             holder,
             input.start,
             input.end,
@@ -180,6 +193,7 @@ impl Domain {
         &self,
         actor: &Actor,
         room: Room,
+        site: Site,
         holder: User,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
@@ -193,13 +207,12 @@ impl Domain {
                 "this person cannot hold a booking in this room",
             ));
         }
-        if !self.holder_may_use(&holder, room.site_id).await? {
+        if !self.holder_may_use(actor, &holder, room.site_id).await? {
             return Err(DomainError::ForbiddenOn {
                 field: "userId".into(),
                 message: "this person has no access to the room's site".into(),
             });
         }
-        let site = self.organization_site(room.site_id).await?;
         check_policy(&room, site.time_zone, start, end, self.now())?;
         let booking = Booking {
             id: BookingId::new(),
@@ -261,7 +274,7 @@ impl Domain {
                 "booking with a code is for room tablets (use a device token)",
             ));
         };
-        let room = self.room(actor, room_id).await?;
+        let (room, site) = self.room_and_site(actor, room_id).await?;
         let rules = self.config.throttle;
         let mut limits = vec![
             Limit::code_guesses(&device.id.to_string(), &rules),
@@ -295,6 +308,7 @@ impl Domain {
         self.book(
             actor,
             room,
+            site,
             holder,
             start,
             end,
@@ -390,8 +404,7 @@ impl Domain {
         changes: &BookingChanges,
     ) -> DomainResult<Booking> {
         let seen = self.booking(actor, id).await?;
-        let room = self.room(actor, seen.room_id).await?;
-        let site = self.organization_site(room.site_id).await?;
+        let (room, site) = self.room_and_site(actor, seen.room_id).await?;
         let mut tx = self.store.begin().await?;
         let mut booking = self.lock_manageable_booking(&mut *tx, actor, id).await?;
         if booking.status != BookingStatus::Confirmed {
@@ -410,7 +423,13 @@ impl Domain {
             return Ok(current);
         }
         if (booking.start, booking.end) != (current.start, current.end) {
-            check_policy(&room, site.time_zone, booking.start, booking.end, self.now())?;
+            check_policy(
+                &room,
+                site.time_zone,
+                booking.start,
+                booking.end,
+                self.now(),
+            )?;
         }
         self.write_locked_booking(&mut *tx, actor, &booking, BookingEventKind::Updated)
             .await?;

@@ -235,11 +235,7 @@ impl Domain {
             .await
     }
 
-    async fn approve_collaborator_once(
-        &self,
-        actor: &Actor,
-        id: UserId,
-    ) -> DomainResult<Invited> {
+    async fn approve_collaborator_once(&self, actor: &Actor, id: UserId) -> DomainResult<Invited> {
         let mut tx = self.store.begin().await?;
         let (mut user, org) = self
             .lock_invitee(&mut *tx, actor, id, &[UserStatus::PendingApproval])

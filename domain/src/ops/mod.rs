@@ -2,8 +2,8 @@
 //! permissions itself, and writes through one storage transaction.
 
 mod audit;
-mod availability;
 mod auth;
+mod availability;
 mod bookings;
 mod bootstrap;
 mod credentials;
@@ -24,8 +24,8 @@ mod users;
 use std::sync::Arc;
 
 pub use audit::*;
-pub use availability::*;
 pub use auth::*;
+pub use availability::*;
 pub use bookings::*;
 pub use bootstrap::*;
 pub use credentials::*;

@@ -8,8 +8,8 @@ use crate::ids::{OrganizationId, ProfileId};
 use crate::model::*;
 use crate::ops::Domain;
 use crate::ops::users::check_assignable;
-use crate::storage::{Locked, Transaction};
 use crate::permissions::{AccessLevel, Permissions, UsersPermission};
+use crate::storage::{Locked, Transaction};
 use crate::values::Name;
 
 #[derive(Debug, Clone)]

@@ -64,16 +64,26 @@ fn apply_policy(
 
 impl Domain {
     pub async fn room(&self, actor: &Actor, id: RoomId) -> DomainResult<Room> {
+        self.room_and_site(actor, id).await.map(|(room, _)| room)
+    }
+
+    /// A room the actor may see, with its site (read once for both).
+    pub(crate) async fn room_and_site(
+        &self,
+        actor: &Actor,
+        id: RoomId,
+    ) -> DomainResult<(Room, Site)> {
         let room = self
             .store
             .room(id)
             .await?
             .filter(|room| actor.allows_room(room))
             .ok_or(DomainError::NotFound("room"))?;
-        self.site(actor, room.site_id)
+        let site = self
+            .site(actor, room.site_id)
             .await
             .map_err(|_| DomainError::NotFound("room"))?;
-        Ok(room)
+        Ok((room, site))
     }
 
     pub async fn load_rooms(&self, actor: &Actor, ids: &[RoomId]) -> DomainResult<Vec<Room>> {

@@ -83,7 +83,7 @@ impl std::fmt::Debug for SecondFactorChallenge {
 /// factor.
 #[derive(Debug, Clone)]
 pub enum SignIn {
-    Session(AuthSession),
+    Session(Box<AuthSession>),
     Challenge(SecondFactorChallenge),
 }
 
@@ -182,7 +182,7 @@ impl Domain {
             return Ok(false);
         }
         let factor = reads.second_factor(user.id).await?;
-        Ok(!factor.is_some_and(|f| f.confirmed_at.is_some()))
+        Ok(factor.is_none_or(|f| f.confirmed_at.is_none()))
     }
 
     /// [`Domain::must_enroll_second_factor`] for a person as committed (the sign-in payload's
@@ -223,10 +223,10 @@ impl Domain {
                     tx.insert_audit_event(&event).await?;
                     SignIn::Challenge(SecondFactorChallenge { token, expires_at })
                 }
-                _ => SignIn::Session(
+                _ => SignIn::Session(Box::new(
                     self.start_session(&mut *tx, user, "login.succeeded", ip)
                         .await?,
-                ),
+                )),
             };
             tx.commit().await?;
             Ok(answer)
@@ -249,11 +249,11 @@ impl Domain {
             .user(user_id)
             .await?
             .ok_or_else(invalid_challenge)?;
-        let claimed = self
-            .claim_code_attempt(&user, ip, "mfa.failed")
-            .await?;
+        let claimed = self.claim_code_attempt(&user, ip, "mfa.failed").await?;
         let outcome = self
-            .retrying("code", || self.verify_second_factor_once(&user, challenge, code, ip))
+            .retrying("code", || {
+                self.verify_second_factor_once(&user, challenge, code, ip)
+            })
             .await;
         self.settle_code_attempt(&user, ip, claimed, outcome).await
     }
@@ -371,7 +371,9 @@ impl Domain {
         }
     }
 
-    /// Gives a successful guess back; audits a failed one (and a lock-out).
+    /// Counts a wrong code (audited, and a lock-out too); gives back every other attempt: a
+    /// right code, and one that checked no code at all (a spent, expired or unknown challenge,
+    /// which cannot be guessed; nothing pending): the budget guards the codes.
     async fn settle_code_attempt<T>(
         &self,
         user: &User,
@@ -380,15 +382,13 @@ impl Domain {
         outcome: DomainResult<T>,
     ) -> DomainResult<T> {
         match &outcome {
-            Ok(_) => release(&*self.attempts, &claimed).await?,
-            Err(DomainError::Validation { .. } | DomainError::Unauthenticated(_)) => {
+            Err(DomainError::Validation { .. }) => {
                 self.record_failure("mfa.failed", Some(user), ip).await?;
                 if locking {
                     self.record_failure("login.locked", Some(user), ip).await?;
                 }
             }
-            // Not a guess (nothing pending, storage trouble): not counted.
-            Err(_) => release(&*self.attempts, &claimed).await?,
+            _ => release(&*self.attempts, &claimed).await?,
         }
         outcome
     }
@@ -462,8 +462,10 @@ impl Domain {
         let hashes: Vec<Secret> = codes
             .iter()
             .map(|c| {
-                self.secrets
-                    .token_hash(RECOVERY_PURPOSE, &format!("{}:{}", user.id, normalize_code(c)))
+                self.secrets.token_hash(
+                    RECOVERY_PURPOSE,
+                    &format!("{}:{}", user.id, normalize_code(c)),
+                )
             })
             .collect();
         let claimed = self.claim_code_attempt(&user, ip, "mfa.failed").await?;
@@ -501,7 +503,8 @@ impl Domain {
                 Ok(())
             })
             .await;
-        self.settle_code_attempt(&user, ip, claimed, outcome).await?;
+        self.settle_code_attempt(&user, ip, claimed, outcome)
+            .await?;
         Ok(codes)
     }
 
@@ -598,7 +601,8 @@ impl Domain {
             tx.lock_organization(organization)
                 .await?
                 .ok_or(DomainError::NotFound("organization"))?;
-            tx.set_second_factor_required(organization, required).await?;
+            tx.set_second_factor_required(organization, required)
+                .await?;
             let event = self.audit(
                 Some(actor),
                 Some(organization),

@@ -248,7 +248,12 @@ impl Domain {
         };
         Ok(users
             .iter()
-            .map(|user| (user.id, effective_sites(user, &groups).into_iter().collect()))
+            .map(|user| {
+                (
+                    user.id,
+                    effective_sites(user, &groups).into_iter().collect(),
+                )
+            })
             .collect())
     }
 

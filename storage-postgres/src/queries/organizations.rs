@@ -115,7 +115,10 @@ pub(crate) async fn update(conn: &mut Conn, organization: &Organization) -> Stor
 }
 
 /// The row of `id`, locked until the transaction ends (`SELECT … FOR UPDATE`).
-pub(crate) async fn lock(conn: &mut Conn, id: OrganizationId) -> StorageResult<Option<Organization>> {
+pub(crate) async fn lock(
+    conn: &mut Conn,
+    id: OrganizationId,
+) -> StorageResult<Option<Organization>> {
     let row = organizations::table
         .find(id.0)
         .select(OrganizationRow::as_select())

@@ -53,7 +53,11 @@ impl From<SecondFactorRow> for SecondFactor {
             sealed_secret: row.sealed_secret,
             confirmed_at: row.confirmed_at,
             last_used_step: row.last_used_step,
-            recovery_code_hashes: row.recovery_code_hashes.into_iter().map(Secret::new).collect(),
+            recovery_code_hashes: row
+                .recovery_code_hashes
+                .into_iter()
+                .map(Secret::new)
+                .collect(),
             challenge_hash: row.challenge_hash.map(Secret::new),
             challenge_expires_at: row.challenge_expires_at,
             created_at: row.created_at,

@@ -672,7 +672,10 @@ pub async fn busy_rooms_among_given_rooms(store: &dyn Storage) {
     assert_eq!(busy(all.to_vec(), 120, 180).await, vec![]);
     assert_eq!(busy(vec![c.touch.id], -60, 0).await, vec![]);
     // Loft's marathon ends at 30: busy at 29, free from 30.
-    assert_eq!(busy(all.to_vec(), 29, 30).await, sorted_ids(vec![c.touch.id, c.loft.id]));
+    assert_eq!(
+        busy(all.to_vec(), 29, 30).await,
+        sorted_ids(vec![c.touch.id, c.loft.id])
+    );
     assert_eq!(busy(vec![c.loft.id, c.focus.id], 30, 600).await, vec![]);
     // Only the rooms asked about.
     assert_eq!(busy(vec![c.focus.id], 0, 600).await, vec![]);
@@ -802,7 +805,9 @@ pub async fn events_are_delivered_after_commit(store: &dyn Storage) {
         booking: cancelled(&b),
     };
     let mut tx = begin(store).await;
-    tx.write_back_booking(&update.booking).await.expect("cancel");
+    tx.write_back_booking(&update.booking)
+        .await
+        .expect("cancel");
     tx.publish_booking_event(&update).await.expect("publish");
     commit(tx).await;
     assert_eq!(next_event(&mut rx).await, update);

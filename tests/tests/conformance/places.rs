@@ -297,11 +297,77 @@ pub async fn price_lists_round_trip(store: &dyn Storage) {
     now_default.is_default = true;
     now_default.name = name("Premium+");
     let mut tx = begin(store).await;
-    tx.write_back_price_list(&now_default).await.expect("update");
-    tx.write_back_price_list(&was_default).await.expect("update");
+    tx.write_back_price_list(&now_default)
+        .await
+        .expect("update");
+    tx.write_back_price_list(&was_default)
+        .await
+        .expect("update");
     commit(tx).await;
     assert_eq!(
         store.price_lists_of(&[partner.id()]).await.expect("of"),
         vec![was_default, now_default]
+    );
+}
+
+/// `sites_with_rooms`: the sites asked for that exist (by id), each with every one of its rooms
+/// (by id), a site without rooms included, unknown ids and other sites left out.
+pub async fn sites_with_their_rooms(store: &dyn Storage) {
+    let (_, _, company) = seed_tree(store).await;
+    let paris = site(&company, "Paris");
+    let lyon = site(&company, "Lyon");
+    let empty = site(&company, "Empty");
+    let other = site(&company, "Other");
+    let mut tiny = room(&paris, "Tiny");
+    tiny.capacity = None;
+    tiny.equipment = vec![];
+    tiny.bookable = false;
+    let rooms = [
+        room(&paris, "Touch"),
+        room(&lyon, "Rhône"),
+        tiny,
+        room(&paris, "Focus"),
+        room(&other, "Elsewhere"),
+    ];
+    let mut tx = begin(store).await;
+    for s in [&paris, &lyon, &empty, &other] {
+        tx.insert_site(s).await.expect("insert site");
+    }
+    for r in &rooms {
+        tx.insert_room(r).await.expect("insert room");
+    }
+    commit(tx).await;
+
+    let of = |s: &Site| {
+        sorted(
+            rooms
+                .iter()
+                .filter(|r| r.site_id == s.id)
+                .cloned()
+                .collect(),
+            |r| r.id,
+        )
+    };
+    let found = store
+        .sites_with_rooms(&[lyon.id, SiteId::new(), empty.id, paris.id])
+        .await
+        .expect("read");
+    let expected = sorted(
+        vec![
+            (paris.clone(), of(&paris)),
+            (lyon.clone(), of(&lyon)),
+            (empty.clone(), vec![]),
+        ],
+        |(s, _)| s.id,
+    );
+    assert_eq!(found, expected);
+    assert_eq!(of(&paris).len(), 3);
+    assert!(store.sites_with_rooms(&[]).await.expect("none").is_empty());
+    assert!(
+        store
+            .sites_with_rooms(&[SiteId::new()])
+            .await
+            .expect("unknown")
+            .is_empty()
     );
 }

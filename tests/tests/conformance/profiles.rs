@@ -70,7 +70,11 @@ pub async fn delete_profile(store: &dyn Storage) {
     commit(tx).await;
 
     let mut tx = begin(store).await;
-    let locked = tx.lock_profile(doomed.id).await.expect("lock").expect("the profile");
+    let locked = tx
+        .lock_profile(doomed.id)
+        .await
+        .expect("lock")
+        .expect("the profile");
     tx.delete_profile(locked).await.expect("delete");
     assert_eq!(tx.profile(doomed.id).await.expect("read in tx"), None);
     commit(tx).await;

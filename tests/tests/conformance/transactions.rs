@@ -334,7 +334,9 @@ pub async fn a_token_locked_by_hash_is_seen_rotated(store: &dyn Storage) {
                 .expect("the session, by its previous token");
             (
                 row.refresh_token_hash.expose().to_owned(),
-                row.previous_token_hash.as_ref().map(|h| h.expose().to_owned()),
+                row.previous_token_hash
+                    .as_ref()
+                    .map(|h| h.expose().to_owned()),
             )
         },
     )

@@ -344,7 +344,10 @@ pub async fn unique_user_keys(store: &dyn Storage) {
         ),
     ] {
         let mut tx = begin(store).await;
-        assert_eq!(tx.write_back_user(&clash).await, Err(StorageError::Unique(key)));
+        assert_eq!(
+            tx.write_back_user(&clash).await,
+            Err(StorageError::Unique(key))
+        );
     }
 
     // Nothing of the refused writes was kept.

@@ -130,7 +130,11 @@ async fn enrolment_then_sign_in_needs_a_code_of_the_window_once() {
         .await
         .assert_error("CONFLICT", Some("code"));
     let started = app
-        .gql(Some(token), "mutation { startTotpEnrollment { secret } }", json!({}))
+        .gql(
+            Some(token),
+            "mutation { startTotpEnrollment { secret } }",
+            json!({}),
+        )
         .await;
     let secret = text(&started.ok()["startTotpEnrollment"]["secret"]);
     let wrong = code(&secret, &clock, 3);
@@ -146,9 +150,13 @@ async fn enrolment_then_sign_in_needs_a_code_of_the_window_once() {
     let enrolled = app.audit_events(token, "mfa.enrolled").await;
     assert_eq!(enrolled.len(), 1);
     assert_eq!(text(&enrolled[0]["targetId"]), company.admin_id);
-    app.gql(Some(token), "mutation { startTotpEnrollment { secret } }", json!({}))
-        .await
-        .assert_error("CONFLICT", Some("secondFactor"));
+    app.gql(
+        Some(token),
+        "mutation { startTotpEnrollment { secret } }",
+        json!({}),
+    )
+    .await
+    .assert_error("CONFLICT", Some("secondFactor"));
     let status = app
         .gql(
             Some(token),
@@ -239,7 +247,10 @@ async fn recovery_codes_sign_in_once_each() {
             json!({}),
         )
         .await;
-    assert_eq!(status.ok()["secondFactorStatus"]["recoveryCodesLeft"], json!(8));
+    assert_eq!(
+        status.ok()["secondFactorStatus"]["recoveryCodesLeft"],
+        json!(8)
+    );
 
     // A challenge is answered within five minutes; later it has expired, and the recovery
     // code tried on it is not spent.
@@ -253,6 +264,32 @@ async fn recovery_codes_sign_in_once_each() {
         .assert_error("UNAUTHENTICATED", None);
     let ch = challenge(&app, &company.admin_email).await;
     verify(&app, &ch, &codes[3]).await.ok();
+}
+
+#[tokio::test]
+async fn of_concurrent_answers_to_one_challenge_exactly_one_signs_in() {
+    let (app, clock) = app_with_clock().await;
+    let (_, company) = app.company("Race Co").await;
+    let (_, codes) = enrol(&app, &clock, &company.admin_token).await;
+    let ch = challenge(&app, &company.admin_email).await;
+    let answers = futures::future::join_all(codes.iter().map(|c| verify(&app, &ch, c))).await;
+    let signed_in = answers.iter().filter(|r| r.errors.is_empty()).count();
+    assert_eq!(signed_in, 1, "{answers:#?}");
+    for refused in answers.iter().filter(|r| !r.errors.is_empty()) {
+        refused.assert_error("UNAUTHENTICATED", None);
+    }
+    // Only the code that signed in was spent.
+    let status = app
+        .gql(
+            Some(&company.admin_token),
+            "{ secondFactorStatus { recoveryCodesLeft } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        status.ok()["secondFactorStatus"]["recoveryCodesLeft"],
+        json!(9)
+    );
 }
 
 #[tokio::test]
@@ -279,7 +316,11 @@ async fn wrong_codes_are_throttled_like_passwords() {
         )
         .await;
     r.assert_error("RATE_LIMITED", None);
-    assert!(!app.audit_events(&company.admin_token, "mfa.failed").await.is_empty());
+    assert!(
+        !app.audit_events(&company.admin_token, "mfa.failed")
+            .await
+            .is_empty()
+    );
     // After the window, the right code of a new challenge signs in.
     clock.advance(Duration::minutes(16));
     let ch = challenge(&app, &company.admin_email).await;
@@ -292,10 +333,19 @@ async fn an_administrator_resets_a_lost_factor_audited_and_emailed() {
     let (_, company) = app.company("Reset Co").await;
     let admin = &company.admin_token;
     let (member_id, member_token) = app
-        .member(admin, &company.id, json!({"users": "READ"}), json!({"language": "FR"}))
+        .member(
+            admin,
+            &company.id,
+            json!({"users": "READ"}),
+            json!({"language": "FR"}),
+        )
         .await;
     let member = app
-        .gql(Some(admin), "query($id: ID!) { user(id: $id) { email } }", json!({"id": member_id}))
+        .gql(
+            Some(admin),
+            "query($id: ID!) { user(id: $id) { email } }",
+            json!({"id": member_id}),
+        )
         .await;
     let member_email = text(&member.ok()["user"]["email"]);
 
@@ -315,7 +365,9 @@ async fn an_administrator_resets_a_lost_factor_audited_and_emailed() {
         .assert_error("FORBIDDEN", None);
 
     challenge(&app, &member_email).await;
-    app.gql(Some(admin), reset, json!({"u": member_id})).await.ok();
+    app.gql(Some(admin), reset, json!({"u": member_id}))
+        .await
+        .ok();
     let events = app.audit_events(admin, "mfa.reset").await;
     assert_eq!(events.len(), 1);
     assert_eq!(text(&events[0]["targetId"]), member_id);
@@ -344,7 +396,9 @@ async fn an_organization_requires_a_factor_of_those_who_manage_people() {
     app.gql(Some(&reader), set, json!({"o": company.id, "r": true}))
         .await
         .assert_error("FORBIDDEN", None);
-    let r = app.gql(Some(admin), set, json!({"o": company.id, "r": true})).await;
+    let r = app
+        .gql(Some(admin), set, json!({"o": company.id, "r": true}))
+        .await;
     assert_eq!(r.ok()["setSecondFactorRequired"]["required"], json!(true));
     let asked = app
         .gql(
@@ -370,7 +424,9 @@ async fn an_organization_requires_a_factor_of_those_who_manage_people() {
     let payload = &r.ok()["login"];
     assert_eq!(payload["mustEnrollSecondFactor"], json!(true));
     let limited = text(&payload["accessToken"]);
-    app.gql(Some(&limited), "{ me { id } }", json!({})).await.ok();
+    app.gql(Some(&limited), "{ me { id } }", json!({}))
+        .await
+        .ok();
     users_visible(&app, &limited)
         .await
         .assert_error("FORBIDDEN", None);
@@ -381,5 +437,8 @@ async fn an_organization_requires_a_factor_of_those_who_manage_people() {
     clock.advance(Duration::minutes(1));
     let ch = challenge(&app, &company.admin_email).await;
     let r = verify(&app, &ch, &code(&secret, &clock, 0)).await;
-    assert_eq!(r.ok()["verifySecondFactor"]["mustEnrollSecondFactor"], json!(false));
+    assert_eq!(
+        r.ok()["verifySecondFactor"]["mustEnrollSecondFactor"],
+        json!(false)
+    );
 }

@@ -18,6 +18,7 @@ mod bookings;
 mod onboarding;
 mod persistence;
 mod profiles;
+mod second_factor;
 mod sessions;
 mod stories;
 mod tenancy;
@@ -87,4 +88,5 @@ on_both_backends!(
     available_rooms::existing_bookings_overlap_or_not,
     available_rooms::site_access_groups_and_tenancy,
     available_rooms::bad_input_names_its_field,
+    second_factor::a_challenge_raced_by_recovery_codes_signs_in_once,
 );

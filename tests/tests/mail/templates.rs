@@ -223,6 +223,30 @@ fn password_change_notices_say_when() {
 }
 
 #[test]
+fn second_factor_reset_notices_say_when() {
+    let en = render(EmailKind::SecondFactorReset, Language::En, &changed()).expect("render");
+    assert_eq!(en.subject, "Your Concierge second factor was removed");
+    assert!(en.body.contains("Hello Chloé Lefèvre,"));
+    assert!(
+        en.body.contains("December 24, 2026 at 18:05 UTC"),
+        "{}",
+        en.body
+    );
+    let fr = render(EmailKind::SecondFactorReset, Language::Fr, &changed()).expect("render");
+    assert_eq!(
+        fr.subject,
+        "Le second facteur de votre compte Concierge a été supprimé"
+    );
+    assert!(fr.body.contains("Bonjour Chloé Lefèvre,"));
+    assert!(
+        fr.body.contains("24 décembre 2026 à 18:05 UTC"),
+        "{}",
+        fr.body
+    );
+    assert_language(&fr.body, Language::Fr);
+}
+
+#[test]
 fn every_required_parameter_is_required() {
     let cases = [
         (
@@ -241,6 +265,11 @@ fn every_required_parameter_is_required() {
             vec![p::NAME, p::LINK, p::EXPIRES_AT],
         ),
         (EmailKind::PasswordChanged, changed(), vec![p::NAME, p::AT]),
+        (
+            EmailKind::SecondFactorReset,
+            changed(),
+            vec![p::NAME, p::AT],
+        ),
     ];
     for (kind, full, required) in cases {
         for language in [Language::En, Language::Fr] {

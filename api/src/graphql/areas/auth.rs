@@ -118,7 +118,7 @@ impl AuthMutation {
             .await
             .gql()?;
         match answer {
-            d::SignIn::Session(session) => signed_in(ctx, session).await,
+            d::SignIn::Session(session) => signed_in(ctx, *session).await,
             d::SignIn::Challenge(challenge) => Err(
                 crate::graphql::areas::second_factor::challenge_error(challenge),
             ),

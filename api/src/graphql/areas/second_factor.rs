@@ -168,7 +168,7 @@ impl SecondFactorMutation {
             .gql()?;
         Ok(match answer {
             d::SignIn::Session(session) => SignInPayload {
-                session: Some(signed_in(ctx, session).await?),
+                session: Some(signed_in(ctx, *session).await?),
                 second_factor_challenge: None,
             },
             d::SignIn::Challenge(challenge) => SignInPayload {
