@@ -37,7 +37,7 @@ fn program(variable: &str, default: &str) -> PathBuf {
     assert!(
         path.exists(),
         "{} is missing: install Chromium and its WebDriver (`apt-get install -y chromium \
-         chromium-driver`, as .ci/run does) or set {variable}",
+         chromium-driver`, as scripts/test does) or set {variable}",
         path.display()
     );
     path
