@@ -227,10 +227,7 @@ impl Actor {
     pub fn require_write_in(&self, org: &Organization) -> DomainResult<()> {
         match self.reach(org) {
             None => Err(DomainError::NotFound("organization")),
-            Some(Reach::Own | Reach::Client { manage: true }) => Ok(()),
-            Some(Reach::Client { manage: false }) => Err(DomainError::forbidden(
-                "your access to this client organization is read-only (clients: READ)",
-            )),
+            Some(_) => self.require_write_in_seen(org.id),
         }
     }
 

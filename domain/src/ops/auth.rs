@@ -387,7 +387,18 @@ impl Domain {
         session: &AuthSession,
         ip: Option<String>,
     ) -> DomainResult<Authenticated> {
-        let user = session.user.clone();
+        self.person_acting(session.user.clone(), session.session_id, ip)
+            .await
+    }
+
+    /// The person `user` acting in session `session_id`: their organization and rights as
+    /// committed, and whether they must enrol a second factor first.
+    async fn person_acting(
+        &self,
+        user: User,
+        session_id: SessionId,
+        ip: Option<String>,
+    ) -> DomainResult<Authenticated> {
         let organization = self
             .organization_of(&*self.store, user.organization_id)
             .await?;
@@ -400,7 +411,7 @@ impl Domain {
             user,
             organization,
             profile.permissions,
-            Some(session.session_id),
+            Some(session_id),
             ip,
         );
         actor.must_enroll_second_factor = self
@@ -434,25 +445,7 @@ impl Domain {
         if user.status != UserStatus::Active || user.session_epoch != session.epoch {
             return Err(invalid());
         }
-        let organization = self
-            .organization_of(&*self.store, user.organization_id)
-            .await?;
-        let profile = self
-            .store
-            .profile(user.profile_id)
-            .await?
-            .ok_or_else(|| DomainError::internal(format!("user {user_id} has no profile")))?;
-        let mut actor = Actor::new(
-            user,
-            organization,
-            profile.permissions,
-            Some(session_id),
-            ip,
-        );
-        actor.must_enroll_second_factor = self
-            .must_enroll_second_factor(&*self.store, &actor.user, &actor.permissions)
-            .await?;
-        Ok(Authenticated::new(actor))
+        self.person_acting(user, session_id, ip).await
     }
 
     /// Changes the actor's own password; every session (this one too) ends and a new one starts.
