@@ -807,8 +807,12 @@ impl Domain {
         if changes.profile_id.is_some() && tx.lock_profile(next.profile_id).await?.is_none() {
             return Err(DomainError::Contended);
         }
-        for group in &next.site_group_ids {
-            tx.lock_site_group(*group).await?;
+        // Only the groups this change grants: a group the person already had, if changed
+        // meanwhile, locks the person after itself and fixes their default site then.
+        if changes.site_group_ids.is_some() {
+            for group in &next.site_group_ids {
+                tx.lock_site_group(*group).await?;
+            }
         }
         let mut user = tx
             .lock_user(id)
