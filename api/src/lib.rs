@@ -8,6 +8,7 @@ pub mod graphql;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod scim;
 pub mod serve;
 pub mod sockets;
 pub mod telemetry;

@@ -32,7 +32,7 @@ use crate::report::Row;
 use crate::setup::{Fixture, Server};
 use crate::workloads::{Backend, Options, Slots};
 
-const WORKLOADS: [&str; 8] = [
+const WORKLOADS: [&str; 10] = [
     "graphql-overhead",
     "users-page",
     "user-by-id",
@@ -41,9 +41,11 @@ const WORKLOADS: [&str; 8] = [
     "login-under-load",
     "booking-fanout",
     "available-rooms",
+    "import-users",
+    "cross-replica",
 ];
 /// The workloads run on both backends; the others run on memory only.
-const PER_BACKEND: [&str; 7] = [
+const PER_BACKEND: [&str; 9] = [
     "users-page",
     "user-by-id",
     "me",
@@ -51,6 +53,8 @@ const PER_BACKEND: [&str; 7] = [
     "login-under-load",
     "booking-fanout",
     "available-rooms",
+    "import-users",
+    "cross-replica",
 ];
 
 const USAGE: &str = "usage: cargo run --release -p concierge-bench -- [options]
@@ -58,7 +62,8 @@ const USAGE: &str = "usage: cargo run --release -p concierge-bench -- [options]
   --quick                 about two minutes: shorter measurements, fewer fan-out rounds
   --only WORKLOAD         run only this workload (repeatable, or comma-separated):
                           graphql-overhead users-page user-by-id me create-booking
-                          login-under-load booking-fanout available-rooms
+                          login-under-load booking-fanout available-rooms import-users
+                          cross-replica (PostgreSQL only)
   --backend NAME          memory or postgresql (default: both)
   --clients N             concurrent clients (default 8)
   --duration SECONDS      recorded time of each measurement (default 5, quick 1.5)
@@ -268,6 +273,9 @@ async fn memory_run(args: Arc<Args>, opts: Options, http: Http) -> Result<Vec<Ro
             "available-rooms" => {
                 run_workload(workload, m, workloads::available_rooms(o, h, f, b, a)).await
             }
+            "import-users" => {
+                run_workload(workload, m, workloads::import_users(o, h, f, b, a)).await
+            }
             _ => Vec::new(),
         };
         let index = WORKLOADS.iter().position(|w| *w == workload).unwrap_or(0);
@@ -326,6 +334,12 @@ async fn postgres_run(
             }
             "available-rooms" => {
                 run_workload(workload, name, workloads::available_rooms(o, h, f, b, a)).await
+            }
+            "import-users" => {
+                run_workload(workload, name, workloads::import_users(o, h, f, b, a)).await
+            }
+            "cross-replica" => {
+                run_workload(workload, name, workloads::cross_replica(o, f, b)).await
             }
             _ => Vec::new(),
         };

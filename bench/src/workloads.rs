@@ -1155,6 +1155,7 @@ fn event_of(data: &async_graphql::Value) -> Option<FanoutEvent> {
 /// wrapped to count its polls (one atomic add each) for the driver's warm-ups.
 async fn schema_fanout(
     fixture: &Fixture,
+    on: &concierge_tests::TestApp,
     subscribers: usize,
     rounds: usize,
     slot: &AtomicU64,
@@ -1165,8 +1166,8 @@ async fn schema_fanout(
     let tally = Tally::new(subscribers);
     let mut tasks = Vec::with_capacity(subscribers);
     for _ in 0..subscribers {
-        let schema = fixture.app.state.schema.clone();
-        let domain = fixture.app.state.domain.clone();
+        let schema = on.state.schema.clone();
+        let domain = on.state.domain.clone();
         let token = fixture.company.admin_token.clone();
         let room = fixture.fanout_room.clone();
         let tally = Arc::clone(&tally);
@@ -1311,7 +1312,7 @@ pub async fn booking_fanout(
     let mut measured_runs = Vec::new();
     for &subscribers in &sizes {
         let (mut measured, rss) =
-            schema_fanout(fixture, subscribers, opts.fanout_rounds, &slot).await?;
+            schema_fanout(fixture, &fixture.app, subscribers, opts.fanout_rounds, &slot).await?;
         if first_in_process && rss > 0 {
             measured.rss_per_subscriber =
                 Some(rss.saturating_sub(baseline) as f64 / subscribers as f64);
@@ -1364,6 +1365,46 @@ pub async fn booking_fanout(
         ));
     }
     Ok(rows)
+}
+
+/// Subscribers of the cross-replica run (and of its same-replica baseline).
+const CROSS_REPLICA_SUBSCRIBERS: usize = 100;
+
+/// Two servers on one database: bookings committed through the fixture's application (A), and
+/// delivered to subscribers of a second application (B) with its own store, pool and listener,
+/// against the same subscribers on A itself, measured in the same run. PostgreSQL only (on
+/// memory there is one process, hence one replica).
+pub async fn cross_replica(
+    opts: &Options,
+    fixture: &Fixture,
+    backend: &Backend,
+) -> Result<Vec<Row>, String> {
+    let Backend::Postgres { url, .. } = backend else {
+        return Ok(Vec::new());
+    };
+    let store = concierge_storage_postgres::PgStore::connect(url, 8)
+        .await
+        .map_err(|e| format!("replica B: {e}"))?;
+    let replica = concierge_tests::TestApp::on_storage(Arc::new(store)).await;
+    let slot = AtomicU64::new(1_000_000);
+    let rounds = opts.fanout_rounds.max(10);
+    let (same, _) = schema_fanout(fixture, &fixture.app, CROSS_REPLICA_SUBSCRIBERS, rounds, &slot)
+        .await?;
+    let (across, _) =
+        schema_fanout(fixture, &replica, CROSS_REPLICA_SUBSCRIBERS, rounds, &slot).await?;
+    Ok(vec![Row::versus(
+        &format!(
+            "cross-replica delivery: commit through A, {CROSS_REPLICA_SUBSCRIBERS} subscribers of B"
+        ),
+        backend.name(),
+        &across.as_sample(),
+        "deliveries/s",
+        &same.as_sample(),
+        "the same subscribers on A (the committing replica)",
+        vec![format!(
+            "{rounds} bookings; p50/p99 are commit-to-delivery; B has its own pool and listener on the same database"
+        )],
+    )])
 }
 
 /// Rooms of the `available-rooms` site.
@@ -1565,6 +1606,171 @@ pub async fn available_rooms(
             format!("{} clients; {expected} of 200 rooms found", opts.clients),
         ],
     )])
+}
+
+/// People per import: the most one `importUsers` takes.
+const IMPORT_ROWS: usize = 1_000;
+
+const IMPORT_MUTATION: &str = "mutation($i: ImportUsersInput!) { importUsers(input: $i) {
+    dryRun problems { row field message } imported { row } } }";
+
+/// An import of [`IMPORT_ROWS`] new people of `org` granted `site`; `batch` keeps their logins
+/// apart from every other batch's.
+fn import_body(org: &str, site: &str, batch: u64, dry_run: bool) -> Bytes {
+    let rows: Vec<Value> = (0..IMPORT_ROWS)
+        .map(|n| {
+            json!({"firstName": "Imported", "lastName": format!("Person {n:04}"),
+                "email": format!("import-{batch}-{n:04}@bench.test"), "siteIds": [site]})
+        })
+        .collect();
+    graphql_body(
+        IMPORT_MUTATION,
+        json!({"i": {"organizationId": org, "rows": rows, "dryRun": dry_run}}),
+    )
+}
+
+/// Sends one import and checks its answer: every row reported clean, and (a real run) every
+/// person created. Returns its duration.
+async fn one_import(
+    http: &Http,
+    uri: &Uri,
+    token: &str,
+    body: Bytes,
+    dry_run: bool,
+) -> Result<Duration, String> {
+    let started = Instant::now();
+    let answer = http.post(uri, Some(token), body).await?;
+    let elapsed = started.elapsed();
+    let answer: Value =
+        serde_json::from_slice(&answer).map_err(|e| format!("import answer: {e}"))?;
+    if let Some(errors) = answer.get("errors") {
+        return Err(format!("import failed: {errors}"));
+    }
+    let payload = &answer["data"]["importUsers"];
+    let listed = |field: &str| payload[field].as_array().map_or(0, Vec::len);
+    let expected = if dry_run { 0 } else { IMPORT_ROWS };
+    if listed("problems") != 0 || listed("imported") != expected {
+        return Err(format!("unexpected import answer: {payload}"));
+    }
+    Ok(elapsed)
+}
+
+/// `importUsers` of 1,000 people with production Argon2: real runs (one temporary password
+/// hashed per person, one transaction) against raw Argon2 on every core, which bounds them; and
+/// dry runs (every check, no hashing, no write). On PostgreSQL the statements of one real
+/// import are counted; on memory, its storage calls.
+pub async fn import_users(
+    opts: &Options,
+    http: &Http,
+    fixture: &Fixture,
+    backend: &Backend,
+    app: &Server,
+) -> Result<Vec<Row>, String> {
+    // A company of its own, so the thousands imported stay out of the other workloads' data.
+    let (_, company) = fixture.app.company("Import Corp").await;
+    let token = company.admin_token.clone();
+    let site = fixture
+        .app
+        .create_site(&token, &company.id, "Import HQ")
+        .await;
+    let uri = app.uri("/graphql");
+    let imports: u64 = if opts.duration < Duration::from_secs(3) {
+        1
+    } else {
+        3
+    };
+    let mut batch = 0;
+    let mut real = Sample::default();
+    let mut dry = Sample::default();
+    for _ in 0..imports {
+        batch += 1;
+        let body = import_body(&company.id, &site, batch, true);
+        let took = one_import(http, &uri, &token, body, true).await?;
+        dry.latencies_us.push(took.as_micros() as u64);
+        dry.seconds += took.as_secs_f64();
+        let body = import_body(&company.id, &site, batch, false);
+        let took = one_import(http, &uri, &token, body, false).await?;
+        real.latencies_us.push(took.as_micros() as u64);
+        real.seconds += took.as_secs_f64();
+    }
+    real.latencies_us.sort_unstable();
+    dry.latencies_us.sort_unstable();
+    let raw_duration = opts.duration.min(Duration::from_secs(2));
+    let (raw_count, raw_seconds, threads, single_ms) =
+        tokio::task::spawn_blocking(move || raw_argon2(raw_duration))
+            .await
+            .map_err(|e| format!("argon2 task: {e}"))??;
+    let raw_rate = raw_count as f64 / raw_seconds.max(f64::EPSILON);
+
+    batch += 1;
+    let cost = match backend {
+        Backend::Memory(store) => {
+            let before = store.calls();
+            one_import(
+                http,
+                &uri,
+                &token,
+                import_body(&company.id, &site, batch, false),
+                false,
+            )
+            .await?;
+            format!("storage calls/import: {}", store.calls() - before)
+        }
+        Backend::Postgres { url, .. } => {
+            let counting = Counting::start(url).await?;
+            let counted_uri = counting.server.uri("/graphql");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let before = counting.proxy.counters.snapshot();
+            one_import(
+                http,
+                &counted_uri,
+                &token,
+                import_body(&company.id, &site, batch, false),
+                false,
+            )
+            .await?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let counts = counting.proxy.counters.snapshot() - before;
+            format!(
+                "SQL statements/import: {} ({} round trips)",
+                counts.statements, counts.round_trips
+            )
+        }
+    };
+
+    let people_per_second =
+        |sample: &Sample| (sample.count() * IMPORT_ROWS) as f64 / sample.seconds.max(f64::EPSILON);
+    let mut real_row = Row::versus(
+        "import-users (1,000 rows, production Argon2)",
+        backend.name(),
+        &real,
+        "imports/s",
+        &Sample::default(),
+        "",
+        vec![
+            format!("{imports} sequential imports"),
+            format!("{:.0} people/s", people_per_second(&real)),
+            cost,
+        ],
+    );
+    real_row.ceiling = format!(
+        "raw Argon2 hashes on {threads} threads: {} /s (one: {})",
+        rate(raw_rate),
+        ms(single_ms)
+    );
+    real_row.ratio = ratio(people_per_second(&real), raw_rate);
+    let mut dry_row = Row::versus(
+        "import-users dry run (1,000 rows)",
+        backend.name(),
+        &dry,
+        "imports/s",
+        &Sample::default(),
+        "",
+        vec![format!("{:.0} rows checked/s", people_per_second(&dry))],
+    );
+    dry_row.ceiling = "—".into();
+    dry_row.ratio = "—".into();
+    Ok(vec![real_row, dry_row])
 }
 
 #[cfg(test)]

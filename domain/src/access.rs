@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use tokio::sync::OnceCell;
 
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{OrganizationId, SessionId, SiteId, UserId};
+use crate::ids::{OrganizationId, RoomId, SessionId, SiteId, UserId};
 use crate::model::{Device, Organization, Profile, Room, SiteGroup, User};
 use crate::permissions::{AccessLevel, ClientsPermission, Permissions};
 use crate::storage::Reads;
@@ -28,6 +28,8 @@ pub struct Actor {
     /// only enrol one (see [`Authenticated::for_second_factor_enrollment`]), see themselves and
     /// sign out.
     pub must_enroll_second_factor: bool,
+    /// The person's profile, when authentication read it: never read again in the request.
+    pub own_profile: Option<Profile>,
     /// The sites granted to the user, computed once per request.
     granted_sites: OnceCell<BTreeSet<SiteId>>,
 }
@@ -146,8 +148,16 @@ impl Actor {
             ip,
             device: None,
             must_enroll_second_factor: false,
+            own_profile: None,
             granted_sites: OnceCell::new(),
         }
+    }
+
+    /// Records the site groups granted to the user, read with them: their sites are then known
+    /// without another read (see [`Actor::site_access`]).
+    pub fn know_site_groups(&mut self, groups: &[SiteGroup]) {
+        let sites = effective_sites(&self.user, groups);
+        self.granted_sites = OnceCell::new_with(Some(sites));
     }
 
     /// A room tablet acting for its registrant: it reads its site's rooms (or its one room) and
@@ -191,9 +201,14 @@ impl Actor {
 
     /// Whether a tablet scoped to one room may see `room` (always true for people).
     pub fn allows_room(&self, room: &Room) -> bool {
+        self.allows_room_id(room.id, room.site_id)
+    }
+
+    /// [`Actor::allows_room`] for the room `room` of site `site`.
+    pub fn allows_room_id(&self, room: RoomId, site: SiteId) -> bool {
         self.device
             .as_ref()
-            .is_none_or(|d| d.site_id == room.site_id && d.room_id.is_none_or(|r| r == room.id))
+            .is_none_or(|d| d.site_id == site && d.room_id.is_none_or(|r| r == room))
     }
 
     /// How the actor reaches `org`, or `None` when it is invisible to them.

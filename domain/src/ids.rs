@@ -62,4 +62,5 @@ typed_id!(
     SessionId,
     EmailId,
     PasswordResetId,
+    ScimTokenId,
 );

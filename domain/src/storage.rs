@@ -102,6 +102,14 @@ pub trait Reads: Send + Sync {
     ) -> StorageResult<Vec<SiteGroup>>;
 
     async fn room(&self, id: RoomId) -> StorageResult<Option<Room>>;
+    /// The room with its site and the ids of its confirmed bookings overlapping
+    /// `[start, end)`: everything booking it reads, in one read (one statement on PostgreSQL).
+    async fn room_for_booking(
+        &self,
+        id: RoomId,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+    ) -> StorageResult<Option<RoomForBooking>>;
     async fn rooms_by_ids(&self, ids: &[RoomId]) -> StorageResult<Vec<Room>>;
     /// Every room of these sites, oldest first.
     async fn rooms_of_sites(&self, site_ids: &[SiteId]) -> StorageResult<Vec<Room>>;
@@ -121,7 +129,15 @@ pub trait Reads: Send + Sync {
     async fn users_by_ids(&self, ids: &[UserId]) -> StorageResult<Vec<User>>;
     /// The user whose e-mail or username equals `login` (already lower-cased).
     async fn user_by_login(&self, login: &str) -> StorageResult<Option<User>>;
-    async fn users(&self, query: &UserQuery) -> StorageResult<Page<User>>;
+    async fn users(&self, query: &UserQuery) -> StorageResult<Page<User>> {
+        Ok(self.users_and_profiles(query).await?.0)
+    }
+    /// A page of users and, when `query.with_profiles`, the profiles they hold (each once):
+    /// read together (one statement on PostgreSQL).
+    async fn users_and_profiles(
+        &self,
+        query: &UserQuery,
+    ) -> StorageResult<(Page<User>, Vec<Profile>)>;
     /// The user of `organization` whose booking-code hash is `hash`.
     async fn user_by_booking_code(
         &self,
@@ -130,6 +146,10 @@ pub trait Reads: Send + Sync {
     ) -> StorageResult<Option<User>>;
 
     async fn session(&self, id: SessionId) -> StorageResult<Option<Session>>;
+    /// The session `id` with its user, their organization, profile and site groups, and the
+    /// second-factor facts authentication needs: one read, whatever the rules then decide.
+    async fn session_with_person(&self, id: SessionId)
+    -> StorageResult<Option<SessionWithPerson>>;
     /// The session whose current or previous refresh-token hash is `hash`.
     async fn session_by_token_hash(&self, hash: &str) -> StorageResult<Option<Session>>;
 
@@ -142,6 +162,14 @@ pub trait Reads: Send + Sync {
     async fn room_bookings(
         &self,
         room: RoomId,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> StorageResult<Vec<Booking>>;
+    /// Confirmed bookings of any of `rooms` overlapping `[from, to)`, by start: one statement
+    /// on PostgreSQL whatever the number of rooms (a schedule of every room of a site).
+    async fn rooms_bookings(
+        &self,
+        rooms: &[RoomId],
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
     ) -> StorageResult<Vec<Booking>>;
@@ -182,6 +210,12 @@ pub trait Reads: Send + Sync {
     /// Whether `organization` requires a second factor of the people who manage users or
     /// clients (`false` until set).
     async fn second_factor_required(&self, organization: OrganizationId) -> StorageResult<bool>;
+
+    async fn scim_token(&self, id: ScimTokenId) -> StorageResult<Option<ScimToken>>;
+    /// The SCIM token (revoked or not) whose hash is `hash`.
+    async fn scim_token_by_hash(&self, hash: &str) -> StorageResult<Option<ScimToken>>;
+    /// Every SCIM token of `organization`, revoked ones included, oldest first.
+    async fn scim_tokens_of(&self, organization: OrganizationId) -> StorageResult<Vec<ScimToken>>;
 }
 
 /// A row read by a locking read of a transaction (see the module's documentation): the latest
@@ -272,6 +306,11 @@ pub trait Writes: Reads {
     async fn update_price_list(&mut self, price_list: &Locked<PriceList>) -> StorageResult<()>;
 
     async fn insert_user(&mut self, user: &User) -> StorageResult<()>;
+    /// Inserts several new users (with their site grants) at once: all of them or, when one
+    /// fails as `insert_user` would (`Unique` on a login or booking code, a missing reference),
+    /// none of them, the transaction still usable. A few statements on PostgreSQL whatever their
+    /// number (bulk import).
+    async fn insert_users(&mut self, users: &[User]) -> StorageResult<()>;
     async fn update_user(&mut self, user: &Locked<User>) -> StorageResult<()>;
     /// Sets the booking-code hash of user `id` to `to`, only if it still is `from`, and changes
     /// nothing else of the row; `true` if it did. For re-hashing a code under the current pepper
@@ -292,6 +331,15 @@ pub trait Writes: Reads {
 
     /// Fails with `Unique(BookingOverlap)` when a confirmed booking of the room overlaps.
     async fn insert_booking(&mut self, booking: &Booking) -> StorageResult<()>;
+    /// Inserts `booking` only while its holder's status is still `holder.status`, and keeps
+    /// the holder's row from changing until the transaction ends (a compare-and-set on the
+    /// holder, so a concurrent deactivation either sees the booking or is seen by it); `false`,
+    /// with nothing written, when the holder changed. One statement on PostgreSQL.
+    async fn insert_booking_held_by(
+        &mut self,
+        booking: &Booking,
+        holder: &User,
+    ) -> StorageResult<bool>;
     /// Fails with `Unique(BookingOverlap)` when the new range overlaps another confirmed booking.
     async fn update_booking(&mut self, booking: &Locked<Booking>) -> StorageResult<()>;
 
@@ -320,6 +368,8 @@ pub trait Writes: Reads {
 
     /// Puts a message in the outbox; it leaves only if the transaction commits.
     async fn insert_email(&mut self, email: &OutboundEmail) -> StorageResult<()>;
+    /// Several messages at once (one statement on PostgreSQL): bulk import.
+    async fn insert_emails(&mut self, emails: &[OutboundEmail]) -> StorageResult<()>;
     async fn update_email(&mut self, email: &OutboundEmail) -> StorageResult<()>;
     /// Claims up to `limit` pending messages (neither sent nor abandoned) due at `now` (oldest
     /// first) for one delivery attempt: each is returned with `next_attempt_at` moved to
@@ -337,6 +387,11 @@ pub trait Writes: Reads {
     /// once the transaction commits, in commit order, and never if it rolls back.
     async fn publish_booking_event(&mut self, event: &BookingEvent) -> StorageResult<()>;
 
+    /// Queues a fact that may end some subscribers' access, on the same feed as the booking
+    /// events ([`Storage::feed`]): delivered once the transaction commits, in commit order,
+    /// never if it rolls back.
+    async fn publish_access_ended(&mut self, fact: &AccessEnded) -> StorageResult<()>;
+
     /// The second factor of `user`, locked (lock order: after the user).
     async fn lock_second_factor(&mut self, user: UserId) -> LockedResult<SecondFactor>;
     /// Inserts a second factor; `false` (and nothing written) when the user has one already.
@@ -349,6 +404,11 @@ pub trait Writes: Reads {
         organization: OrganizationId,
         required: bool,
     ) -> StorageResult<()>;
+
+    /// A SCIM token, locked (lock order: after devices).
+    async fn lock_scim_token(&mut self, id: ScimTokenId) -> LockedResult<ScimToken>;
+    async fn insert_scim_token(&mut self, token: &ScimToken) -> StorageResult<()>;
+    async fn update_scim_token(&mut self, token: &Locked<ScimToken>) -> StorageResult<()>;
 }
 
 /// A unit of work: everything written through it is committed together or not at all.
@@ -366,6 +426,19 @@ pub trait Storage: Reads {
     /// The committed booking events, from now on. A receiver that falls too far behind gets
     /// `Lagged` and should re-read what it shows.
     fn booking_events(&self) -> tokio::sync::broadcast::Receiver<BookingEvent>;
+
+    /// The committed feed, from now on: every booking event as committed with its holder
+    /// (resolved once per server, whatever the number of subscribers) and every fact that
+    /// may end someone's access, in commit order. A receiver that falls too far behind gets
+    /// `Lagged`.
+    fn feed(&self) -> tokio::sync::broadcast::Receiver<FeedEvent>;
+
+    /// Whether the feed is connected right now (always, in memory; PostgreSQL: the listener
+    /// holds a working connection). A subscriber may trust that it hears of every access-ended
+    /// fact only while it is.
+    fn feed_connected(&self) -> bool {
+        true
+    }
 
     /// The connection pool's state, for `/metrics`; `None` for a backend without a pool.
     fn pool_usage(&self) -> Option<PoolUsage> {

@@ -29,6 +29,9 @@ struct Inner {
     /// Storage calls made, for tests that prove DataLoaders batch.
     calls: AtomicU64,
     events: tokio::sync::broadcast::Sender<BookingEvent>,
+    /// The feed subscriptions listen to: booking events with their holder, and access-ended
+    /// facts, in commit order.
+    feed: tokio::sync::broadcast::Sender<FeedEvent>,
 }
 
 /// How many booking events a subscriber may lag behind before it is told to re-read.
@@ -41,6 +44,7 @@ impl Default for Inner {
             writer: Mutex::default(),
             calls: AtomicU64::default(),
             events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
+            feed: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
         }
     }
 }
@@ -63,7 +67,7 @@ impl MemoryStore {
 
     /// How many subscribers the booking-event feed has (tests wait on it).
     pub fn event_subscribers(&self) -> usize {
-        self.inner.events.receiver_count()
+        self.inner.events.receiver_count() + self.inner.feed.receiver_count()
     }
 
     /// How many storage calls (reads and writes) have been made so far.
@@ -91,9 +95,15 @@ impl std::fmt::Debug for MemoryStore {
 pub struct MemoryTransaction<'a> {
     store: &'a MemoryStore,
     working: State,
-    /// Events to deliver once committed.
-    events: Vec<BookingEvent>,
+    /// Events and access-ended facts to deliver once committed, in the order published.
+    events: Vec<Published>,
     _writer: MutexGuard<'a, ()>,
+}
+
+/// What a transaction published, delivered at its commit.
+enum Published {
+    Booking(BookingEvent),
+    AccessEnded(AccessEnded),
 }
 
 /// Read access to a state, whichever holder it has.
@@ -165,6 +175,19 @@ macro_rules! impl_reads {
             async fn room(&self, id: RoomId) -> StorageResult<Option<Room>> {
                 Ok(self.with(|s| s.rooms.get(&id).cloned()))
             }
+            async fn room_for_booking(
+                &self,
+                id: RoomId,
+                start: chrono::DateTime<chrono::Utc>,
+                end: chrono::DateTime<chrono::Utc>,
+            ) -> StorageResult<Option<RoomForBooking>> {
+                Ok(self.with(|s| {
+                    let room = s.rooms.get(&id)?;
+                    let site = s.sites.get(&room.site_id)?;
+                    let overlapping = s.room_overlaps(id, start, end).iter().map(|b| b.id).collect();
+                    Some(RoomForBooking { room: room.clone(), site: site.clone(), overlapping })
+                }))
+            }
             async fn rooms_by_ids(&self, ids: &[RoomId]) -> StorageResult<Vec<Room>> {
                 Ok(self.with(|s| state::by_ids(&s.rooms, ids)))
             }
@@ -192,8 +215,19 @@ macro_rules! impl_reads {
             async fn user_by_login(&self, login: &str) -> StorageResult<Option<User>> {
                 Ok(self.with(|s| s.logins.get(login).and_then(|id| s.users.get(id)).cloned()))
             }
-            async fn users(&self, query: &UserQuery) -> StorageResult<Page<User>> {
-                Ok(self.with(|s| s.users_page(query)))
+            async fn users_and_profiles(&self, query: &UserQuery) -> StorageResult<(Page<User>, Vec<Profile>)> {
+                Ok(self.with(|s| {
+                    let page = s.users_page(query);
+                    let profiles = if query.with_profiles {
+                        let mut ids: Vec<ProfileId> = page.items.iter().map(|u| u.profile_id).collect();
+                        ids.sort();
+                        ids.dedup();
+                        state::by_ids(&s.profiles, &ids)
+                    } else {
+                        Vec::new()
+                    };
+                    (page, profiles)
+                }))
             }
             async fn user_by_booking_code(&self, organization: OrganizationId, hash: &str) -> StorageResult<Option<User>> {
                 Ok(self.with(|s| {
@@ -202,6 +236,21 @@ macro_rules! impl_reads {
             }
             async fn session(&self, id: SessionId) -> StorageResult<Option<Session>> {
                 Ok(self.with(|s| s.sessions.get(&id).cloned()))
+            }
+            async fn session_with_person(&self, id: SessionId) -> StorageResult<Option<SessionWithPerson>> {
+                Ok(self.with(|s| {
+                    let session = s.sessions.get(&id)?;
+                    let user = s.users.get(&session.user_id)?;
+                    Some(SessionWithPerson {
+                        session: session.clone(),
+                        user: user.clone(),
+                        organization: s.organizations.get(&user.organization_id)?.clone(),
+                        profile: s.profiles.get(&user.profile_id)?.clone(),
+                        site_groups: state::by_ids(&s.site_groups, &user.site_group_ids),
+                        second_factor_required: s.second_factor_required.get(&user.organization_id).copied().unwrap_or(false),
+                        second_factor_confirmed: s.second_factors.get(&user.id).is_some_and(|f| f.confirmed_at.is_some()),
+                    })
+                }))
             }
             async fn session_by_token_hash(&self, hash: &str) -> StorageResult<Option<Session>> {
                 Ok(self.with(|s| s.session_tokens.get(hash).and_then(|id| s.sessions.get(id)).cloned()))
@@ -225,6 +274,20 @@ macro_rules! impl_reads {
                 to: chrono::DateTime<chrono::Utc>,
             ) -> StorageResult<Vec<Booking>> {
                 Ok(self.with(|s| s.room_overlaps(room, from, to)))
+            }
+            async fn rooms_bookings(
+                &self,
+                rooms: &[RoomId],
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> StorageResult<Vec<Booking>> {
+                Ok(self.with(|s| {
+                    let mut found: Vec<Booking> =
+                        rooms.iter().flat_map(|room| s.room_overlaps(*room, from, to)).collect();
+                    found.sort_by_key(|b| (b.start, b.id));
+                    found.dedup_by_key(|b| b.id);
+                    found
+                }))
             }
             async fn busy_rooms(
                 &self,
@@ -276,6 +339,15 @@ macro_rules! impl_reads {
             }
             async fn second_factor_required(&self, organization: OrganizationId) -> StorageResult<bool> {
                 Ok(self.with(|s| s.second_factor_required.get(&organization).copied().unwrap_or(false)))
+            }
+            async fn scim_token(&self, id: ScimTokenId) -> StorageResult<Option<ScimToken>> {
+                Ok(self.with(|s| s.scim_tokens.get(&id).cloned()))
+            }
+            async fn scim_token_by_hash(&self, hash: &str) -> StorageResult<Option<ScimToken>> {
+                Ok(self.with(|s| s.scim_tokens.values().find(|t| t.token_hash.expose() == hash).cloned()))
+            }
+            async fn scim_tokens_of(&self, organization: OrganizationId) -> StorageResult<Vec<ScimToken>> {
+                Ok(self.with(|s| s.scim_tokens.values().filter(|t| t.organization_id == organization).cloned().collect()))
             }
             async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>> {
                 Ok(self.with(|s| s.device_tokens.get(hash).and_then(|id| s.devices.get(id)).cloned()))
@@ -434,6 +506,22 @@ impl Writes for MemoryTransaction<'_> {
     async fn insert_user(&mut self, user: &User) -> StorageResult<()> {
         self.write().put_user(user, false)
     }
+    async fn insert_users(&mut self, users: &[User]) -> StorageResult<()> {
+        let state = self.write();
+        for (done, user) in users.iter().enumerate() {
+            if let Err(error) = state.put_user(user, false) {
+                // All or none, as on PostgreSQL: the ones already in are new rows, taken out
+                // again with their index entries.
+                for inserted in &users[..done] {
+                    state.users.remove(&inserted.id);
+                    state.logins.retain(|_, id| *id != inserted.id);
+                    state.booking_codes.retain(|_, id| *id != inserted.id);
+                }
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
     async fn update_user(&mut self, user: &Locked<User>) -> StorageResult<()> {
         self.write().put_user(user, true)
     }
@@ -469,6 +557,18 @@ impl Writes for MemoryTransaction<'_> {
     }
     async fn insert_booking(&mut self, booking: &Booking) -> StorageResult<()> {
         self.write().put_booking(booking, false)
+    }
+    async fn insert_booking_held_by(
+        &mut self,
+        booking: &Booking,
+        holder: &User,
+    ) -> StorageResult<bool> {
+        let state = self.write();
+        if state.users.get(&holder.id).is_none_or(|u| u.status != holder.status) {
+            return Ok(false);
+        }
+        state.put_booking(booking, false)?;
+        Ok(true)
     }
     async fn update_booking(&mut self, booking: &Locked<Booking>) -> StorageResult<()> {
         self.write().put_booking(booking, true)
@@ -517,6 +617,13 @@ impl Writes for MemoryTransaction<'_> {
         self.write().emails.insert(email.id, email.clone());
         Ok(())
     }
+    async fn insert_emails(&mut self, emails: &[OutboundEmail]) -> StorageResult<()> {
+        let state = self.write();
+        for email in emails {
+            state.emails.insert(email.id, email.clone());
+        }
+        Ok(())
+    }
     async fn update_email(&mut self, email: &OutboundEmail) -> StorageResult<()> {
         state::replace(&mut self.write().emails, email.id, email)
     }
@@ -529,7 +636,11 @@ impl Writes for MemoryTransaction<'_> {
         Ok(self.write().claim_emails(now, lease, limit))
     }
     async fn publish_booking_event(&mut self, event: &BookingEvent) -> StorageResult<()> {
-        self.events.push(event.clone());
+        self.events.push(Published::Booking(event.clone()));
+        Ok(())
+    }
+    async fn publish_access_ended(&mut self, fact: &AccessEnded) -> StorageResult<()> {
+        self.events.push(Published::AccessEnded(*fact));
         Ok(())
     }
 
@@ -570,6 +681,33 @@ impl Writes for MemoryTransaction<'_> {
         state.second_factor_required.insert(organization, required);
         Ok(())
     }
+
+    async fn lock_scim_token(&mut self, id: ScimTokenId) -> LockedResult<ScimToken> {
+        Ok(locked(self.write().scim_tokens.get(&id)))
+    }
+    async fn insert_scim_token(&mut self, token: &ScimToken) -> StorageResult<()> {
+        use concierge_domain::storage::{Reference, StorageError};
+        let state = self.write();
+        if state.scim_tokens.contains_key(&token.id)
+            || state
+                .scim_tokens
+                .values()
+                .any(|t| t.token_hash == token.token_hash)
+        {
+            return Err(StorageError::Other("duplicate SCIM token".into()));
+        }
+        if !state.organizations.contains_key(&token.organization_id) {
+            return Err(StorageError::MissingReference(Reference::Organization));
+        }
+        if !state.users.contains_key(&token.created_by) {
+            return Err(StorageError::MissingReference(Reference::User));
+        }
+        state.scim_tokens.insert(token.id, token.clone());
+        Ok(())
+    }
+    async fn update_scim_token(&mut self, token: &Locked<ScimToken>) -> StorageResult<()> {
+        state::replace(&mut self.write().scim_tokens, token.id, &**token)
+    }
 }
 
 #[async_trait]
@@ -581,6 +719,21 @@ impl Transaction for MemoryTransaction<'_> {
             events,
             _writer,
         } = *self;
+        // Each booking event leaves with its holder as this transaction commits them (as the
+        // PostgreSQL log records them), resolved here once for every subscriber.
+        let resolved: Vec<FeedEvent> = events
+            .iter()
+            .map(|published| match published {
+                Published::Booking(event) => FeedEvent::Booking(Arc::new(FeedBooking {
+                    event: event.clone(),
+                    holder: working
+                        .users
+                        .get(&event.booking.user_id)
+                        .map(User::without_credentials),
+                })),
+                Published::AccessEnded(fact) => FeedEvent::AccessEnded(*fact),
+            })
+            .collect();
         {
             let mut committed = store
                 .inner
@@ -590,8 +743,11 @@ impl Transaction for MemoryTransaction<'_> {
             *committed = Arc::new(working);
         }
         // Still under the writer lock: events leave in commit order. Nobody listening is fine.
-        for event in events {
-            let _ = store.inner.events.send(event);
+        for (published, item) in events.into_iter().zip(resolved) {
+            if let Published::Booking(event) = published {
+                let _ = store.inner.events.send(event);
+            }
+            let _ = store.inner.feed.send(item);
         }
         Ok(())
     }
@@ -616,6 +772,10 @@ impl Storage for MemoryStore {
 
     fn booking_events(&self) -> tokio::sync::broadcast::Receiver<BookingEvent> {
         self.inner.events.subscribe()
+    }
+
+    fn feed(&self) -> tokio::sync::broadcast::Receiver<FeedEvent> {
+        self.inner.feed.subscribe()
     }
 }
 

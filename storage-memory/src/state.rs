@@ -39,6 +39,8 @@ pub struct State {
     pub second_factors: OrdMap<UserId, SecondFactor>,
     /// Organizations' second-factor rule (absent: not required).
     pub second_factor_required: OrdMap<OrganizationId, bool>,
+    /// SCIM provisioning tokens (few per organization: looked up by hash with a scan).
+    pub scim_tokens: OrdMap<ScimTokenId, ScimToken>,
 }
 
 /// What a link token opens.
@@ -77,11 +79,13 @@ pub fn replace<K: Ord + Clone, V: Clone>(
     }
 }
 
-/// One page of `rows` (already filtered and in page order), skipping those `before_cursor`.
+/// One page of `rows` (already filtered and in page order), skipping those `before_cursor`;
+/// `total_count` is 0 unless `count`, as on PostgreSQL (which counts only when asked).
 fn page<'a, K: 'a, V: Clone + 'a>(
     rows: impl Iterator<Item = (&'a K, &'a V)>,
     before_cursor: impl Fn(&K) -> bool,
     first: usize,
+    count: bool,
 ) -> Page<V> {
     let mut total_count = 0i64;
     let mut items = Vec::new();
@@ -100,7 +104,7 @@ fn page<'a, K: 'a, V: Clone + 'a>(
     Page {
         items,
         has_next_page,
-        total_count,
+        total_count: if count { total_count } else { 0 },
     }
 }
 
@@ -122,6 +126,7 @@ impl State {
             rows,
             |id| q.after.is_some_and(|after| *id <= after),
             q.first,
+            q.count_total,
         )
     }
 
@@ -134,6 +139,7 @@ impl State {
             rows,
             |id| q.after.is_some_and(|after| *id <= after),
             q.first,
+            q.count_total,
         )
     }
 
@@ -156,6 +162,7 @@ impl State {
             rows,
             |id| q.after.is_some_and(|after| *id <= after),
             q.first,
+            q.count_total,
         )
     }
 
@@ -173,6 +180,7 @@ impl State {
             rows,
             |id| q.before.is_some_and(|before| *id >= before),
             q.first,
+            q.count_total,
         )
     }
 
@@ -351,6 +359,7 @@ impl State {
             rows,
             |key| q.after.is_some_and(|after| *key <= after),
             q.first,
+            q.count_total,
         )
     }
 

@@ -1,17 +1,24 @@
 //! The booking event feed: every committed booking event, from any server on the database, to
 //! this store's subscribers.
 //!
-//! Committing transactions append their events to `booking_events` and NOTIFY
-//! [`CHANNEL`](crate::queries::booking_events::CHANNEL) (see `queries::booking_events::append`).
-//! Each store runs one listener task on a dedicated connection (outside the pool) that LISTENs on
-//! that channel. A notification only wakes it up: it then reads every event after the last one it
-//! delivered, in `seq` order, each with its booking as it is now, and sends them on a broadcast
-//! channel. Since `seq` order is commit order (the append lock), "every row after the last
-//! delivered `seq`" is exactly what has been committed since, nothing skipped, nothing twice.
+//! Committing transactions append their events (and access-ended facts) to `booking_events` and
+//! NOTIFY [`CHANNEL`](crate::queries::booking_events::CHANNEL) (see
+//! `queries::booking_events::append`). Each store runs one listener task on a dedicated
+//! connection (outside the pool) that LISTENs on that channel. A notification only wakes it up:
+//! it then reads every entry after the last one it delivered, in `seq` order, each with the
+//! booking and holder its transaction recorded, decodes it ONCE and sends it on a broadcast
+//! channel to every subscriber of this server (who then only filter and serialise).
+//!
+//! No lock orders the appends, so a transaction may commit a smaller `seq` after a larger one
+//! was delivered. The listener remembers the `seq`s it skipped over (gaps) and asks for them
+//! again with every read, until they show up (a late commit: delivered then) or
+//! [`GAP_GRACE`] has passed (a rollback, or a `seq` the sequence skipped). Entries are delivered
+//! once each: a gap is forgotten when delivered, and nothing at or below `last` is read again
+//! unless it is a gap.
 //!
 //! - Connection lost (database restart, backend terminated, network): the task reconnects with
-//!   exponential backoff, LISTENs again and first replays the rows after the last delivered `seq`,
-//!   so events committed while it was away still arrive, in order.
+//!   exponential backoff, LISTENs again and first replays the entries after the last delivered
+//!   `seq` (and the gaps), so what was committed while it was away still arrives.
 //! - A silent connection: every [`POLL_INTERVAL`] the task catches up even without a
 //!   notification; every query has a deadline, and a connection that misses it is replaced.
 //! - Shutdown: the task holds only a weak handle on the feed and watches a channel whose sender
@@ -23,7 +30,10 @@ use std::pin::pin;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use concierge_domain::model::{Booking, BookingEvent, BookingEventKind};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use concierge_domain::model::{BookingEvent, FeedEvent};
 use concierge_domain::storage::{StorageError, StorageResult};
 use diesel::QueryResult;
 use diesel::pg::PgNotification;
@@ -33,7 +43,6 @@ use tokio::sync::{broadcast, watch};
 
 use crate::errors::{from_connection, from_diesel};
 use crate::queries::booking_events::{self, CHANNEL};
-use crate::rows::Label as _;
 use crate::tls::Connector;
 
 /// How many events a subscriber may lag behind before it gets `Lagged`.
@@ -55,10 +64,19 @@ const BATCH: i64 = 500;
 pub const EVENT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 /// How often a listener deletes the events past [`EVENT_RETENTION`].
 const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+/// How long a skipped `seq` is waited for: its transaction appends right before its COMMIT, so
+/// one that has not committed by then rolled back (or the sequence skipped the number).
+const GAP_GRACE: Duration = Duration::from_secs(30);
+/// The most gaps remembered at once (the oldest are given up first).
+const MAX_GAPS: usize = 10_000;
 
 /// The subscribers' side, owned by the store's clones.
 pub(crate) struct Feed {
     sender: broadcast::Sender<BookingEvent>,
+    /// Booking events with their holder, and access-ended facts, in one order.
+    feed: broadcast::Sender<FeedEvent>,
+    /// The listener holds a working connection and has caught up.
+    connected: AtomicBool,
     /// Dropped with the feed: tells the listener task to end.
     _stop: watch::Sender<()>,
 }
@@ -73,12 +91,15 @@ impl Feed {
         let (stop_tx, stop_rx) = watch::channel(());
         let feed = Arc::new(Feed {
             sender,
+            feed: broadcast::channel(EVENT_BUFFER).0,
+            connected: AtomicBool::new(false),
             _stop: stop_tx,
         });
         let listener = Listener {
             connector,
             feed: Arc::downgrade(&feed),
             last,
+            gaps: BTreeMap::new(),
             log_ready,
             pruned_at: None,
             stop: stop_rx,
@@ -89,6 +110,15 @@ impl Feed {
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<BookingEvent> {
         self.sender.subscribe()
+    }
+
+    pub(crate) fn subscribe_feed(&self) -> broadcast::Receiver<FeedEvent> {
+        self.feed.subscribe()
+    }
+
+    /// Whether the listener is connected and caught up right now.
+    pub(crate) fn connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
     }
 }
 
@@ -104,8 +134,11 @@ struct Listener {
     /// Opens connections as `DATABASE_URL` says (TLS included).
     connector: Connector,
     feed: Weak<Feed>,
-    /// The `seq` of the last event delivered (or skipped): everything up to it is done.
+    /// The largest `seq` delivered (or skipped as unreadable).
     last: i64,
+    /// `seq`s below `last` not seen yet, with when they were first missed: a transaction that
+    /// drew one may still commit.
+    gaps: BTreeMap<i64, tokio::time::Instant>,
     /// `booking_events` exists (a store may start before the migrations ran).
     log_ready: bool,
     /// When this listener last deleted old events.
@@ -135,7 +168,9 @@ impl Listener {
                     }
                 }
             };
-            match self.serve(current, &mut backoff).await {
+            let halt = self.serve(current, &mut backoff).await;
+            self.set_connected(false);
+            match halt {
                 Halt::Stopped => return,
                 Halt::Lost(error) => {
                     tracing::warn!(%error, retry_in = ?backoff, "booking event listener lost its connection");
@@ -144,6 +179,12 @@ impl Listener {
                     }
                 }
             }
+        }
+    }
+
+    fn set_connected(&self, connected: bool) {
+        if let Some(feed) = self.feed.upgrade() {
+            feed.connected.store(connected, Ordering::SeqCst);
         }
     }
 
@@ -161,6 +202,7 @@ impl Listener {
             return halt;
         }
         *backoff = BACKOFF_MIN;
+        self.set_connected(true);
         loop {
             let woken = {
                 let mut notifications = pin!(conn.notifications_stream());
@@ -200,18 +242,20 @@ impl Listener {
         self.pruned_at = Some(now);
         let before = chrono::Utc::now()
             - chrono::Duration::from_std(EVENT_RETENTION).unwrap_or(chrono::Duration::days(1));
-        let pruned = bounded(
-            &mut self.stop,
-            booking_events::prune(conn, before, self.last),
-        )
-        .await?;
+        // Never past a gap: its entry may yet commit and must still be there to be read.
+        let done = match self.gaps.keys().next() {
+            Some(first_gap) => (*first_gap - 1).min(self.last),
+            None => self.last,
+        };
+        let pruned = bounded(&mut self.stop, booking_events::prune(conn, before, done)).await?;
         if pruned > 0 {
             tracing::debug!(pruned, "old booking events deleted");
         }
         Ok(())
     }
 
-    /// Sends every event committed after `last`, in `seq` order.
+    /// Sends every entry committed after `last` (and every gap that committed meanwhile), in
+    /// `seq` order, each decoded once for every subscriber.
     async fn catch_up(&mut self, conn: &mut AsyncPgConnection) -> Result<(), Halt> {
         if !self.log_ready {
             if !bounded(&mut self.stop, booking_events::log_exists(conn)).await? {
@@ -219,37 +263,57 @@ impl Listener {
             }
             self.log_ready = true;
         }
+        self.forget_old_gaps();
         loop {
+            let gaps: Vec<i64> = self.gaps.keys().copied().collect();
             let rows = bounded(
                 &mut self.stop,
-                booking_events::after(conn, self.last, BATCH),
+                booking_events::after(conn, self.last, &gaps, BATCH),
             )
             .await?;
             let complete = i64::try_from(rows.len()).unwrap_or(i64::MAX) < BATCH;
-            for (seq, kind, row) in rows {
-                self.last = seq;
-                let event = BookingEventKind::from_label(&kind).and_then(|kind| {
-                    Ok(BookingEvent {
-                        kind,
-                        booking: Booking::try_from(row)?,
-                    })
-                });
-                match event {
-                    Ok(event) => {
-                        let Some(feed) = self.feed.upgrade() else {
-                            return Err(Halt::Stopped);
-                        };
-                        // No subscriber right now is fine.
-                        let _ = feed.sender.send(event);
+            let Some(feed) = self.feed.upgrade() else {
+                return Err(Halt::Stopped);
+            };
+            let now = tokio::time::Instant::now();
+            for entry in rows {
+                if entry.seq > self.last {
+                    // Every `seq` jumped over is a transaction that may still commit.
+                    for missed in (self.last + 1)..entry.seq {
+                        self.gaps.insert(missed, now);
+                    }
+                    self.last = entry.seq;
+                } else if self.gaps.remove(&entry.seq).is_none() {
+                    // Delivered already (it cannot be, but never twice).
+                    continue;
+                }
+                match entry.decode() {
+                    Ok(item) => {
+                        if let FeedEvent::Booking(booking) = &item {
+                            // No subscriber right now is fine.
+                            let _ = feed.sender.send(booking.event.clone());
+                        }
+                        let _ = feed.feed.send(item);
                     }
                     Err(error) => {
-                        tracing::error!(seq, %error, "skipped a booking event that does not read back");
+                        tracing::error!(seq = entry.seq, %error, "skipped a booking event that does not read back");
                     }
                 }
             }
             if complete {
                 return Ok(());
             }
+        }
+    }
+
+    /// Gives up the gaps older than [`GAP_GRACE`] (rolled back) and the oldest beyond
+    /// [`MAX_GAPS`].
+    fn forget_old_gaps(&mut self) {
+        let now = tokio::time::Instant::now();
+        self.gaps
+            .retain(|_, missed_at| now - *missed_at < GAP_GRACE);
+        while self.gaps.len() > MAX_GAPS {
+            self.gaps.pop_first();
         }
     }
 }

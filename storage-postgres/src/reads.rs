@@ -75,6 +75,14 @@ macro_rules! impl_reads {
                 )
             }
 
+            async fn room_for_booking(
+                &self,
+                id: RoomId,
+                start: chrono::DateTime<chrono::Utc>,
+                end: chrono::DateTime<chrono::Utc>,
+            ) -> StorageResult<Option<RoomForBooking>> {
+                self.observe(rooms::for_booking(&mut *self.conn().await?, id, start, end).await)
+            }
             async fn room(&self, id: RoomId) -> StorageResult<Option<Room>> {
                 self.observe(rooms::by_id(&mut *self.conn().await?, id).await)
             }
@@ -118,7 +126,10 @@ macro_rules! impl_reads {
             async fn user_by_login(&self, login: &str) -> StorageResult<Option<User>> {
                 self.observe(users::by_login(&mut *self.conn().await?, login).await)
             }
-            async fn users(&self, query: &UserQuery) -> StorageResult<Page<User>> {
+            async fn users_and_profiles(
+                &self,
+                query: &UserQuery,
+            ) -> StorageResult<(Page<User>, Vec<Profile>)> {
                 self.observe(users::list(&mut *self.conn().await?, query).await)
             }
             async fn user_by_booking_code(
@@ -133,6 +144,12 @@ macro_rules! impl_reads {
 
             async fn session(&self, id: SessionId) -> StorageResult<Option<Session>> {
                 self.observe(sessions::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn session_with_person(
+                &self,
+                id: SessionId,
+            ) -> StorageResult<Option<SessionWithPerson>> {
+                self.observe(sessions::with_person(&mut *self.conn().await?, id).await)
             }
             async fn session_by_token_hash(&self, hash: &str) -> StorageResult<Option<Session>> {
                 self.observe(sessions::by_token_hash(&mut *self.conn().await?, hash).await)
@@ -158,6 +175,14 @@ macro_rules! impl_reads {
                 to: chrono::DateTime<chrono::Utc>,
             ) -> StorageResult<Vec<Booking>> {
                 self.observe(bookings::of_room(&mut *self.conn().await?, room, from, to).await)
+            }
+            async fn rooms_bookings(
+                &self,
+                rooms: &[RoomId],
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> StorageResult<Vec<Booking>> {
+                self.observe(bookings::of_rooms(&mut *self.conn().await?, rooms, from, to).await)
             }
             async fn busy_rooms(
                 &self,
@@ -224,6 +249,27 @@ macro_rules! impl_reads {
             ) -> StorageResult<bool> {
                 self.observe(
                     crate::queries::second_factors::required(
+                        &mut *self.conn().await?,
+                        organization,
+                    )
+                    .await,
+                )
+            }
+
+            async fn scim_token(&self, id: ScimTokenId) -> StorageResult<Option<ScimToken>> {
+                self.observe(crate::queries::scim_tokens::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn scim_token_by_hash(&self, hash: &str) -> StorageResult<Option<ScimToken>> {
+                self.observe(
+                    crate::queries::scim_tokens::by_hash(&mut *self.conn().await?, hash).await,
+                )
+            }
+            async fn scim_tokens_of(
+                &self,
+                organization: OrganizationId,
+            ) -> StorageResult<Vec<ScimToken>> {
+                self.observe(
+                    crate::queries::scim_tokens::of_organization(
                         &mut *self.conn().await?,
                         organization,
                     )

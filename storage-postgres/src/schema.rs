@@ -192,8 +192,9 @@ diesel::table! {
     booking_events (seq) {
         seq -> Int8,
         kind -> Text,
-        booking_id -> Uuid,
+        booking_id -> Nullable<Uuid>,
         at -> Timestamptz,
+        body -> Nullable<Text>,
     }
 }
 
@@ -269,6 +270,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    scim_tokens (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        token_hash -> Text,
+        profile_id -> Uuid,
+        site_group_id -> Nullable<Uuid>,
+        site_id -> Nullable<Uuid>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(booking_events -> bookings (booking_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -293,4 +309,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     throttle_attempts,
     second_factors,
     second_factor_policies,
+    scim_tokens,
 );

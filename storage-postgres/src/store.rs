@@ -123,6 +123,14 @@ impl Storage for PgStore {
         self.feed.subscribe()
     }
 
+    fn feed(&self) -> tokio::sync::broadcast::Receiver<FeedEvent> {
+        self.feed.subscribe_feed()
+    }
+
+    fn feed_connected(&self) -> bool {
+        self.feed.connected()
+    }
+
     fn pool_usage(&self) -> Option<PoolUsage> {
         let status = self.pool.status();
         Some(PoolUsage {

@@ -37,6 +37,7 @@ use crate::queries::{
     price_lists, profiles, rooms, sessions, site_groups, sites, users,
 };
 use crate::reads::impl_reads;
+use crate::rows::Label as _;
 use crate::store::PooledConnection;
 
 pub(crate) struct PgTransaction {
@@ -45,8 +46,11 @@ pub(crate) struct PgTransaction {
     conn: Mutex<Option<PooledConnection>>,
     /// Some call failed: the server may have aborted the transaction.
     failed: AtomicBool,
-    /// Booking events to append and notify with the commit.
-    events: Vec<(BookingEventKind, BookingId)>,
+    /// Booking events and access-ended facts to append and notify with the commit.
+    events: Vec<booking_events::Pending>,
+    /// Audit events, written with the commit in one statement (nothing reads them back
+    /// inside the unit of work).
+    audits: Vec<AuditEvent>,
 }
 
 impl PgTransaction {
@@ -58,6 +62,7 @@ impl PgTransaction {
             conn: Mutex::new(Some(conn)),
             failed: AtomicBool::new(false),
             events: Vec::new(),
+            audits: Vec::new(),
         })
     }
 
@@ -260,6 +265,11 @@ impl Writes for PgTransaction {
         let result = in_savepoint!(self.conn_mut()?, users::insert, user);
         self.observe(result)
     }
+    async fn insert_users(&mut self, users: &[User]) -> StorageResult<()> {
+        // One savepoint for the batch: a violation undoes all of it, and only it.
+        let result = in_savepoint!(self.conn_mut()?, users::insert_many, users);
+        self.observe(result)
+    }
     async fn update_user(&mut self, user: &Locked<User>) -> StorageResult<()> {
         let result = in_savepoint!(self.conn_mut()?, users::update, &**user);
         self.observe(result)
@@ -291,12 +301,23 @@ impl Writes for PgTransaction {
     }
 
     async fn insert_audit_event(&mut self, event: &AuditEvent) -> StorageResult<()> {
-        let result = audit::insert(self.conn_mut()?, event).await;
-        self.observe(result)
+        self.audits.push(event.clone());
+        Ok(())
     }
 
     async fn insert_booking(&mut self, booking: &Booking) -> StorageResult<()> {
         let result = in_savepoint!(self.conn_mut()?, bookings::insert, booking);
+        self.observe(result)
+    }
+    async fn insert_booking_held_by(
+        &mut self,
+        booking: &Booking,
+        holder: &User,
+    ) -> StorageResult<bool> {
+        // No savepoint: an overlap fails the whole unit of work, which the domain then drops.
+        let result =
+            bookings::insert_held_by(self.conn_mut()?, booking, holder.id, holder.status.label())
+                .await;
         self.observe(result)
     }
     async fn update_booking(&mut self, booking: &Locked<Booking>) -> StorageResult<()> {
@@ -324,8 +345,16 @@ impl Writes for PgTransaction {
     }
 
     async fn publish_booking_event(&mut self, event: &BookingEvent) -> StorageResult<()> {
-        // Listeners read the booking itself from its row: the log holds ids only.
-        self.events.push((event.kind, event.booking.id));
+        // The log records the booking as written here, and its holder as this transaction
+        // sees them at the commit (see `queries::booking_events::append`).
+        self.events
+            .push(booking_events::Pending::Booking(event.clone()));
+        Ok(())
+    }
+
+    async fn publish_access_ended(&mut self, fact: &AccessEnded) -> StorageResult<()> {
+        self.events
+            .push(booking_events::Pending::AccessEnded(*fact));
         Ok(())
     }
 
@@ -360,6 +389,19 @@ impl Writes for PgTransaction {
         self.observe(result)
     }
 
+    async fn lock_scim_token(&mut self, id: ScimTokenId) -> LockedResult<ScimToken> {
+        let result = crate::queries::scim_tokens::lock(self.conn_mut()?, id).await;
+        self.observe(result).map(locked)
+    }
+    async fn insert_scim_token(&mut self, token: &ScimToken) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, crate::queries::scim_tokens::insert, token);
+        self.observe(result)
+    }
+    async fn update_scim_token(&mut self, token: &Locked<ScimToken>) -> StorageResult<()> {
+        let result = crate::queries::scim_tokens::update(self.conn_mut()?, token).await;
+        self.observe(result)
+    }
+
     async fn insert_invitation(&mut self, invitation: &Invitation) -> StorageResult<()> {
         let result = in_savepoint!(self.conn_mut()?, invitations::insert, invitation);
         self.observe(result)
@@ -383,6 +425,10 @@ impl Writes for PgTransaction {
 
     async fn insert_email(&mut self, email: &OutboundEmail) -> StorageResult<()> {
         let result = emails::insert(self.conn_mut()?, email).await;
+        self.observe(result)
+    }
+    async fn insert_emails(&mut self, emails: &[OutboundEmail]) -> StorageResult<()> {
+        let result = emails::insert_many(self.conn_mut()?, emails).await;
         self.observe(result)
     }
     async fn update_email(&mut self, email: &OutboundEmail) -> StorageResult<()> {
@@ -414,6 +460,11 @@ impl Transaction for PgTransaction {
                     "a statement of this transaction failed: it was rolled back".into(),
                 ),
             });
+        }
+        let audits = std::mem::take(&mut self.audits);
+        if let Err(error) = audit::insert_all(&mut conn, &audits).await {
+            roll_back(conn).await;
+            return Err(error);
         }
         let events = std::mem::take(&mut self.events);
         if let Err(error) = booking_events::append(&mut conn, &events).await {

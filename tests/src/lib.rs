@@ -4,6 +4,7 @@
 pub mod http;
 pub mod postgres;
 pub mod server;
+pub mod statement_counter;
 pub mod tenant;
 
 use std::sync::Arc;

@@ -10,8 +10,12 @@ mod fixtures;
 mod attempts;
 #[path = "conformance/audit.rs"]
 mod audit;
+#[path = "conformance/batch_users.rs"]
+mod batch_users;
 #[path = "conformance/bookings.rs"]
 mod bookings;
+#[path = "conformance/combined_reads.rs"]
+mod combined_reads;
 #[path = "conformance/mail.rs"]
 mod mail;
 #[path = "conformance/organizations.rs"]
@@ -24,6 +28,8 @@ mod postgres_only;
 mod profiles;
 #[path = "conformance/rehash.rs"]
 mod rehash;
+#[path = "conformance/scim_tokens.rs"]
+mod scim_tokens;
 #[path = "conformance/second_factors.rs"]
 mod second_factors;
 #[path = "conformance/sessions.rs"]
@@ -119,6 +125,10 @@ attempt_counters!(
 );
 
 conformance!(
+    combined_reads::a_session_comes_with_its_person,
+    combined_reads::a_page_of_users_brings_their_profiles_and_counts_only_when_asked,
+    combined_reads::a_room_comes_with_what_booking_it_reads,
+    combined_reads::a_booking_is_inserted_only_while_its_holder_is_as_checked,
     organizations::organizations_round_trip,
     organizations::updating_a_missing_row_fails,
     organizations::platform_organization,
@@ -138,9 +148,14 @@ conformance!(
     users::unique_user_keys,
     users::concurrent_username_commits_once,
     users::users_pagination_and_filters,
+    batch_users::insert_users_writes_every_user_with_their_grants,
+    batch_users::a_batch_breaking_a_unique_key_writes_none_of_its_users,
+    batch_users::insert_emails_writes_every_message_or_none,
     second_factors::second_factors_round_trip,
     second_factors::second_factors_roll_back,
     second_factors::second_factor_policy_round_trip,
+    scim_tokens::scim_tokens_round_trip,
+    scim_tokens::scim_tokens_roll_back_and_check_references,
     sessions::sessions_round_trip_and_rotation,
     sessions::unique_session_token,
     audit::audit_events_newest_first,

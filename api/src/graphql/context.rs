@@ -22,6 +22,9 @@ struct Auth {
 pub struct RequestContext {
     auth: RwLock<Auth>,
     pub ip: Option<String>,
+    /// The people the booking feed of this connection showed last (see
+    /// [`FeedPeople`](crate::graphql::areas::bookings::FeedPeople)).
+    pub feed_people: Arc<crate::graphql::areas::bookings::FeedPeople>,
 }
 
 fn loader_for(domain: &Domain, actor: &Arc<Actor>) -> Arc<RequestLoader> {
@@ -72,6 +75,7 @@ impl RequestContext {
         RequestContext {
             auth: RwLock::new(Auth { caller, loader }),
             ip,
+            feed_people: Default::default(),
         }
     }
 
@@ -93,6 +97,13 @@ impl RequestContext {
             loader,
         };
     }
+}
+
+/// The people the booking feed of this connection showed last, as it may see them.
+pub fn feed_people<'a>(
+    ctx: &'a Context<'_>,
+) -> Option<&'a Arc<crate::graphql::areas::bookings::FeedPeople>> {
+    request(ctx).ok().map(|r| &r.feed_people)
 }
 
 fn request<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a RequestContext> {

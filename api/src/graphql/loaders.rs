@@ -35,7 +35,7 @@ impl Loader<PriceListOwner> for DomainLoader {
 }
 
 /// Key for "a person met through a booking": the user, as far as the caller may see them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Person(pub UserId);
 
 impl Loader<Person> for DomainLoader {
@@ -49,9 +49,28 @@ impl Loader<Person> for DomainLoader {
     }
 }
 
-/// Key for "the rooms of this site".
+/// Key for "the schedule of this room (of this site) on this day of the site's calendar".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RoomsOfSite(pub SiteId);
+pub struct RoomDay(pub RoomId, pub SiteId, pub chrono::NaiveDate);
+
+impl Loader<RoomDay> for DomainLoader {
+    type Value = Vec<Booking>;
+    type Error = DomainError;
+
+    async fn load(&self, keys: &[RoomDay]) -> Result<HashMap<RoomDay, Vec<Booking>>, DomainError> {
+        let keys: Vec<(RoomId, SiteId, chrono::NaiveDate)> =
+            keys.iter().map(|k| (k.0, k.1, k.2)).collect();
+        let schedules = self.domain.load_room_schedules(&self.actor, &keys).await?;
+        Ok(schedules
+            .into_iter()
+            .map(|((room, site, date), bookings)| (RoomDay(room, site, date), bookings))
+            .collect())
+    }
+}
+
+/// Key for "the rooms of this site (of this organization)".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoomsOfSite(pub SiteId, pub OrganizationId);
 
 fn index<K: Eq + Hash, V>(items: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V> {
     items.into_iter().map(|v| (key(&v), v)).collect()
@@ -88,16 +107,13 @@ impl Loader<RoomsOfSite> for DomainLoader {
         &self,
         keys: &[RoomsOfSite],
     ) -> Result<HashMap<RoomsOfSite, Vec<Room>>, DomainError> {
-        let site_ids: Vec<SiteId> = keys.iter().map(|k| k.0).collect();
-        let rooms = self
-            .domain
-            .load_rooms_of_sites(&self.actor, &site_ids)
-            .await?;
+        let sites: Vec<(SiteId, OrganizationId)> = keys.iter().map(|k| (k.0, k.1)).collect();
+        let rooms = self.domain.load_rooms_of_sites(&self.actor, &sites).await?;
         let mut grouped: HashMap<RoomsOfSite, Vec<Room>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for room in rooms {
             grouped
-                .entry(RoomsOfSite(room.site_id))
+                .entry(RoomsOfSite(room.site_id, room.organization_id))
                 .or_default()
                 .push(room);
         }

@@ -25,6 +25,7 @@ pub struct Query(
     bookings::BookingsQuery,
     invitations::InvitationsQuery,
     second_factor::SecondFactorQuery,
+    scim::ScimQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -39,6 +40,8 @@ pub struct Mutation(
     bookings::BookingsMutation,
     invitations::InvitationsMutation,
     second_factor::SecondFactorMutation,
+    import::ImportMutation,
+    scim::ScimMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -26,4 +26,6 @@ pub struct AuditQuery {
     /// Newest first: the page starts below this id.
     pub before: Option<AuditEventId>,
     pub first: usize,
+    /// Count every match (`Page::total_count`, else 0): only when the caller asks.
+    pub count_total: bool,
 }

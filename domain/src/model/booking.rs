@@ -54,6 +54,8 @@ pub struct BookingQuery {
     /// Keyset cursor: the page continues after this `(start, id)`.
     pub after: Option<(DateTime<Utc>, BookingId)>,
     pub first: usize,
+    /// Count every match (`Page::total_count`, else 0): only when the caller asks.
+    pub count_total: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -72,3 +74,12 @@ pub struct BookingEvent {
 
 /// The longest a booking may last (policies are capped at 7 days), which bounds overlap scans.
 pub const MAX_BOOKING_MINUTES: i64 = 7 * 24 * 60;
+
+/// What booking a room reads, together: the room, its site (time zone, visibility) and the
+/// confirmed bookings of the room overlapping the wanted interval (by id: the domain decides).
+#[derive(Debug, Clone)]
+pub struct RoomForBooking {
+    pub room: crate::model::Room,
+    pub site: crate::model::Site,
+    pub overlapping: Vec<crate::ids::BookingId>,
+}

@@ -53,4 +53,6 @@ pub struct OrganizationQuery {
     pub search: Option<String>,
     pub after: Option<OrganizationId>,
     pub first: usize,
+    /// Count every match (`Page::total_count`, else 0): only when the caller asks.
+    pub count_total: bool,
 }

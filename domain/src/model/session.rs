@@ -18,3 +18,20 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+/// A session with everything a request needs to act in it, read together (one statement on
+/// PostgreSQL): authentication checks the session and the person (`Domain::authenticate`), then
+/// builds the actor from the rest without reading again.
+#[derive(Debug, Clone)]
+pub struct SessionWithPerson {
+    pub session: Session,
+    pub user: crate::model::User,
+    pub organization: crate::model::Organization,
+    pub profile: crate::model::Profile,
+    /// The site groups granted to the user (their effective sites are computed from them).
+    pub site_groups: Vec<crate::model::SiteGroup>,
+    /// The organization requires a second factor of the people who manage users or clients.
+    pub second_factor_required: bool,
+    /// The user has a confirmed second factor.
+    pub second_factor_confirmed: bool,
+}

@@ -31,4 +31,6 @@ pub struct SiteQuery {
     pub only: Option<Vec<SiteId>>,
     pub after: Option<SiteId>,
     pub first: usize,
+    /// Count every match (`Page::total_count`, else 0): only when the caller asks.
+    pub count_total: bool,
 }

@@ -79,4 +79,8 @@ pub struct UserQuery {
     pub profile_id: Option<ProfileId>,
     pub after: Option<UserId>,
     pub first: usize,
+    /// Count every matching user (`Page::total_count`, else 0): only when the caller asks.
+    pub count_total: bool,
+    /// Bring the profiles the listed users hold (see `Reads::users_and_profiles`).
+    pub with_profiles: bool,
 }

@@ -24,6 +24,7 @@ impl Domain {
         filter: AuditFilter,
         first: Option<i32>,
         before: Option<AuditEventId>,
+        count_total: bool,
     ) -> DomainResult<Page<AuditEvent>> {
         let organization_ids = match filter.organization_id {
             Some(id) => vec![self.organization(actor, id).await?.id],
@@ -39,6 +40,7 @@ impl Domain {
                         search: None,
                         after,
                         first: 500,
+                        count_total: false,
                     };
                     let page = self.store.organizations(&query).await?;
                     after = page.items.last().map(|o| o.id);
@@ -60,6 +62,7 @@ impl Domain {
             to: filter.to,
             before,
             first: page_size(first)?,
+            count_total,
         };
         Ok(self.store.audit_events(&query).await?)
     }

@@ -84,6 +84,28 @@ fn session_of(refresh_token: &str) -> Option<SessionId> {
         .and_then(|(id, _)| id.parse().ok())
 }
 
+/// The person of `acting` in its session: their organization and rights as read with it, their
+/// site groups (so their sites need no further read), and whether they must enrol a second
+/// factor first.
+fn person_acting(acting: SessionWithPerson, ip: Option<String>) -> Authenticated {
+    let must_enroll = crate::ops::second_factor::must_enroll(
+        &acting.profile.permissions,
+        acting.second_factor_required,
+        acting.second_factor_confirmed,
+    );
+    let mut actor = Actor::new(
+        acting.user,
+        acting.organization,
+        acting.profile.permissions.clone(),
+        Some(acting.session.id),
+        ip,
+    );
+    actor.must_enroll_second_factor = must_enroll;
+    actor.know_site_groups(&acting.site_groups);
+    actor.own_profile = Some(acting.profile);
+    Authenticated::new(actor)
+}
+
 fn unauthenticated() -> DomainError {
     DomainError::Unauthenticated(INVALID_CREDENTIALS.to_owned())
 }
@@ -282,6 +304,8 @@ impl Domain {
             if session.revoked_at.is_none() {
                 session.revoked_at = Some(now);
                 tx.update_session(&session).await?;
+                tx.publish_access_ended(&AccessEnded::Session(session.id))
+                    .await?;
                 let user = tx.user(session.user_id).await?;
                 let mut event = self.audit(
                     None,
@@ -363,6 +387,8 @@ impl Domain {
         if session.revoked_at.is_none() {
             session.revoked_at = Some(self.now());
             tx.update_session(&session).await?;
+            tx.publish_access_ended(&AccessEnded::Session(session.id))
+                .await?;
             let user = tx.user(session.user_id).await?;
             let mut event = self.audit(
                 actor,
@@ -387,41 +413,25 @@ impl Domain {
         session: &AuthSession,
         ip: Option<String>,
     ) -> DomainResult<Authenticated> {
-        self.person_acting(session.user.clone(), session.session_id, ip)
-            .await
-    }
-
-    /// The person `user` acting in session `session_id`: their organization and rights as
-    /// committed, and whether they must enrol a second factor first.
-    async fn person_acting(
-        &self,
-        user: User,
-        session_id: SessionId,
-        ip: Option<String>,
-    ) -> DomainResult<Authenticated> {
-        let organization = self
-            .organization_of(&*self.store, user.organization_id)
-            .await?;
-        let profile = self
+        let acting = self
             .store
-            .profile(user.profile_id)
+            .session_with_person(session.session_id)
             .await?
-            .ok_or_else(|| DomainError::internal(format!("user {} has no profile", user.id)))?;
-        let mut actor = Actor::new(
-            user,
-            organization,
-            profile.permissions,
-            Some(session_id),
+            .ok_or_else(unauthenticated)?;
+        // As the sign-in committed it: the person may have been changed since, the session not
+        // replaced (see above).
+        Ok(person_acting(
+            SessionWithPerson {
+                user: session.user.clone(),
+                ..acting
+            },
             ip,
-        );
-        actor.must_enroll_second_factor = self
-            .must_enroll_second_factor(&*self.store, &actor.user, &actor.permissions)
-            .await?;
-        Ok(Authenticated::new(actor))
+        ))
     }
 
     /// Resolves a bearer access token into the acting person, or UNAUTHENTICATED. Revoked
     /// sessions, deactivated users and sessions older than the user's epoch are refused at once.
+    /// One read: the session with everything the actor is made of.
     pub async fn authenticate(
         &self,
         access_token: &str,
@@ -437,15 +447,20 @@ impl Domain {
             .ok_or_else(invalid)?;
         let session_id: SessionId = claims.sid.parse().map_err(|_| invalid())?;
         let user_id: UserId = claims.sub.parse().map_err(|_| invalid())?;
-        let session = self.store.session(session_id).await?.ok_or_else(invalid)?;
-        if session.user_id != user_id || session.revoked_at.is_some() {
+        let acting = self
+            .store
+            .session_with_person(session_id)
+            .await?
+            .ok_or_else(invalid)?;
+        let (session, user) = (&acting.session, &acting.user);
+        if session.user_id != user_id
+            || session.revoked_at.is_some()
+            || user.status != UserStatus::Active
+            || user.session_epoch != session.epoch
+        {
             return Err(invalid());
         }
-        let user = self.store.user(user_id).await?.ok_or_else(invalid)?;
-        if user.status != UserStatus::Active || user.session_epoch != session.epoch {
-            return Err(invalid());
-        }
-        self.person_acting(user, session_id, ip).await
+        Ok(person_acting(acting, ip))
     }
 
     /// Changes the actor's own password; every session (this one too) ends and a new one starts.
@@ -521,6 +536,7 @@ impl Domain {
             next.must_change_password = false;
             next.session_epoch += 1;
             tx.update_user(&next).await?;
+            tx.publish_access_ended(&AccessEnded::User(next.id)).await?;
             let session = self
                 .start_session(&mut *tx, &next, "password.changed", actor.ip.as_deref())
                 .await?;

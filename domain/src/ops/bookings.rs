@@ -53,9 +53,16 @@ pub struct BookingWatch {
     site: Option<SiteId>,
     /// A tablet scoped to one room hears only of that room, whatever it watches.
     device_room: Option<RoomId>,
+    /// The organization of the room or site watched (its bookings' organization).
+    organization: crate::ids::OrganizationId,
 }
 
 impl BookingWatch {
+    /// The organization whose bookings this watch hears of.
+    pub fn organization_id(&self) -> crate::ids::OrganizationId {
+        self.organization
+    }
+
     pub fn wants(&self, event: &BookingEvent) -> bool {
         let b = &event.booking;
         self.room.is_none_or(|r| b.room_id == r)
@@ -156,7 +163,9 @@ impl Domain {
                 "a tablet books with a person's code (createBookingWithCode)",
             ));
         }
-        let (room, site) = self.room_and_site(actor, input.room_id).await?;
+        let context = self
+            .room_for_booking(actor, input.room_id, input.start, input.end)
+            .await?;
         let holder_id = input.user_id.unwrap_or(actor.user.id);
         let for_someone_else = holder_id != actor.user.id;
         let needed = if for_someone_else {
@@ -172,8 +181,7 @@ impl Domain {
         };
         self.book(
             actor,
-            room,
-            site,
+            context,
             holder,
             input.start,
             input.end,
@@ -192,14 +200,14 @@ impl Domain {
     async fn book(
         &self,
         actor: &Actor,
-        room: Room,
-        site: Site,
+        context: RoomForBooking,
         holder: User,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         title: Option<String>,
         source: BookingSource,
     ) -> DomainResult<Booking> {
+        let RoomForBooking { room, site, .. } = &context;
         // Booking is a write: read-only reach into a client company (clients: READ) may not.
         actor.require_write_in_seen(room.organization_id)?;
         if holder.organization_id != room.organization_id || holder.status != UserStatus::Active {
@@ -214,6 +222,11 @@ impl Domain {
             });
         }
         check_policy(&room, site.time_zone, start, end, self.now())?;
+        // Decided on what was read; the backends' exclusion constraint (or writer lock) is the
+        // backstop for a booking that commits meanwhile.
+        if !context.overlapping.is_empty() {
+            return Err(conflict());
+        }
         let booking = Booking {
             id: BookingId::new(),
             room_id: room.id,
@@ -228,23 +241,30 @@ impl Domain {
             status: BookingStatus::Confirmed,
             created_at: self.now(),
         };
-        self.retrying("start", || self.insert_booking(actor, &booking))
+        self.retrying("start", || self.insert_booking(actor, &booking, &holder))
             .await?;
         Ok(booking)
     }
 
-    /// Inserts a new booking: the holder is locked so that a deactivation (which cancels their
-    /// upcoming bookings) either sees this booking or is seen by it.
-    async fn insert_booking(&self, actor: &Actor, booking: &Booking) -> DomainResult<()> {
+    /// Inserts a new booking while its holder is still active: the insert holds the holder's
+    /// row, so that a deactivation (which cancels their upcoming bookings) either sees this
+    /// booking or is seen by it.
+    async fn insert_booking(
+        &self,
+        actor: &Actor,
+        booking: &Booking,
+        holder: &User,
+    ) -> DomainResult<()> {
         let mut tx = self.store.begin().await?;
-        let holder = tx.lock_user(booking.user_id).await?;
-        if holder.is_none_or(|h| h.status != UserStatus::Active) {
-            return Err(DomainError::forbidden(
-                "this person cannot hold a booking in this room",
-            ));
+        if !tx.insert_booking_held_by(booking, holder).await? {
+            drop(tx);
+            // The holder changed since checked: refused if no longer active, else tried again.
+            let now = self.store.user(holder.id).await?;
+            return Err(match now {
+                Some(user) if user.status == UserStatus::Active => DomainError::Contended,
+                _ => DomainError::forbidden("this person cannot hold a booking in this room"),
+            });
         }
-        self.check_no_overlap(&*tx, booking).await?;
-        tx.insert_booking(booking).await?;
         self.booking_written(&mut *tx, actor, booking, BookingEventKind::Created)
             .await?;
         tx.commit().await?;
@@ -274,23 +294,24 @@ impl Domain {
                 "booking with a code is for room tablets (use a device token)",
             ));
         };
-        let (room, site) = self.room_and_site(actor, room_id).await?;
+        let context = self.room_for_booking(actor, room_id, start, end).await?;
+        let organization = context.room.organization_id;
         let rules = self.config.throttle;
         let mut limits = vec![
             Limit::code_guesses(&device.id.to_string(), &rules),
-            Limit::organization_codes(room.organization_id, &rules),
+            Limit::organization_codes(organization, &rules),
         ];
         limits.extend(actor.ip.as_deref().map(|ip| Limit::address(ip, &rules)));
         let (claimed, _) =
             claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
         let holder = self
-            .user_by_booking_code(room.organization_id, code)
+            .user_by_booking_code(organization, code)
             .await?;
         let Some(holder) = holder.filter(|u| u.status == UserStatus::Active) else {
             // In the organization's audit log, naming the tablet that was tried.
             let mut event = self.audit(
                 None,
-                Some(room.organization_id),
+                Some(organization),
                 "booking_code.failed",
                 Some(("Device", device.id.to_string())),
             );
@@ -307,8 +328,7 @@ impl Domain {
         self.rehash_booking_code(&holder, code).await?;
         self.book(
             actor,
-            room,
-            site,
+            context,
             holder,
             start,
             end,
@@ -478,6 +498,7 @@ impl Domain {
                 status: Some(BookingStatus::Confirmed),
                 after,
                 first: 200,
+                count_total: false,
             };
             let page = tx.bookings(&query).await?;
             after = page.items.last().map(|b| (b.start, b.id));
@@ -506,6 +527,7 @@ impl Domain {
         filter: BookingFilter,
         first: Option<i32>,
         after: Option<(DateTime<Utc>, BookingId)>,
+        count_total: bool,
     ) -> DomainResult<Page<Booking>> {
         let mut room_id = filter.room_id;
         let org = match (filter.room_id, filter.site_id) {
@@ -535,6 +557,7 @@ impl Domain {
             status: filter.status,
             after,
             first: page_size(first)?,
+            count_total,
         };
         Ok(self.store.bookings(&query).await?)
     }
@@ -549,21 +572,76 @@ impl Domain {
     ) -> DomainResult<BookingWatch> {
         let device_room = actor.device.as_ref().and_then(|d| d.room_id);
         match (room, site) {
-            (Some(room), None) => Ok(BookingWatch {
-                room: Some(self.room(actor, room).await?.id),
-                site: None,
-                device_room,
-            }),
-            (None, Some(site)) => Ok(BookingWatch {
-                room: None,
-                site: Some(self.site(actor, site).await?.id),
-                device_room,
-            }),
+            (Some(room), None) => {
+                let room = self.room(actor, room).await?;
+                Ok(BookingWatch {
+                    room: Some(room.id),
+                    site: None,
+                    device_room,
+                    organization: room.organization_id,
+                })
+            }
+            (None, Some(site)) => {
+                let site = self.site(actor, site).await?;
+                Ok(BookingWatch {
+                    room: None,
+                    site: Some(site.id),
+                    device_room,
+                    organization: site.organization_id,
+                })
+            }
             _ => Err(DomainError::validation(
                 "roomId",
                 "give either roomId or siteId",
             )),
         }
+    }
+
+    /// The schedules of many rooms (each a room of `site`, on a day of that site's calendar) in
+    /// a fixed number of reads: the sites (their time zones and visibility), then the bookings
+    /// of every room at once. Keys whose room or site the actor may not see get nothing; so do
+    /// bookings not of the key's site (the key is checked, not trusted).
+    pub async fn load_room_schedules(
+        &self,
+        actor: &Actor,
+        keys: &[(RoomId, SiteId, NaiveDate)],
+    ) -> DomainResult<Vec<((RoomId, SiteId, NaiveDate), Vec<Booking>)>> {
+        let mut site_ids: Vec<SiteId> = keys.iter().map(|(_, site, _)| *site).collect();
+        site_ids.sort();
+        site_ids.dedup();
+        let sites = self.store.sites_by_ids(&site_ids).await?;
+        let sites = self.visible_sites(actor, sites).await?;
+        let days: Vec<((RoomId, SiteId, NaiveDate), (DateTime<Utc>, DateTime<Utc>))> = keys
+            .iter()
+            .filter(|(room, site, _)| actor.allows_room_id(*room, *site))
+            .filter_map(|key| {
+                let site = sites.iter().find(|s| s.id == key.1)?;
+                Some((*key, local_day(key.2, site.time_zone)))
+            })
+            .collect();
+        let (Some(from), Some(to)) = (
+            days.iter().map(|(_, (from, _))| *from).min(),
+            days.iter().map(|(_, (_, to))| *to).max(),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let mut rooms: Vec<RoomId> = days.iter().map(|((room, _, _), _)| *room).collect();
+        rooms.sort();
+        rooms.dedup();
+        let bookings = self.store.rooms_bookings(&rooms, from, to).await?;
+        Ok(days
+            .into_iter()
+            .map(|(key, (from, to))| {
+                let of_day = bookings
+                    .iter()
+                    .filter(|b| {
+                        b.room_id == key.0 && b.site_id == key.1 && b.start < to && b.end > from
+                    })
+                    .cloned()
+                    .collect();
+                (key, of_day)
+            })
+            .collect())
     }
 
     /// Confirmed bookings of a room overlapping a day of the site's calendar, by start.

@@ -111,6 +111,7 @@ impl Domain {
                 user.must_change_password = true;
                 user.session_epoch += 1;
                 tx.update_user(&user).await?;
+                tx.publish_access_ended(&AccessEnded::User(user.id)).await?;
                 tx.insert_audit_event(&self.audit(
                     Some(actor),
                     Some(org.id),

@@ -103,6 +103,8 @@ impl Domain {
         }
         device.revoked_at = Some(self.now());
         tx.update_device(&device).await?;
+        tx.publish_access_ended(&AccessEnded::Device(device.id))
+            .await?;
         let target = Some(("Device", device.id.to_string()));
         tx.insert_audit_event(&self.audit(Some(actor), Some(org.id), "device.revoked", target))
             .await?;

@@ -33,10 +33,18 @@ pub(crate) struct Mail {
 impl Domain {
     /// Seals the message's parameters and writes it to the outbox of `tx`.
     pub(crate) async fn enqueue(&self, tx: &mut dyn Writes, mail: Mail) -> DomainResult<()> {
+        let email = self.outbound(mail)?;
+        tx.insert_email(&email).await?;
+        Ok(())
+    }
+
+    /// The outbox row of `mail`, its parameters sealed, due now (to insert with others at once:
+    /// `Writes::insert_emails`).
+    pub(crate) fn outbound(&self, mail: Mail) -> DomainResult<OutboundEmail> {
         let json = serde_json::to_string(&mail.params)
             .map_err(|e| DomainError::internal(format!("e-mail parameters: {e}")))?;
         let now = self.now();
-        let email = OutboundEmail {
+        Ok(OutboundEmail {
             id: EmailId::new(),
             organization_id: mail.organization,
             to: mail.to,
@@ -49,9 +57,7 @@ impl Domain {
             abandoned_at: None,
             last_error: None,
             created_at: now,
-        };
-        tx.insert_email(&email).await?;
-        Ok(())
+        })
     }
 
     /// `{public_url}/{path}?token={token}`; tokens are URL-safe already.

@@ -66,9 +66,13 @@ impl Domain {
         actor: &Actor,
         id: OrganizationId,
     ) -> DomainResult<Organization> {
-        self.store
-            .organization(id)
-            .await?
+        // The actor's own organization came with the actor: never read again in a request.
+        let found = if id == actor.organization.id {
+            Some(actor.organization.clone())
+        } else {
+            self.store.organization(id).await?
+        };
+        found
             .filter(|org| actor.can_read_in(org))
             .ok_or(DomainError::NotFound("organization"))
     }
@@ -79,7 +83,7 @@ impl Domain {
         actor: &Actor,
         ids: &[OrganizationId],
     ) -> DomainResult<Vec<Organization>> {
-        let orgs = self.store.organizations_by_ids(ids).await?;
+        let orgs = self.organizations_as_stored(actor, ids).await?;
         Ok(orgs
             .into_iter()
             .filter(|org| actor.can_read_in(org))
@@ -93,6 +97,7 @@ impl Domain {
         filter: OrganizationFilter,
         first: Option<i32>,
         after: Option<OrganizationId>,
+        count_total: bool,
     ) -> DomainResult<Page<Organization>> {
         let query = OrganizationQuery {
             own: actor.organization.id,
@@ -102,6 +107,7 @@ impl Domain {
             search: search_text(filter.search.as_deref()),
             after,
             first: page_size(first)?,
+            count_total,
         };
         Ok(self.store.organizations(&query).await?)
     }
@@ -389,6 +395,26 @@ impl Domain {
     }
 
     /// Reads an organization the caller has already proven visible (by a related object).
+    /// The organizations of `ids` as stored, whoever may see them (the callers decide): the
+    /// actor's own comes with the actor, never read again in a request.
+    pub(crate) async fn organizations_as_stored(
+        &self,
+        actor: &Actor,
+        ids: &[OrganizationId],
+    ) -> DomainResult<Vec<Organization>> {
+        let own = actor.organization.id;
+        let others: Vec<OrganizationId> = ids.iter().copied().filter(|id| *id != own).collect();
+        let mut orgs = if others.is_empty() {
+            Vec::new()
+        } else {
+            self.store.organizations_by_ids(&others).await?
+        };
+        if ids.contains(&own) {
+            orgs.push(actor.organization.clone());
+        }
+        Ok(orgs)
+    }
+
     pub(crate) async fn organization_of(
         &self,
         store: &dyn Reads,

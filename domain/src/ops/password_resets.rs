@@ -170,6 +170,7 @@ impl Domain {
             user.must_change_password = false;
             user.session_epoch += 1;
             tx.update_user(&user).await?;
+            tx.publish_access_ended(&AccessEnded::User(user.id)).await?;
             let mut event = self.audit(
                 None,
                 Some(user.organization_id),

@@ -51,7 +51,19 @@ impl Domain {
         actor: &Actor,
         ids: &[ProfileId],
     ) -> DomainResult<Vec<Profile>> {
-        let profiles = self.store.profiles_by_ids(ids).await?;
+        // The actor's own profile came with the actor (when authentication read it).
+        let own = actor.own_profile.as_ref().filter(|p| ids.contains(&p.id));
+        let others: Vec<ProfileId> = ids
+            .iter()
+            .copied()
+            .filter(|id| own.is_none_or(|p| p.id != *id))
+            .collect();
+        let mut profiles = if others.is_empty() {
+            Vec::new()
+        } else {
+            self.store.profiles_by_ids(&others).await?
+        };
+        profiles.extend(own.cloned());
         let mut org_ids: Vec<OrganizationId> = profiles.iter().map(|p| p.organization_id).collect();
         org_ids.sort();
         org_ids.dedup();
@@ -224,6 +236,8 @@ impl Domain {
             return Ok(current);
         }
         tx.update_profile(&profile).await?;
+        tx.publish_access_ended(&AccessEnded::Profile(profile.id))
+            .await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
             Some(org.id),
@@ -270,6 +284,7 @@ impl Domain {
             ));
         }
         tx.delete_profile(profile).await?;
+        tx.publish_access_ended(&AccessEnded::Profile(id)).await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
             Some(org.id),

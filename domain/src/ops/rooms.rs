@@ -2,7 +2,7 @@
 
 use crate::access::Actor;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{RoomId, SiteId};
+use crate::ids::{OrganizationId, RoomId, SiteId};
 use crate::model::*;
 use crate::ops::Domain;
 use crate::permissions::AccessLevel;
@@ -86,15 +86,39 @@ impl Domain {
         Ok((room, site))
     }
 
+    /// A room the actor may see, to book for `[start, end)`: with its site and the confirmed
+    /// bookings overlapping that interval, all in one read.
+    pub(crate) async fn room_for_booking(
+        &self,
+        actor: &Actor,
+        id: RoomId,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+    ) -> DomainResult<RoomForBooking> {
+        let found = self
+            .store
+            .room_for_booking(id, start, end)
+            .await?
+            .filter(|found| actor.allows_room(&found.room))
+            .ok_or(DomainError::NotFound("room"))?;
+        // The site's visibility, as `site` decides it, without reading the site again.
+        let visible = self
+            .visible_sites(actor, vec![found.site.clone()])
+            .await?
+            .pop()
+            .is_some();
+        if !visible {
+            return Err(DomainError::NotFound("room"));
+        }
+        Ok(found)
+    }
+
     pub async fn load_rooms(&self, actor: &Actor, ids: &[RoomId]) -> DomainResult<Vec<Room>> {
         let rooms = self.store.rooms_by_ids(ids).await?;
-        let site_ids: Vec<SiteId> = rooms.iter().map(|r| r.site_id).collect();
-        let visible: Vec<SiteId> = self
-            .load_sites(actor, &site_ids)
-            .await?
-            .iter()
-            .map(|s| s.id)
-            .collect();
+        // A room carries its site and organization: visibility needs no further read.
+        let placed: Vec<(SiteId, OrganizationId)> =
+            rooms.iter().map(|r| (r.site_id, r.organization_id)).collect();
+        let visible = self.visible_site_ids(actor, &placed).await?;
         Ok(rooms
             .into_iter()
             .filter(|r| visible.contains(&r.site_id) && actor.allows_room(r))
@@ -109,22 +133,28 @@ impl Domain {
     }
 
     /// Rooms of many sites at once (DataLoader batches for `Site.rooms`).
+    /// The rooms of sites the caller already holds (each with its organization, as stored):
+    /// the sites' visibility is decided again on those ids, and a room is kept only if it
+    /// belongs to the organization its site was given with (a key is checked, not trusted).
     pub async fn load_rooms_of_sites(
         &self,
         actor: &Actor,
-        site_ids: &[SiteId],
+        sites: &[(SiteId, OrganizationId)],
     ) -> DomainResult<Vec<Room>> {
-        let visible: Vec<SiteId> = self
-            .load_sites(actor, site_ids)
-            .await?
-            .iter()
-            .map(|s| s.id)
-            .collect();
+        let visible = self.visible_site_ids(actor, sites).await?;
         if visible.is_empty() {
             return Ok(vec![]);
         }
         let rooms = self.store.rooms_of_sites(&visible).await?;
-        Ok(rooms.into_iter().filter(|r| actor.allows_room(r)).collect())
+        Ok(rooms
+            .into_iter()
+            .filter(|r| {
+                actor.allows_room(r)
+                    && sites
+                        .iter()
+                        .any(|(site, org)| *site == r.site_id && *org == r.organization_id)
+            })
+            .collect())
     }
 
     async fn require_room_editor(&self, actor: &Actor, site: &Site) -> DomainResult<()> {

@@ -27,6 +27,17 @@ use crate::storage::Reads;
 use crate::throttle::{Limit, claim_attempt, release};
 use crate::values::Secret;
 
+/// Whom an organization's second-factor rule concerns: the people who manage users or clients.
+fn manages_people(permissions: &Permissions) -> bool {
+    permissions.users >= UsersPermission::Manage || permissions.clients >= ClientsPermission::Manage
+}
+
+/// The rule: a person whose organization requires a second factor of them, and who has no
+/// confirmed one, must enrol before anything else.
+pub(crate) fn must_enroll(permissions: &Permissions, required: bool, confirmed: bool) -> bool {
+    required && manages_people(permissions) && !confirmed
+}
+
 /// Length of a TOTP time step, in seconds (RFC 6238's default).
 pub const TOTP_STEP_SECONDS: i64 = 30;
 /// Digits of a TOTP code.
@@ -173,16 +184,15 @@ impl Domain {
         user: &User,
         permissions: &Permissions,
     ) -> DomainResult<bool> {
-        if permissions.users < UsersPermission::Manage
-            && permissions.clients < ClientsPermission::Manage
-        {
-            return Ok(false);
-        }
-        if !reads.second_factor_required(user.organization_id).await? {
+        if !manages_people(permissions) || !reads.second_factor_required(user.organization_id).await? {
             return Ok(false);
         }
         let factor = reads.second_factor(user.id).await?;
-        Ok(factor.is_none_or(|f| f.confirmed_at.is_none()))
+        Ok(must_enroll(
+            permissions,
+            true,
+            factor.is_some_and(|f| f.confirmed_at.is_some()),
+        ))
     }
 
     /// [`Domain::must_enroll_second_factor`] for a person as committed (the sign-in payload's
@@ -559,6 +569,8 @@ impl Domain {
                 .await?
                 .ok_or(DomainError::NotFound("second factor"))?;
             tx.delete_second_factor(factor).await?;
+            // They may now have to enrol before anything else.
+            tx.publish_access_ended(&AccessEnded::User(user.id)).await?;
             let event = self.audit(
                 Some(actor),
                 Some(user.organization_id),
@@ -602,6 +614,8 @@ impl Domain {
                 .await?
                 .ok_or(DomainError::NotFound("organization"))?;
             tx.set_second_factor_required(organization, required)
+                .await?;
+            tx.publish_access_ended(&AccessEnded::Organization(organization))
                 .await?;
             let event = self.audit(
                 Some(actor),

@@ -77,6 +77,8 @@ impl Domain {
                     profile_id: None,
                     after,
                     first: 200,
+                    count_total: false,
+                    with_profiles: false,
                 };
                 let page = tx.users(&query).await?;
                 after = page.items.last().map(|u| u.id);
@@ -220,6 +222,8 @@ impl Domain {
             return Ok(current);
         }
         tx.update_site_group(&group).await?;
+        tx.publish_access_ended(&AccessEnded::SiteGroup(group.id))
+            .await?;
         let removed: Vec<SiteId> = current
             .site_ids
             .iter()

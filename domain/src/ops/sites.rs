@@ -46,26 +46,39 @@ impl Domain {
         actor: &Actor,
         sites: Vec<Site>,
     ) -> DomainResult<Vec<Site>> {
-        let mut org_ids: Vec<OrganizationId> = sites.iter().map(|s| s.organization_id).collect();
+        let placed: Vec<(SiteId, OrganizationId)> =
+            sites.iter().map(|s| (s.id, s.organization_id)).collect();
+        let visible = self.visible_site_ids(actor, &placed).await?;
+        Ok(sites
+            .into_iter()
+            .filter(|site| visible.contains(&site.id))
+            .collect())
+    }
+
+    /// The sites among `placed` (each with the organization it belongs to, as stored) the actor
+    /// may use: decided on the ids alone, so a caller holding the rows reads nothing more (the
+    /// actor's own organization and grants came with the actor).
+    pub(crate) async fn visible_site_ids(
+        &self,
+        actor: &Actor,
+        placed: &[(SiteId, OrganizationId)],
+    ) -> DomainResult<Vec<SiteId>> {
+        let mut org_ids: Vec<OrganizationId> = placed.iter().map(|(_, org)| *org).collect();
         org_ids.sort();
         org_ids.dedup();
-        // The actor's own organization came with the actor: no read for it alone.
-        let orgs = if org_ids.iter().all(|id| *id == actor.organization.id) {
-            org_ids.iter().map(|_| actor.organization.clone()).collect()
-        } else {
-            self.store.organizations_by_ids(&org_ids).await?
-        };
+        let orgs = self.organizations_as_stored(actor, &org_ids).await?;
         let mut access: Vec<(OrganizationId, SiteAccess)> = Vec::new();
         for org in orgs.iter().filter(|o| actor.can_read_in(o)) {
             access.push((org.id, actor.site_access(&*self.store, org.id).await?));
         }
-        Ok(sites
-            .into_iter()
-            .filter(|site| {
+        Ok(placed
+            .iter()
+            .filter(|(site, org)| {
                 access
                     .iter()
-                    .any(|(org, access)| *org == site.organization_id && access.allows(site.id))
+                    .any(|(o, access)| o == org && access.allows(*site))
             })
+            .map(|(site, _)| *site)
             .collect())
     }
 
@@ -80,6 +93,7 @@ impl Domain {
         organization_id: Option<OrganizationId>,
         first: Option<i32>,
         after: Option<SiteId>,
+        count_total: bool,
     ) -> DomainResult<Page<Site>> {
         let org = self
             .organization(actor, organization_id.unwrap_or(actor.organization.id))
@@ -93,6 +107,7 @@ impl Domain {
             only,
             after,
             first: page_size(first)?,
+            count_total,
         };
         Ok(self.store.sites(&query).await?)
     }

@@ -78,6 +78,14 @@ pub struct UserChanges {
     pub photo_url: Option<String>,
 }
 
+/// What a caller of [`Domain::users`] will use besides the page itself, so that nothing else
+/// is read: the total, and the profiles the listed users hold.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserListing {
+    pub total_count: bool,
+    pub profiles: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
     pub organization_id: Option<OrganizationId>,
@@ -119,10 +127,10 @@ pub(crate) struct NewUserParts<'a> {
 /// A new user's password with its Argon2 hash, computed before any transaction opens (hashing
 /// never runs while a lock is held).
 pub(crate) struct NewPassword {
-    clear: String,
-    hash: Secret,
+    pub(crate) clear: String,
+    pub(crate) hash: Secret,
     /// Chosen by its owner (bootstrap) rather than generated: no change required.
-    chosen: bool,
+    pub(crate) chosen: bool,
 }
 
 fn dedup<T: Ord + Copy>(items: &[T]) -> Vec<T> {
@@ -143,8 +151,10 @@ impl Domain {
         let not_found = DomainError::NotFound("user");
         let user = self.store.user(id).await?.ok_or(not_found.clone())?;
         let org = self
-            .organization_of(&*self.store, user.organization_id)
-            .await?;
+            .organizations_as_stored(actor, &[user.organization_id])
+            .await?
+            .pop()
+            .ok_or_else(|| DomainError::internal(format!("dangling organization of {id}")))?;
         if self.can_see_user(actor, &user, &org) {
             Ok(user)
         } else {
@@ -156,7 +166,7 @@ impl Domain {
     pub async fn load_users(&self, actor: &Actor, ids: &[UserId]) -> DomainResult<Vec<User>> {
         let users = self.store.users_by_ids(ids).await?;
         let org_ids = dedup(&users.iter().map(|u| u.organization_id).collect::<Vec<_>>());
-        let orgs = self.store.organizations_by_ids(&org_ids).await?;
+        let orgs = self.organizations_as_stored(actor, &org_ids).await?;
         Ok(users
             .into_iter()
             .filter(|user| {
@@ -174,7 +184,7 @@ impl Domain {
     pub async fn load_people(&self, actor: &Actor, ids: &[UserId]) -> DomainResult<Vec<User>> {
         let users = self.store.users_by_ids(ids).await?;
         let org_ids = dedup(&users.iter().map(|u| u.organization_id).collect::<Vec<_>>());
-        let orgs = self.store.organizations_by_ids(&org_ids).await?;
+        let orgs = self.organizations_as_stored(actor, &org_ids).await?;
         Ok(users
             .into_iter()
             .filter_map(|user| {
@@ -195,7 +205,8 @@ impl Domain {
         filter: UserFilter,
         first: Option<i32>,
         after: Option<UserId>,
-    ) -> DomainResult<Page<User>> {
+        wanted: UserListing,
+    ) -> DomainResult<(Page<User>, Vec<Profile>)> {
         let org = self
             .organization(
                 actor,
@@ -225,8 +236,14 @@ impl Domain {
             profile_id: filter.profile_id,
             after,
             first: page_size(first)?,
+            count_total: wanted.total_count,
+            with_profiles: wanted.profiles,
         };
-        Ok(self.store.users(&query).await?)
+        let (page, mut profiles) = self.store.users_and_profiles(&query).await?;
+        // The profiles of an organization the actor reads are theirs to see (the rule of
+        // `load_profiles`); any other is left to that rule.
+        profiles.retain(|p| p.organization_id == org.id);
+        Ok((page, profiles))
     }
 
     /// Each user's sites, direct and through groups (the caller loads them through the visibility
@@ -430,6 +447,18 @@ impl Domain {
         credentials: &IssuedCredentials,
         to: EmailAddress,
     ) -> DomainResult<()> {
+        let mail = self.credentials_mail(org, user, credentials, to);
+        self.enqueue(tx, mail).await
+    }
+
+    /// The e-mail of a new user's credentials, to `to`.
+    pub(crate) fn credentials_mail(
+        &self,
+        org: &Organization,
+        user: &User,
+        credentials: &IssuedCredentials,
+        to: EmailAddress,
+    ) -> Mail {
         let mut params = mail_params([
             (params::NAME, user.display_name()),
             (params::LOGIN, credentials.login.clone()),
@@ -441,14 +470,13 @@ impl Domain {
         if let Some(code) = &credentials.booking_code {
             params.insert(params::BOOKING_CODE.to_owned(), code.clone());
         }
-        let mail = Mail {
+        Mail {
             organization: Some(org.id),
             to,
             language: user.language,
             kind: EmailKind::Credentials,
             params,
-        };
-        self.enqueue(tx, mail).await
+        }
     }
 
     /// A fresh booking code, unique within the organization.
@@ -469,7 +497,7 @@ impl Domain {
         ))
     }
 
-    async fn check_login_free(
+    pub(crate) async fn check_login_free(
         &self,
         store: &dyn Reads,
         email: Option<&EmailAddress>,
@@ -566,7 +594,7 @@ impl Domain {
 
     /// A default site must be one of the user's sites (VALIDATION on `defaultSiteId`); a site the
     /// actor cannot see in the organization (another tenant's, an unknown one) is NOT_FOUND.
-    async fn check_default_site(
+    pub(crate) async fn check_default_site(
         &self,
         actor: &Actor,
         org: &Organization,
@@ -591,7 +619,7 @@ impl Domain {
         ))
     }
 
-    async fn check_user_price_list(
+    pub(crate) async fn check_user_price_list(
         &self,
         actor: &Actor,
         org: &Organization,
@@ -835,6 +863,8 @@ impl Domain {
         }
         *user = next;
         tx.update_user(&user).await?;
+        // Their profile, sites or status may no longer let their subscriptions listen.
+        tx.publish_access_ended(&AccessEnded::User(user.id)).await?;
         tx.insert_audit_event(&self.audit(
             Some(actor),
             Some(org.id),
@@ -864,6 +894,7 @@ impl Domain {
         user.status = UserStatus::Inactive;
         user.session_epoch += 1;
         tx.update_user(&user).await?;
+        tx.publish_access_ended(&AccessEnded::User(user.id)).await?;
         // Their upcoming bookings free up, in the same unit of work (and tablets hear of it).
         self.cancel_future_bookings(&mut *tx, actor, &user).await?;
         tx.insert_audit_event(&self.audit(
@@ -915,7 +946,7 @@ pub(crate) fn check_assignable(actor: &Actor, profile: &Profile) -> DomainResult
     }
 }
 
-fn non_empty(raw: Option<&str>) -> Option<&str> {
+pub(crate) fn non_empty(raw: Option<&str>) -> Option<&str> {
     raw.map(str::trim).filter(|s| !s.is_empty())
 }
 

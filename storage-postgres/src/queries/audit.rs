@@ -33,7 +33,11 @@ fn matching(query: &AuditQuery) -> audit_events::BoxedQuery<'static, Pg> {
 
 /// Newest first: the keyset runs downwards from `before`.
 pub(crate) async fn list(conn: &mut Conn, query: &AuditQuery) -> StorageResult<Page<AuditEvent>> {
-    let total_count: i64 = matching(query).count().get_result(conn).await.storage()?;
+    let total_count: i64 = if query.count_total {
+        matching(query).count().get_result(conn).await.storage()?
+    } else {
+        0
+    };
     let mut q = matching(query);
     if let Some(before) = query.before {
         q = q.filter(audit_events::id.lt(before.0));
@@ -52,9 +56,14 @@ pub(crate) async fn list(conn: &mut Conn, query: &AuditQuery) -> StorageResult<P
     ))
 }
 
-pub(crate) async fn insert(conn: &mut Conn, event: &AuditEvent) -> StorageResult<()> {
+/// Writes `events` in one statement (none for no event).
+pub(crate) async fn insert_all(conn: &mut Conn, events: &[AuditEvent]) -> StorageResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<AuditEventRow> = events.iter().map(AuditEventRow::from).collect();
     diesel::insert_into(audit_events::table)
-        .values(AuditEventRow::from(event))
+        .values(rows)
         .execute(conn)
         .await
         .storage()?;

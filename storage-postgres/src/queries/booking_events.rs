@@ -1,56 +1,145 @@
-//! The booking event log: appended by committing transactions, read by the listener.
+//! The feed's log (`booking_events`): appended by committing transactions, read by the listener.
+//!
+//! Each entry is written by ONE statement inside the transaction of the change it records: the
+//! INSERT (with the booking as the transaction wrote it, bound as JSON, and the holder as the
+//! transaction sees them, read by the same statement) and its `pg_notify`. No lock orders the
+//! appends: `seq` is drawn at the INSERT, so two independent transactions may commit in the
+//! other order than their `seq`s. Changes that depend on each other are ordered by the row locks
+//! they take (a booking's change waits for the one before it, which drew its `seq` first), so
+//! `seq` order is commit order for everything one subscriber relates; the listener fills the
+//! gaps a later commit of a smaller `seq` leaves (see `listener`).
 
-use concierge_domain::ids::BookingId;
-use concierge_domain::model::BookingEventKind;
-use concierge_domain::storage::StorageResult;
+use concierge_domain::ids::*;
+use concierge_domain::model::{
+    AccessEnded, Booking, BookingEvent, BookingEventKind, FeedBooking, FeedEvent, User,
+};
+use concierge_domain::storage::{StorageError, StorageResult};
 use diesel::dsl::{max, sql};
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text, Uuid as SqlUuid};
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Bool, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
+use uuid::Uuid;
 
 use super::Conn;
-use crate::errors::IntoStorage;
-use crate::rows::{BookingRow, Label};
-use crate::schema::{booking_events, bookings};
+use crate::errors::{IntoStorage, corrupt};
+use crate::rows::{BookingRow, Label, UserRow};
+use crate::schema::booking_events;
 
 /// The channel every server LISTENs on; a notification's payload is the event's `seq`.
 pub(crate) const CHANNEL: &str = "concierge_booking_events";
 
-/// The transaction-level advisory lock held from drawing an event's `seq` to the end of its
-/// transaction. It makes `seq` order commit order: a transaction that draws a larger `seq` waits
-/// until every one holding a smaller `seq` has committed or rolled back. (Migrations use 4242001.)
-const APPEND_LOCK: i64 = 4_242_002;
+/// The `kind` of an access-ended fact (booking events use their kind's label).
+const ACCESS_ENDED: &str = "ACCESS_ENDED";
 
-/// Appends `events` to the log and notifies every listener. Runs as the last statements of a
-/// transaction, right before its COMMIT, so the lock is held only for the commit itself (which
-/// NOTIFY serialises anyway).
-pub(crate) async fn append(
-    conn: &mut Conn,
-    events: &[(BookingEventKind, BookingId)],
-) -> StorageResult<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<BigInt, _>(APPEND_LOCK)
-        .execute(conn)
-        .await
-        .storage()?;
-    for (kind, booking) in events {
-        // NOTIFY is delivered at commit, in commit order, never on rollback.
-        diesel::sql_query(
-            "WITH appended AS ( \
-                 INSERT INTO booking_events (kind, booking_id) VALUES ($1, $2) RETURNING seq \
-             ) SELECT pg_notify($3, seq::text) FROM appended",
-        )
-        .bind::<Text, _>(kind.label())
-        .bind::<SqlUuid, _>(booking.0)
-        .bind::<Text, _>(CHANNEL)
-        .execute(conn)
-        .await
-        .storage()?;
+/// What a transaction queues for its commit.
+#[derive(Debug, Clone)]
+pub(crate) enum Pending {
+    Booking(BookingEvent),
+    AccessEnded(AccessEnded),
+}
+
+/// Appends `pending` to the log and notifies every listener: one statement per entry, each
+/// prepared once per connection. Runs as the last statements of a transaction, right before
+/// its COMMIT.
+pub(crate) async fn append(conn: &mut Conn, pending: &[Pending]) -> StorageResult<()> {
+    for entry in pending {
+        match entry {
+            Pending::Booking(event) => append_booking(conn, event).await?,
+            Pending::AccessEnded(fact) => append_access_ended(conn, fact).await?,
+        }
     }
     Ok(())
+}
+
+async fn append_booking(conn: &mut Conn, event: &BookingEvent) -> StorageResult<()> {
+    let booking = serde_json::to_string(&BookingSnapshot::from(&event.booking))
+        .map_err(|e| StorageError::Other(format!("booking snapshot: {e}")))?;
+    AppendBooking {
+        kind: event.kind.label(),
+        booking_id: event.booking.id.0,
+        booking,
+        holder_id: event.booking.user_id.0,
+    }
+    .execute(conn)
+    .await
+    .storage()?;
+    Ok(())
+}
+
+async fn append_access_ended(conn: &mut Conn, fact: &AccessEnded) -> StorageResult<()> {
+    let body = serde_json::to_string(&Body {
+        booking: None,
+        holder: None,
+        access_ended: Some(AccessEndedSnapshot::from(fact)),
+    })
+    .map_err(|e| StorageError::Other(format!("access-ended fact: {e}")))?;
+    AppendAccessEnded { body }.execute(conn).await.storage()?;
+    Ok(())
+}
+
+/// The INSERT of a booking event, with its `pg_notify`: the booking as the transaction wrote it
+/// (bound as JSON), and the holder as the transaction sees them (a booking's holder is locked by
+/// the transaction that books for them), without credentials nor search columns, with their
+/// grants in id order. NOTIFY is delivered at commit, in commit order, never on rollback.
+///
+/// A statement of fixed text (a type of its own, unlike `sql_query`): diesel prepares it once
+/// per connection.
+#[derive(QueryId)]
+struct AppendBooking {
+    kind: &'static str,
+    booking_id: Uuid,
+    booking: String,
+    holder_id: Uuid,
+}
+
+impl QueryFragment<Pg> for AppendBooking {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "WITH appended AS (INSERT INTO booking_events (kind, booking_id, body) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(self.kind)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SqlUuid, _>(&self.booking_id)?;
+        out.push_sql(", json_build_object('booking', ");
+        out.push_bind_param::<Text, _>(&self.booking)?;
+        out.push_sql(
+            "::json, 'holder', (\
+             SELECT to_jsonb(u) - 'password_hash' - 'booking_code_hash' \
+                    - 'first_name_lower' - 'last_name_lower' \
+                    || jsonb_build_object(\
+                        'site_ids', ARRAY(SELECT s.site_id FROM user_sites s \
+                                          WHERE s.user_id = u.id ORDER BY s.site_id), \
+                        'site_group_ids', ARRAY(SELECT g.site_group_id FROM user_site_groups g \
+                                          WHERE g.user_id = u.id ORDER BY g.site_group_id)) \
+             FROM users u WHERE u.id = ",
+        );
+        out.push_bind_param::<SqlUuid, _>(&self.holder_id)?;
+        out.push_sql("))::text RETURNING seq) SELECT pg_notify('");
+        out.push_sql(CHANNEL);
+        out.push_sql("', seq::text) FROM appended");
+        Ok(())
+    }
+}
+
+/// The INSERT of an access-ended fact, with its `pg_notify` (fixed text, prepared once).
+#[derive(QueryId)]
+struct AppendAccessEnded {
+    body: String,
+}
+
+impl QueryFragment<Pg> for AppendAccessEnded {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH appended AS (INSERT INTO booking_events (kind, body) VALUES ('");
+        out.push_sql(ACCESS_ENDED);
+        out.push_sql("', ");
+        out.push_bind_param::<Text, _>(&self.body)?;
+        out.push_sql(") RETURNING seq) SELECT pg_notify('");
+        out.push_sql(CHANNEL);
+        out.push_sql("', seq::text) FROM appended");
+        Ok(())
+    }
 }
 
 /// Whether the log exists yet (a store may be connected before the migrations ran).
@@ -89,24 +178,232 @@ pub(crate) async fn prune(
     .storage()
 }
 
-/// Up to `limit` events committed after `seq`, in `seq` order, each with its booking as it is
-/// now: (seq, kind label, booking row), converted by the caller row by row.
+/// One entry of the log as the listener reads it.
+pub(crate) struct Entry {
+    pub seq: i64,
+    pub kind: String,
+    pub body: Option<String>,
+}
+
+/// Up to `limit` entries after `seq`, and those of `gaps` (smaller `seq`s not seen yet, whose
+/// transactions may commit late), in `seq` order. One statement, whatever the number of gaps
+/// (an array parameter).
 pub(crate) async fn after(
     conn: &mut Conn,
     seq: i64,
+    gaps: &[i64],
     limit: i64,
-) -> StorageResult<Vec<(i64, String, BookingRow)>> {
-    booking_events::table
-        .inner_join(bookings::table)
-        .filter(booking_events::seq.gt(seq))
+) -> StorageResult<Vec<Entry>> {
+    let rows: Vec<(i64, String, Option<String>)> = booking_events::table
+        .filter(
+            booking_events::seq
+                .gt(seq)
+                .or(booking_events::seq.eq_any(gaps)),
+        )
         .order(booking_events::seq)
         .limit(limit)
         .select((
             booking_events::seq,
             booking_events::kind,
-            BookingRow::as_select(),
+            booking_events::body,
         ))
         .load(conn)
         .await
-        .storage()
+        .storage()?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, kind, body)| Entry { seq, kind, body })
+        .collect())
+}
+
+impl Entry {
+    /// The feed item this entry records.
+    pub(crate) fn decode(&self) -> StorageResult<FeedEvent> {
+        let body = self
+            .body
+            .as_deref()
+            .ok_or_else(|| corrupt("booking event", "no body (written before the feed)"))?;
+        let body: Body =
+            serde_json::from_str(body).map_err(|e| corrupt("booking event body", e))?;
+        if self.kind == ACCESS_ENDED {
+            let fact = body
+                .access_ended
+                .ok_or_else(|| corrupt("access-ended fact", "missing"))?;
+            return Ok(FeedEvent::AccessEnded(fact.into()));
+        }
+        let kind = BookingEventKind::from_label(&self.kind)?;
+        let booking = body
+            .booking
+            .ok_or_else(|| corrupt("booking event", "no booking"))?
+            .try_into()?;
+        let holder = body.holder.map(HolderSnapshot::into_user).transpose()?;
+        Ok(FeedEvent::Booking(std::sync::Arc::new(FeedBooking {
+            event: BookingEvent { kind, booking },
+            holder,
+        })))
+    }
+}
+
+/// `booking_events.body`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Body {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    booking: Option<BookingSnapshot>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    holder: Option<HolderSnapshot>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_ended: Option<AccessEndedSnapshot>,
+}
+
+/// A booking as written, with the column names and labels of `bookings`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct BookingSnapshot {
+    id: Uuid,
+    room_id: Uuid,
+    site_id: Uuid,
+    organization_id: Uuid,
+    user_id: Uuid,
+    created_by: Uuid,
+    title: Option<String>,
+    start_at: chrono::DateTime<chrono::Utc>,
+    end_at: chrono::DateTime<chrono::Utc>,
+    source: String,
+    status: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<&Booking> for BookingSnapshot {
+    fn from(b: &Booking) -> Self {
+        let row = BookingRow::from(b);
+        BookingSnapshot {
+            id: row.id,
+            room_id: row.room_id,
+            site_id: row.site_id,
+            organization_id: row.organization_id,
+            user_id: row.user_id,
+            created_by: row.created_by,
+            title: row.title,
+            start_at: row.start_at,
+            end_at: row.end_at,
+            source: row.source,
+            status: row.status,
+            created_at: row.created_at,
+        }
+    }
+}
+
+impl TryFrom<BookingSnapshot> for Booking {
+    type Error = StorageError;
+    fn try_from(s: BookingSnapshot) -> StorageResult<Booking> {
+        Booking::try_from(BookingRow {
+            id: s.id,
+            room_id: s.room_id,
+            site_id: s.site_id,
+            organization_id: s.organization_id,
+            user_id: s.user_id,
+            created_by: s.created_by,
+            title: s.title,
+            start_at: s.start_at,
+            end_at: s.end_at,
+            source: s.source,
+            status: s.status,
+            created_at: s.created_at,
+        })
+    }
+}
+
+/// A `users` row as `to_jsonb` writes it (credentials and search columns removed), with the
+/// user's grants.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HolderSnapshot {
+    id: Uuid,
+    organization_id: Uuid,
+    first_name: String,
+    last_name: String,
+    email: Option<String>,
+    username: Option<String>,
+    language: String,
+    status: String,
+    profile_id: Uuid,
+    default_site_id: Option<Uuid>,
+    external_contact: Option<String>,
+    price_list_id: Option<Uuid>,
+    photo_url: Option<String>,
+    must_change_password: bool,
+    session_epoch: i64,
+    created_by: Option<Uuid>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    site_ids: Vec<Uuid>,
+    #[serde(default)]
+    site_group_ids: Vec<Uuid>,
+}
+
+impl HolderSnapshot {
+    fn into_user(self) -> StorageResult<User> {
+        let row = UserRow {
+            id: self.id,
+            organization_id: self.organization_id,
+            first_name_lower: String::new(),
+            last_name_lower: String::new(),
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            username: self.username,
+            language: self.language,
+            status: self.status,
+            profile_id: self.profile_id,
+            default_site_id: self.default_site_id,
+            external_contact: self.external_contact,
+            price_list_id: self.price_list_id,
+            photo_url: self.photo_url,
+            password_hash: None,
+            must_change_password: self.must_change_password,
+            booking_code_hash: None,
+            session_epoch: self.session_epoch,
+            created_by: self.created_by,
+            created_at: self.created_at,
+        };
+        row.into_user(
+            self.site_ids.into_iter().map(SiteId).collect(),
+            self.site_group_ids.into_iter().map(SiteGroupId).collect(),
+        )
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AccessEndedSnapshot {
+    User(Uuid),
+    Session(Uuid),
+    Device(Uuid),
+    Profile(Uuid),
+    SiteGroup(Uuid),
+    Organization(Uuid),
+}
+
+impl From<&AccessEnded> for AccessEndedSnapshot {
+    fn from(fact: &AccessEnded) -> Self {
+        match *fact {
+            AccessEnded::User(id) => AccessEndedSnapshot::User(id.0),
+            AccessEnded::Session(id) => AccessEndedSnapshot::Session(id.0),
+            AccessEnded::Device(id) => AccessEndedSnapshot::Device(id.0),
+            AccessEnded::Profile(id) => AccessEndedSnapshot::Profile(id.0),
+            AccessEnded::SiteGroup(id) => AccessEndedSnapshot::SiteGroup(id.0),
+            AccessEnded::Organization(id) => AccessEndedSnapshot::Organization(id.0),
+        }
+    }
+}
+
+impl From<AccessEndedSnapshot> for AccessEnded {
+    fn from(fact: AccessEndedSnapshot) -> Self {
+        match fact {
+            AccessEndedSnapshot::User(id) => AccessEnded::User(UserId(id)),
+            AccessEndedSnapshot::Session(id) => AccessEnded::Session(SessionId(id)),
+            AccessEndedSnapshot::Device(id) => AccessEnded::Device(DeviceId(id)),
+            AccessEndedSnapshot::Profile(id) => AccessEnded::Profile(ProfileId(id)),
+            AccessEndedSnapshot::SiteGroup(id) => AccessEnded::SiteGroup(SiteGroupId(id)),
+            AccessEndedSnapshot::Organization(id) => AccessEnded::Organization(OrganizationId(id)),
+        }
+    }
 }

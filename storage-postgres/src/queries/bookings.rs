@@ -1,16 +1,17 @@
 use chrono::{DateTime, Duration, Utc};
-use concierge_domain::ids::{BookingId, RoomId};
+use concierge_domain::ids::{BookingId, RoomId, UserId};
 use concierge_domain::model::{Booking, BookingQuery, BookingStatus, MAX_BOOKING_MINUTES, Page};
 use concierge_domain::storage::StorageResult;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::{Conn, convert, expect_one, page, page_limit};
 use crate::errors::IntoStorage;
 use crate::rows::{BookingRow, Label};
-use crate::schema::bookings;
+use crate::schema::{bookings, users};
 
 pub(crate) async fn by_id(conn: &mut Conn, id: BookingId) -> StorageResult<Option<Booking>> {
     let row = bookings::table
@@ -66,7 +67,11 @@ fn matching(query: &BookingQuery) -> bookings::BoxedQuery<'static, Pg> {
 
 /// In `(start, id)` order; the keyset continues after `query.after`.
 pub(crate) async fn list(conn: &mut Conn, query: &BookingQuery) -> StorageResult<Page<Booking>> {
-    let total_count: i64 = matching(query).count().get_result(conn).await.storage()?;
+    let total_count: i64 = if query.count_total {
+        matching(query).count().get_result(conn).await.storage()?
+    } else {
+        0
+    };
     let mut q = matching(query);
     if let Some((start, id)) = query.after {
         q = q.filter(
@@ -97,6 +102,30 @@ pub(crate) async fn of_room(
     let earliest = from - Duration::minutes(MAX_BOOKING_MINUTES);
     let rows = bookings::table
         .filter(bookings::room_id.eq(room.0))
+        .filter(bookings::start_at.ge(earliest))
+        .filter(bookings::start_at.lt(to))
+        .filter(bookings::end_at.gt(from))
+        .filter(bookings::status.eq(BookingStatus::Confirmed.label()))
+        .order((bookings::start_at, bookings::id))
+        .select(BookingRow::as_select())
+        .load(conn)
+        .await
+        .storage()?;
+    convert(rows)
+}
+
+/// The confirmed bookings of any of `rooms` overlapping `[from, to)`, by start: one statement,
+/// `room_id = ANY($1)` over the (room_id, start_at) index, bounded below like [`of_room`].
+pub(crate) async fn of_rooms(
+    conn: &mut Conn,
+    rooms: &[RoomId],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> StorageResult<Vec<Booking>> {
+    let rooms: Vec<Uuid> = rooms.iter().map(|id| id.0).collect();
+    let earliest = from - Duration::minutes(MAX_BOOKING_MINUTES);
+    let rows = bookings::table
+        .filter(bookings::room_id.eq_any(rooms))
         .filter(bookings::start_at.ge(earliest))
         .filter(bookings::start_at.lt(to))
         .filter(bookings::end_at.gt(from))
@@ -167,4 +196,56 @@ pub(crate) async fn lock(conn: &mut Conn, ids: &[BookingId]) -> StorageResult<Ve
         .await
         .storage()?;
     convert(rows)
+}
+
+/// Inserts `booking` in the same statement that takes a share lock on its holder's row while
+/// the holder's status is still `holder_status` (`INSERT … SELECT … FROM users … FOR SHARE`):
+/// `false`, nothing written, when it is not. A deactivation (which locks the row for update)
+/// either waits for this transaction and then sees the booking, or committed first and this
+/// inserts nothing.
+pub(crate) async fn insert_held_by(
+    conn: &mut Conn,
+    booking: &Booking,
+    holder: UserId,
+    holder_status: &str,
+) -> StorageResult<bool> {
+    let row = BookingRow::from(booking);
+    let source = users::table
+        .filter(users::id.eq(holder.0))
+        .filter(users::status.eq(holder_status.to_owned()))
+        .select((
+            row.id.into_sql::<SqlUuid>(),
+            row.room_id.into_sql::<SqlUuid>(),
+            row.site_id.into_sql::<SqlUuid>(),
+            row.organization_id.into_sql::<SqlUuid>(),
+            row.user_id.into_sql::<SqlUuid>(),
+            row.created_by.into_sql::<SqlUuid>(),
+            row.title.into_sql::<Nullable<Text>>(),
+            row.start_at.into_sql::<Timestamptz>(),
+            row.end_at.into_sql::<Timestamptz>(),
+            row.source.into_sql::<Text>(),
+            row.status.into_sql::<Text>(),
+            row.created_at.into_sql::<Timestamptz>(),
+        ))
+        .for_share();
+    let inserted = diesel::insert_into(bookings::table)
+        .values(source)
+        .into_columns((
+            bookings::id,
+            bookings::room_id,
+            bookings::site_id,
+            bookings::organization_id,
+            bookings::user_id,
+            bookings::created_by,
+            bookings::title,
+            bookings::start_at,
+            bookings::end_at,
+            bookings::source,
+            bookings::status,
+            bookings::created_at,
+        ))
+        .execute(conn)
+        .await
+        .storage()?;
+    Ok(inserted == 1)
 }

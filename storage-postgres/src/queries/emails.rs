@@ -97,3 +97,20 @@ pub(crate) async fn claim(
     rows.sort_by_key(|row| row.id);
     convert(rows)
 }
+
+/// Messages written by one statement: 1,000 rows of `OutboxEmailRow`'s 12 columns are 12,000
+/// bind parameters, well under PostgreSQL's limit of 65,535.
+const EMAILS_PER_INSERT: usize = 1_000;
+
+/// Writes `emails` in a few statements whatever their number (bulk import).
+pub(crate) async fn insert_many(conn: &mut Conn, emails: &[OutboundEmail]) -> StorageResult<()> {
+    let rows: Vec<OutboxEmailRow> = emails.iter().map(OutboxEmailRow::from).collect();
+    for chunk in rows.chunks(EMAILS_PER_INSERT) {
+        diesel::insert_into(outbox_emails::table)
+            .values(chunk)
+            .execute(conn)
+            .await
+            .storage()?;
+    }
+    Ok(())
+}

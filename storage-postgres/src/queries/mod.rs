@@ -12,6 +12,7 @@ pub(crate) mod password_resets;
 pub(crate) mod price_lists;
 pub(crate) mod profiles;
 pub(crate) mod rooms;
+pub(crate) mod scim_tokens;
 pub(crate) mod second_factors;
 pub(crate) mod sessions;
 pub(crate) mod site_groups;
@@ -30,6 +31,30 @@ extern "SQL" {
         haystack: diesel::sql_types::Text,
         needle: diesel::sql_types::Text,
     ) -> diesel::sql_types::Integer;
+}
+
+// Row-shaping functions of the migration `read_functions`: typed, so that the statements using
+// them keep a fixed text and are prepared once per connection (SQL literals never are).
+#[diesel::declare_sql_function]
+extern "SQL" {
+    fn concierge_user_site_ids(
+        user_id: diesel::sql_types::Uuid,
+    ) -> diesel::sql_types::Array<diesel::sql_types::Uuid>;
+    fn concierge_user_site_group_ids(
+        user_id: diesel::sql_types::Uuid,
+    ) -> diesel::sql_types::Array<diesel::sql_types::Uuid>;
+    fn concierge_site_group_site_ids(
+        site_group_id: diesel::sql_types::Uuid,
+    ) -> diesel::sql_types::Array<diesel::sql_types::Uuid>;
+    fn concierge_user_site_groups_json(
+        user_id: diesel::sql_types::Uuid,
+    ) -> diesel::sql_types::Text;
+    fn concierge_overlapping_booking_ids(
+        room_id: diesel::sql_types::Uuid,
+        earliest: diesel::sql_types::Timestamptz,
+        from_at: diesel::sql_types::Timestamptz,
+        to_at: diesel::sql_types::Timestamptz,
+    ) -> diesel::sql_types::Array<diesel::sql_types::Uuid>;
 }
 
 /// Rows to fetch for a page of `first`: one more tells whether a next page exists.

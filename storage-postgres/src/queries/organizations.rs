@@ -81,7 +81,11 @@ pub(crate) async fn list(
     conn: &mut Conn,
     query: &OrganizationQuery,
 ) -> StorageResult<Page<Organization>> {
-    let total_count: i64 = matching(query).count().get_result(conn).await.storage()?;
+    let total_count: i64 = if query.count_total {
+        matching(query).count().get_result(conn).await.storage()?
+    } else {
+        0
+    };
     let mut q = matching(query);
     if let Some(after) = query.after {
         q = q.filter(organizations::id.gt(after.0));

@@ -1,11 +1,12 @@
-use concierge_domain::ids::{RoomId, SiteId};
-use concierge_domain::model::{Room, Site};
+use chrono::{DateTime, Duration, Utc};
+use concierge_domain::ids::{BookingId, RoomId, SiteId};
+use concierge_domain::model::{Room, RoomForBooking, Site};
 use concierge_domain::storage::StorageResult;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::{Conn, convert, expect_one};
+use super::{Conn, concierge_overlapping_booking_ids, convert, expect_one};
 use crate::errors::IntoStorage;
 use crate::rows::{RoomRow, SiteRow};
 use crate::schema::{rooms, sites};
@@ -104,4 +105,32 @@ pub(crate) async fn lock(conn: &mut Conn, id: RoomId) -> StorageResult<Option<Ro
         .optional()
         .storage()?;
     row.map(Room::try_from).transpose()
+}
+
+/// The room, its site and the ids of the room's confirmed bookings overlapping `[start, end)`
+/// (bounded below like `bookings::of_room`, over the (room_id, start_at) index): one statement.
+pub(crate) async fn for_booking(
+    conn: &mut Conn,
+    id: RoomId,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> StorageResult<Option<RoomForBooking>> {
+    let earliest = start - Duration::minutes(concierge_domain::model::MAX_BOOKING_MINUTES);
+    let overlapping = concierge_overlapping_booking_ids(rooms::id, earliest, start, end);
+    let row: Option<(RoomRow, SiteRow, Vec<Uuid>)> = rooms::table
+        .inner_join(sites::table.on(sites::id.eq(rooms::site_id)))
+        .filter(rooms::id.eq(id.0))
+        .select((RoomRow::as_select(), SiteRow::as_select(), overlapping))
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(|(room, site, overlapping)| {
+        Ok(RoomForBooking {
+            room: Room::try_from(room)?,
+            site: Site::try_from(site)?,
+            overlapping: overlapping.into_iter().map(BookingId).collect(),
+        })
+    })
+    .transpose()
 }

@@ -1,4 +1,4 @@
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use concierge_domain::ids::{OrganizationId, SiteGroupId, SiteId};
 use concierge_domain::model::SiteGroup;
@@ -7,33 +7,14 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::{Conn, expect_one};
+use super::{Conn, concierge_site_group_site_ids, expect_one};
 use crate::errors::IntoStorage;
 use crate::rows::SiteGroupRow;
 use crate::schema::{site_group_sites, site_groups};
 
-/// Attaches their sites to `rows`, with one query for the whole batch.
-async fn with_sites(conn: &mut Conn, rows: Vec<SiteGroupRow>) -> StorageResult<Vec<SiteGroup>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-    let members: Vec<(Uuid, Uuid)> = site_group_sites::table
-        .filter(site_group_sites::site_group_id.eq_any(ids))
-        .order((site_group_sites::site_group_id, site_group_sites::site_id))
-        .select((site_group_sites::site_group_id, site_group_sites::site_id))
-        .load(conn)
-        .await
-        .storage()?;
-    let mut sites_of: HashMap<Uuid, Vec<SiteId>> = HashMap::new();
-    for (group, site) in members {
-        sites_of.entry(group).or_default().push(SiteId(site));
-    }
+fn into_groups(rows: Vec<(SiteGroupRow, Vec<Uuid>)>) -> StorageResult<Vec<SiteGroup>> {
     rows.into_iter()
-        .map(|row| {
-            let sites = sites_of.remove(&row.id).unwrap_or_default();
-            row.into_site_group(sites)
-        })
+        .map(|(row, sites)| row.into_site_group(sites.into_iter().map(SiteId).collect()))
         .collect()
 }
 
@@ -48,11 +29,11 @@ pub(crate) async fn by_ids(conn: &mut Conn, ids: &[SiteGroupId]) -> StorageResul
     let rows = site_groups::table
         .filter(site_groups::id.eq_any(ids))
         .order(site_groups::id)
-        .select(SiteGroupRow::as_select())
+        .select((SiteGroupRow::as_select(), concierge_site_group_site_ids(site_groups::id)))
         .load(conn)
         .await
         .storage()?;
-    with_sites(conn, rows).await
+    into_groups(rows)
 }
 
 pub(crate) async fn of_organizations(
@@ -63,11 +44,11 @@ pub(crate) async fn of_organizations(
     let rows = site_groups::table
         .filter(site_groups::organization_id.eq_any(ids))
         .order(site_groups::id)
-        .select(SiteGroupRow::as_select())
+        .select((SiteGroupRow::as_select(), concierge_site_group_site_ids(site_groups::id)))
         .load(conn)
         .await
         .storage()?;
-    with_sites(conn, rows).await
+    into_groups(rows)
 }
 
 async fn insert_members(conn: &mut Conn, group: &SiteGroup) -> StorageResult<()> {
@@ -120,12 +101,10 @@ pub(crate) async fn update(conn: &mut Conn, group: &SiteGroup) -> StorageResult<
 pub(crate) async fn lock(conn: &mut Conn, id: SiteGroupId) -> StorageResult<Option<SiteGroup>> {
     let rows = site_groups::table
         .find(id.0)
-        .select(SiteGroupRow::as_select())
+        .select((SiteGroupRow::as_select(), concierge_site_group_site_ids(site_groups::id)))
         .for_update()
         .load(conn)
         .await
         .storage()?;
-    with_sites(conn, rows)
-        .await
-        .map(|groups| groups.into_iter().next())
+    into_groups(rows).map(|groups| groups.into_iter().next())
 }

@@ -48,7 +48,11 @@ fn matching(query: &SiteQuery) -> sites::BoxedQuery<'static, Pg> {
 }
 
 pub(crate) async fn list(conn: &mut Conn, query: &SiteQuery) -> StorageResult<Page<Site>> {
-    let total_count: i64 = matching(query).count().get_result(conn).await.storage()?;
+    let total_count: i64 = if query.count_total {
+        matching(query).count().get_result(conn).await.storage()?
+    } else {
+        0
+    };
     let mut q = matching(query);
     if let Some(after) = query.after {
         q = q.filter(sites::id.gt(after.0));

@@ -34,6 +34,7 @@ pub async fn audit_events_newest_first(store: &dyn Storage) {
         to: None,
         before: None,
         first: 100,
+        count_total: true,
     };
     let ids = |page: &Page<AuditEvent>| page.items.iter().map(|e| e.id).collect::<Vec<_>>();
     let ours: Vec<_> = [6, 5, 2, 1, 0].iter().map(|&i| events[i].id).collect();

@@ -387,6 +387,7 @@ fn query(c: &Cast) -> BookingQuery {
         status: None,
         after: None,
         first: 100,
+        count_total: true,
     }
 }
 

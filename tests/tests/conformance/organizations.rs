@@ -98,6 +98,7 @@ fn query(own: OrganizationId) -> OrganizationQuery {
         search: None,
         after: None,
         first: 100,
+        count_total: true,
     }
 }
 

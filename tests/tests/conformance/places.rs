@@ -56,6 +56,7 @@ pub async fn sites_pagination(store: &dyn Storage) {
         only: None,
         after: None,
         first: 2,
+        count_total: true,
     };
     let ids = |page: &Page<Site>| page.items.iter().map(|s| s.id).collect::<Vec<_>>();
     let first = store.sites(&query).await.expect("list");

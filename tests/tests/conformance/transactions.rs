@@ -97,6 +97,7 @@ pub async fn transaction_reads_its_own_writes(store: &dyn Storage) {
             search: None,
             after: None,
             first: 10,
+            count_total: true,
         })
         .await
         .expect("list");
@@ -111,7 +112,8 @@ pub async fn transaction_reads_its_own_writes(store: &dyn Storage) {
             organization_ids: vec![company.id()],
             only: None,
             after: None,
-            first: 10
+            first: 10,
+            count_total: true,
         })
         .await
         .expect("list")
@@ -149,6 +151,8 @@ pub async fn transaction_reads_its_own_writes(store: &dyn Storage) {
             profile_id: None,
             after: None,
             first: 10,
+            count_total: true,
+            with_profiles: false,
         })
         .await
         .expect("list");
@@ -166,6 +170,7 @@ pub async fn transaction_reads_its_own_writes(store: &dyn Storage) {
             to: None,
             before: None,
             first: 10,
+            count_total: true,
         })
         .await
         .expect("list");

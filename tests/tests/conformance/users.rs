@@ -403,6 +403,8 @@ fn query(c: &Cast) -> UserQuery {
         profile_id: None,
         after: None,
         first: 100,
+        count_total: true,
+        with_profiles: false,
     }
 }
 

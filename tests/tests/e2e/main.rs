@@ -10,6 +10,7 @@ mod dataloaders;
 mod edge;
 mod grants;
 mod http;
+mod import;
 mod invitations;
 mod key_rotation;
 mod organizations;

@@ -18,8 +18,10 @@ mod bookings;
 mod onboarding;
 mod persistence;
 mod profiles;
+mod scim;
 mod second_factor;
 mod sessions;
+mod statement_budget;
 mod stories;
 mod tenancy;
 mod users;
@@ -89,4 +91,9 @@ on_both_backends!(
     available_rooms::site_access_groups_and_tenancy,
     available_rooms::bad_input_names_its_field,
     second_factor::a_challenge_raced_by_recovery_codes_signs_in_once,
+    scim::a_directory_provisions_people_over_scim,
+    scim::a_scim_deactivation_ends_sessions_and_cancels_bookings,
+    scim::scim_tokens_stay_in_their_organization,
+    scim::site_groups_are_scim_groups,
+    scim::an_independent_scim_client_provisions_a_person,
 );

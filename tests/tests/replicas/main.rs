@@ -13,6 +13,7 @@
 //! The database is a fresh one of its own (`concierge_tests::postgres`); without a PostgreSQL
 //! server the test fails, it never skips.
 
+mod access;
 mod socket;
 mod throttling;
 

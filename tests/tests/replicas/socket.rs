@@ -97,6 +97,50 @@ impl Subscriber {
     }
 }
 
+impl Subscriber {
+    /// The end of the subscription, before `deadline`: an error for it (a `next` carrying
+    /// errors, or the protocol's `error`), then `complete` (after a `next`); returns the first
+    /// error's `extensions.code`. Panics on an event (nothing was booked), on a closed socket,
+    /// or when the deadline passes first.
+    pub async fn end_before(&mut self, deadline: Instant) -> String {
+        let name = self.name;
+        let ended = self
+            .message_before(deadline, "end of the subscription")
+            .await;
+        assert_eq!(ended["id"], json!(SUBSCRIPTION_ID), "{name}: {ended}");
+        let code = match ended["type"].as_str() {
+            Some("next") => {
+                let errors = &ended["payload"]["errors"];
+                assert!(
+                    errors.is_array(),
+                    "{name}: an event instead of the end: {ended}"
+                );
+                let complete = self
+                    .message_before(deadline, "complete after the error")
+                    .await;
+                assert_eq!(complete["type"], json!("complete"), "{name}: {complete}");
+                errors[0]["extensions"]["code"].clone()
+            }
+            Some("error") => ended["payload"][0]["extensions"]["code"].clone(),
+            _ => panic!("{name}: expected the end of the subscription, got {ended}"),
+        };
+        code.as_str()
+            .unwrap_or_else(|| panic!("{name}: an error without a code: {ended}"))
+            .to_owned()
+    }
+
+    /// The next protocol message before `deadline`; panics without one.
+    async fn message_before(&mut self, deadline: Instant, what: &str) -> Value {
+        let name = self.name;
+        match tokio::time::timeout_at(deadline, self.messages.recv()).await {
+            Err(_elapsed) => panic!("{name}: no {what} in time"),
+            Ok(None) => panic!("{name}: the socket's reader ended"),
+            Ok(Some(Err(error))) => panic!("{name}: {error}"),
+            Ok(Some(Ok(message))) => message,
+        }
+    }
+}
+
 impl Drop for Subscriber {
     fn drop(&mut self) {
         self.reader.abort();

@@ -46,9 +46,12 @@ impl AuditQuery {
                 domain_filter,
                 first,
                 decode_cursor(after.as_deref())?,
+                total_count_selected(ctx),
             )
             .await
             .gql()?;
+        // No priming of `actor` here (unlike `bookings`): actors the caller may not see are
+        // absent from the loader's cache and would be read again, one batch more.
         Ok(AuditEventConnection::from_page(page, after.is_some()))
     }
 }

@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription
 use concierge_domain as d;
 use futures::Stream;
 
-use crate::graphql::context::{SubscriberToken, acting, acting_for_room_display};
+use crate::graphql::context::{SubscriberToken, acting, acting_for_room_display, loader};
 use crate::graphql::errors::{GqlResult, parse_id, parse_opt_id, to_graphql};
 use crate::graphql::types::*;
 
@@ -109,9 +109,28 @@ impl BookingsQuery {
         };
         let cursor: Option<BookingCursor> = decode_cursor(after.as_deref())?;
         let page = domain
-            .bookings(&actor, domain_filter, first, cursor.map(|c| (c.0, c.1)))
+            .bookings(
+                &actor,
+                domain_filter,
+                first,
+                cursor.map(|c| (c.0, c.1)),
+                total_count_selected(ctx),
+            )
             .await
             .gql()?;
+        // Each relation of the page in one batch, whatever the pace at which the bookings'
+        // fields resolve afterwards (from the loader's cache).
+        let node = ctx.look_ahead().field("edges").field("node");
+        let loader = loader(ctx)?;
+        if node.field("room").exists() {
+            let rooms = distinct(page.items.iter().map(|b| b.room_id));
+            loader.load_many(rooms).await.gql()?;
+        }
+        if node.field("user").exists() || node.field("createdBy").exists() {
+            let people = page.items.iter().flat_map(|b| [b.user_id, b.created_by]);
+            let people = distinct(people.map(crate::graphql::loaders::Person));
+            loader.load_many(people).await.gql()?;
+        }
         Ok(BookingConnection::from_page(page, after.is_some()))
     }
 }
@@ -226,8 +245,50 @@ impl BookingsMutation {
     }
 }
 
-/// How often a quiet subscription re-checks that its subscriber may still listen.
-const RECHECK_EVERY: Duration = Duration::from_secs(15);
+/// How soon a subscription checks again when its check after an access-ended fact could not
+/// reach storage (an outage is not a revocation: the subscription stays meanwhile).
+const RECHECK_RETRY_MIN: Duration = Duration::from_millis(500);
+const RECHECK_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// The people a connection's booking feed showed last, as the domain lets it see them (see
+/// `Domain::feed_holder_view`): `Booking.user` and `Booking.createdBy` of a feed event resolve
+/// from here without reading storage. Filled by the feed right before it yields an event, read
+/// while that event is resolved; bounded. One per request context (a WebSocket connection's:
+/// its subscriptions share its caller, so they see people alike).
+#[derive(Default)]
+pub struct FeedPeople(std::sync::Mutex<std::collections::HashMap<d::UserId, d::User>>);
+
+/// The most people a connection's [`FeedPeople`] keeps.
+const FEED_PEOPLE_MAX: usize = 256;
+
+impl FeedPeople {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<d::UserId, d::User>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `holder`'s view for the event about to be resolved; `None`: read them as usual.
+    fn show(&self, id: d::UserId, view: Option<d::User>) {
+        let mut people = self.lock();
+        match view {
+            Some(user) => {
+                if people.len() >= FEED_PEOPLE_MAX && !people.contains_key(&id) {
+                    people.clear();
+                }
+                people.insert(id, user);
+            }
+            None => {
+                people.remove(&id);
+            }
+        }
+    }
+
+    /// The person as the feed last showed them, if it did.
+    pub fn get(&self, id: d::UserId) -> Option<d::User> {
+        self.lock().get(&id).cloned()
+    }
+}
 
 #[derive(Default)]
 pub struct BookingsSubscription;
@@ -245,49 +306,102 @@ impl BookingsSubscription {
         let (domain, actor) = acting_for_room_display(ctx)?;
         let room = parse_opt_id(room_id.as_ref(), "room")?;
         let site = parse_opt_id(site_id.as_ref(), "site")?;
-        let watch = domain.watch_bookings(&actor, room, site).await.gql()?;
         let token = ctx.data::<SubscriberToken>().ok().and_then(|t| t.0.clone());
+        // Listen first, then check the token again (the connection may have been authenticated
+        // long ago): an access-ended fact committed from now on is heard, one committed before
+        // is seen by this check.
+        let events = domain.store.feed();
+        let actor = match &token {
+            Some(token) => domain
+                .authenticate(token, None)
+                .await
+                .and_then(|caller| caller.for_room_display())
+                .gql()?,
+            None => actor,
+        };
+        let watch = domain.watch_feed(&actor, room, site).await.gql()?;
+        let people = crate::graphql::context::feed_people(ctx).cloned();
         let domain = domain.clone();
-        let events = domain.store.booking_events();
-        let mut recheck = tokio::time::interval(RECHECK_EVERY);
-        recheck.reset();
         let counted = ctx
             .data_opt::<std::sync::Arc<crate::metrics::Metrics>>()
             .map(|metrics| metrics.subscription_started());
+        let expires_at = token
+            .as_deref()
+            .and_then(|token| domain.access_token_lifetime(token))
+            .map(|left| tokio::time::Instant::now() + left);
         let state = Feed {
             _counted: counted,
+            expires_at,
             domain,
             token,
+            room,
+            site,
+            actor,
             watch,
+            people,
             events,
-            recheck,
+            recheck_at: None,
+            retry: RECHECK_RETRY_MIN,
             ended: false,
         };
         Ok(futures::stream::unfold(state, Feed::next))
     }
 }
 
-/// One subscriber's view of the booking feed.
+/// One subscriber's view of the feed. Per event it only filters and serialises: the event
+/// arrives resolved (booking as committed, holder) for every subscriber of the server at once.
+/// Access-ended facts that concern the subscriber make it check again, once; nothing polls.
 struct Feed {
     /// Keeps the subscription on the `live_subscriptions` gauge until the feed is dropped.
     _counted: Option<crate::metrics::LiveSubscription>,
     domain: d::Domain,
     token: Option<String>,
-    watch: d::BookingWatch,
-    events: tokio::sync::broadcast::Receiver<d::BookingEvent>,
-    recheck: tokio::time::Interval,
+    room: Option<d::RoomId>,
+    site: Option<d::SiteId>,
+    actor: std::sync::Arc<d::Actor>,
+    watch: d::FeedWatch,
+    people: Option<std::sync::Arc<FeedPeople>>,
+    events: tokio::sync::broadcast::Receiver<d::FeedEvent>,
+    /// When the subscriber's access token expires (a person's): the subscription ends then.
+    expires_at: Option<tokio::time::Instant>,
+    /// A check that storage could not answer, to run again then.
+    recheck_at: Option<tokio::time::Instant>,
+    retry: Duration,
     ended: bool,
 }
 
+/// What a check after an access-ended fact decided.
+enum Checked {
+    Allowed,
+    Ended(d::DomainError),
+    Unknown,
+}
+
 impl Feed {
-    async fn still_allowed(&self) -> bool {
-        match &self.token {
-            Some(token) => self
-                .domain
-                .authenticate(token, None)
-                .await
-                .is_ok_and(|c| c.for_room_display().is_ok()),
-            None => false,
+    /// Checks again whether the subscriber may listen; on an outage, plans another check.
+    async fn recheck(&mut self) -> Checked {
+        let Some(token) = &self.token else {
+            return Checked::Ended(d::DomainError::Unauthenticated("access ended".into()));
+        };
+        match self
+            .domain
+            .recheck_subscriber(token, self.room, self.site)
+            .await
+        {
+            d::Recheck::Allowed(actor, watch) => {
+                self.actor = actor;
+                self.watch = watch;
+                self.recheck_at = None;
+                self.retry = RECHECK_RETRY_MIN;
+                Checked::Allowed
+            }
+            d::Recheck::Ended(error) => Checked::Ended(error),
+            d::Recheck::Unknown(error) => {
+                tracing::warn!(%error, retry_in = ?self.retry, "a subscriber's access could not be checked; it stays until it can be");
+                self.recheck_at = Some(tokio::time::Instant::now() + self.retry);
+                self.retry = (self.retry * 2).min(RECHECK_RETRY_MAX);
+                Checked::Unknown
+            }
         }
     }
 
@@ -305,28 +419,58 @@ impl Feed {
             return None;
         }
         loop {
+            let retry = until(self.recheck_at);
+            let expired = until(self.expires_at);
             tokio::select! {
                 received = self.events.recv() => match received {
-                    Ok(event) if self.watch.wants(&event) => {
-                        if !self.still_allowed().await {
-                            return self.end_with(d::DomainError::Unauthenticated("access ended".into()));
+                    Ok(d::FeedEvent::Booking(event)) => {
+                        let Some(holder) = self.domain.feed_holder_view(&self.actor, &self.watch, &event) else {
+                            continue;
+                        };
+                        if let Some(people) = &self.people {
+                            people.show(event.event.booking.user_id, holder);
                         }
-                        let item = BookingEvent { kind: event.kind.into(), booking: BookingObject(event.booking) };
+                        let item = BookingEvent {
+                            kind: event.event.kind.into(),
+                            booking: BookingObject(event.event.booking.clone()),
+                        };
                         return Some((Ok(item), self));
                     }
-                    Ok(_) => continue,
+                    Ok(d::FeedEvent::AccessEnded(fact)) => {
+                        if !fact.concerns(&self.actor) {
+                            continue;
+                        }
+                        match self.recheck().await {
+                            Checked::Ended(error) => return self.end_with(error),
+                            Checked::Allowed | Checked::Unknown => continue,
+                        }
+                    }
                     Err(RecvError::Lagged(missed)) => {
+                        // What was missed may have ended this subscriber's access too.
                         let message = format!("fell {missed} events behind; re-read the schedule and subscribe again");
                         return self.end_with(d::DomainError::Conflict { field: "roomId".into(), message });
                     }
                     Err(RecvError::Closed) => return None,
                 },
-                _ = self.recheck.tick() => {
-                    if !self.still_allowed().await {
-                        return self.end_with(d::DomainError::Unauthenticated("access ended".into()));
+                () = retry => {
+                    if let Checked::Ended(error) = self.recheck().await {
+                        return self.end_with(error);
                     }
+                }
+                () = expired => {
+                    return self.end_with(d::DomainError::Unauthenticated(
+                        "the access token expired; subscribe again with a new one".into(),
+                    ));
                 }
             }
         }
+    }
+}
+
+/// Resolves at `at`, never without one.
+async fn until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

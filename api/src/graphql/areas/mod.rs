@@ -4,11 +4,13 @@
 pub mod audit;
 pub mod auth;
 pub mod bookings;
+pub mod import;
 pub mod invitations;
 pub mod organizations;
 pub mod price_lists;
 pub mod profiles;
 pub mod rooms;
+pub mod scim;
 pub mod second_factor;
 pub mod sites;
 pub mod users;

@@ -99,7 +99,13 @@ impl OrganizationsQuery {
         };
         let cursor = decode_cursor(after.as_deref())?;
         let page = domain
-            .organizations(&actor, domain_filter, first, cursor)
+            .organizations(
+                &actor,
+                domain_filter,
+                first,
+                cursor,
+                total_count_selected(ctx),
+            )
             .await
             .gql()?;
         Ok(OrganizationConnection::from_page(page, after.is_some()))

@@ -74,7 +74,13 @@ impl SitesQuery {
         let (domain, actor) = acting_for_room_display(ctx)?;
         let org = parse_opt_id(organization_id.as_ref(), "organization")?;
         let page = domain
-            .sites(&actor, org, first, decode_cursor(after.as_deref())?)
+            .sites(
+                &actor,
+                org,
+                first,
+                decode_cursor(after.as_deref())?,
+                total_count_selected(ctx),
+            )
             .await
             .gql()?;
         Ok(SiteConnection::from_page(page, after.is_some()))

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use concierge_domain as d;
 
-use crate::graphql::context::acting;
+use crate::graphql::context::{acting, loader};
 use crate::graphql::errors::{GqlResult, nullable, parse_id, parse_ids, parse_opt_id};
 use crate::graphql::types::*;
 
@@ -129,15 +129,40 @@ impl UsersQuery {
             site_id: parse_opt_id(filter.site_id.as_ref(), "site")?,
             profile_id: parse_opt_id(filter.profile_id.as_ref(), "profile")?,
         };
-        let page = domain
+        // Read only what the selection uses: the total when asked, and the listed users'
+        // profiles with the page (fed to the loader, so `profile` reads nothing more).
+        let selection = ctx.look_ahead();
+        let wanted = d::UserListing {
+            total_count: selection.field("totalCount").exists(),
+            profiles: selection
+                .field("edges")
+                .field("node")
+                .field("profile")
+                .exists(),
+        };
+        let (page, profiles) = domain
             .users(
                 &actor,
                 domain_filter,
                 first,
                 decode_cursor(after.as_deref())?,
+                wanted,
             )
             .await
             .gql()?;
+        let loader = loader(ctx)?;
+        if !profiles.is_empty() {
+            loader
+                .feed_many(profiles.into_iter().map(|p| (p.id, p)))
+                .await;
+        }
+        // The sites of the whole page in one batch, whatever the pace at which each user's
+        // `sites` resolves afterwards (from the loader's cache).
+        let node = selection.field("edges").field("node");
+        if node.field("sites").exists() {
+            let ids = distinct(page.items.iter().flat_map(|u| u.site_ids.iter().copied()));
+            loader.load_many(ids).await.gql()?;
+        }
         Ok(UserConnection::from_page(page, after.is_some()))
     }
 }

@@ -36,6 +36,11 @@ impl From<d::Booking> for BookingObject {
 }
 
 async fn person(ctx: &Context<'_>, id: d::UserId) -> async_graphql::Result<UserObject> {
+    // A booking event of the live feed brings its holder, as this subscriber may see them.
+    let shown = crate::graphql::context::feed_people(ctx).and_then(|people| people.get(id));
+    if let Some(user) = shown {
+        return Ok(UserObject::from(user));
+    }
     let user: d::User = load_req(ctx, Person(id), "user").await?;
     Ok(UserObject::from(user))
 }

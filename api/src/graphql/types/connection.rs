@@ -19,6 +19,20 @@ pub fn encode_cursor(id: impl std::fmt::Display) -> String {
     URL_SAFE_NO_PAD.encode(format!("c:{id}"))
 }
 
+/// Whether the connection this resolver returns has its `totalCount` selected: counting every
+/// match is a statement of its own, run only when asked for.
+pub fn total_count_selected(ctx: &async_graphql::Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
+}
+
+/// The distinct keys of `keys`, for one batched load of a page's relation.
+pub fn distinct<K: Ord>(keys: impl Iterator<Item = K>) -> Vec<K> {
+    let mut keys: Vec<K> = keys.collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 /// Decodes an `after` cursor; a malformed one is VALIDATION on `after`.
 pub fn decode_cursor<T: std::str::FromStr>(
     cursor: Option<&str>,

@@ -41,9 +41,13 @@ impl RoomObject {
         ctx: &Context<'_>,
         date: Date,
     ) -> async_graphql::Result<Vec<BookingObject>> {
-        let (domain, actor) = crate::graphql::context::acting_for_room_display(ctx)?;
-        let bookings = domain.room_schedule(&actor, self.0.id, date.0).await;
-        Ok(crate::graphql::errors::GqlResult::gql(bookings)?
+        // What the room display may ask (a tablet included); batched across the rooms of a
+        // list (`rooms { schedule }`): one read for all of them.
+        crate::graphql::context::acting_for_room_display(ctx)?;
+        let key = crate::graphql::loaders::RoomDay(self.0.id, self.0.site_id, date.0);
+        let bookings: Option<Vec<d::Booking>> = load_opt(ctx, key).await?;
+        Ok(bookings
+            .unwrap_or_default()
             .into_iter()
             .map(BookingObject)
             .collect())
