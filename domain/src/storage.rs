@@ -185,6 +185,11 @@ pub trait Reads: Send + Sync {
 
     async fn device(&self, id: DeviceId) -> StorageResult<Option<Device>>;
     async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>>;
+    /// The device whose token hash is `hash`, with its registrant and the device's organization.
+    async fn device_with_registrant(
+        &self,
+        hash: &str,
+    ) -> StorageResult<Option<DeviceWithRegistrant>>;
 
     async fn invitation(&self, id: InvitationId) -> StorageResult<Option<Invitation>>;
     async fn invitation_by_token_hash(&self, hash: &str) -> StorageResult<Option<Invitation>>;

@@ -349,6 +349,16 @@ macro_rules! impl_reads {
             async fn scim_tokens_of(&self, organization: OrganizationId) -> StorageResult<Vec<ScimToken>> {
                 Ok(self.with(|s| s.scim_tokens.values().filter(|t| t.organization_id == organization).cloned().collect()))
             }
+            async fn device_with_registrant(&self, hash: &str) -> StorageResult<Option<DeviceWithRegistrant>> {
+                Ok(self.with(|s| {
+                    let device = s.device_tokens.get(hash).and_then(|id| s.devices.get(id))?;
+                    Some(DeviceWithRegistrant {
+                        device: device.clone(),
+                        registrant: s.users.get(&device.registered_by)?.clone(),
+                        organization: s.organizations.get(&device.organization_id)?.clone(),
+                    })
+                }))
+            }
             async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>> {
                 Ok(self.with(|s| s.device_tokens.get(hash).and_then(|id| s.devices.get(id)).cloned()))
             }

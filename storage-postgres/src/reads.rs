@@ -156,6 +156,9 @@ macro_rules! impl_reads {
             }
 
             async fn audit_events(&self, query: &AuditQuery) -> StorageResult<Page<AuditEvent>> {
+                // A transaction writes its audit events with its commit: it writes them first
+                // when it reads the log itself, to see its own writes.
+                self.write_pending_audits().await?;
                 self.observe(audit::list(&mut *self.conn().await?, query).await)
             }
 
@@ -195,6 +198,12 @@ macro_rules! impl_reads {
 
             async fn device(&self, id: DeviceId) -> StorageResult<Option<Device>> {
                 self.observe(devices::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn device_with_registrant(
+                &self,
+                hash: &str,
+            ) -> StorageResult<Option<DeviceWithRegistrant>> {
+                self.observe(devices::with_registrant(&mut *self.conn().await?, hash).await)
             }
             async fn device_by_token_hash(&self, hash: &str) -> StorageResult<Option<Device>> {
                 self.observe(devices::by_token_hash(&mut *self.conn().await?, hash).await)

@@ -98,6 +98,11 @@ impl PgStore {
     }
 
     /// Outside a transaction a failed statement leaves nothing to remember.
+    /// Nothing to write: the store writes nothing outside a transaction.
+    pub(crate) async fn write_pending_audits(&self) -> StorageResult<()> {
+        Ok(())
+    }
+
     pub(crate) fn observe<T>(&self, result: StorageResult<T>) -> StorageResult<T> {
         result
     }

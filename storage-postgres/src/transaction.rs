@@ -48,9 +48,9 @@ pub(crate) struct PgTransaction {
     failed: AtomicBool,
     /// Booking events and access-ended facts to append and notify with the commit.
     events: Vec<booking_events::Pending>,
-    /// Audit events, written with the commit in one statement (nothing reads them back
-    /// inside the unit of work).
-    audits: Vec<AuditEvent>,
+    /// Audit events, written with the commit by the statement of its first booking event (or
+    /// one of their own), or earlier if the transaction reads the log itself.
+    audits: std::sync::Mutex<Vec<AuditEvent>>,
 }
 
 impl PgTransaction {
@@ -62,8 +62,25 @@ impl PgTransaction {
             conn: Mutex::new(Some(conn)),
             failed: AtomicBool::new(false),
             events: Vec::new(),
-            audits: Vec::new(),
+            audits: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    fn pending_audits(&self) -> std::sync::MutexGuard<'_, Vec<AuditEvent>> {
+        // A poisoned lock only means a panic elsewhere; the events are still a plain list.
+        self.audits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the audit events queued so far (before a read of the log by this transaction).
+    async fn write_pending_audits(&self) -> StorageResult<()> {
+        let pending = std::mem::take(&mut *self.pending_audits());
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let result = audit::insert_all(&mut *self.conn().await?, audit::AuditColumns::of(&pending)).await;
+        self.observe(result)
     }
 
     fn observe<T>(&self, result: StorageResult<T>) -> StorageResult<T> {
@@ -301,7 +318,7 @@ impl Writes for PgTransaction {
     }
 
     async fn insert_audit_event(&mut self, event: &AuditEvent) -> StorageResult<()> {
-        self.audits.push(event.clone());
+        self.pending_audits().push(event.clone());
         Ok(())
     }
 
@@ -461,13 +478,9 @@ impl Transaction for PgTransaction {
                 ),
             });
         }
-        let audits = std::mem::take(&mut self.audits);
-        if let Err(error) = audit::insert_all(&mut conn, &audits).await {
-            roll_back(conn).await;
-            return Err(error);
-        }
+        let audits = audit::AuditColumns::of(&std::mem::take(&mut *self.pending_audits()));
         let events = std::mem::take(&mut self.events);
-        if let Err(error) = booking_events::append(&mut conn, &events).await {
+        if let Err(error) = booking_events::append(&mut conn, &events, audits).await {
             roll_back(conn).await;
             return Err(error);
         }

@@ -529,7 +529,10 @@ function stopLive() {
   state.connection = "connecting";
 }
 
-/// Returns true when the errors ended the pairing (the caller stops there).
+/// Returns true when the errors ended the pairing (the caller stops there). Only an explicit
+/// revocation does (UNAUTHENTICATED: the token is revoked, or its registrant deactivated); any
+/// other error — INTERNAL "storage unavailable" during an outage, FORBIDDEN, a lag — keeps the
+/// pairing, and the page listens again and re-reads (the token was shown only once).
 function handleErrors(errors) {
   const code = errorCode(errors);
   if (code === "UNAUTHENTICATED") {

@@ -16,3 +16,12 @@ pub struct Device {
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
+
+/// A room tablet with the person who registered it and their organization, read together (one
+/// statement on PostgreSQL): what authenticating a tablet needs.
+#[derive(Debug, Clone)]
+pub struct DeviceWithRegistrant {
+    pub device: Device,
+    pub registrant: crate::model::User,
+    pub organization: crate::model::Organization,
+}

@@ -119,27 +119,25 @@ impl Domain {
         ip: Option<String>,
     ) -> DomainResult<Authenticated> {
         let store = &*self.store;
-        let (device, _) = find_by_hash(
+        // One read: the device with its registrant and organization.
+        let (found, _) = find_by_hash(
             self.secrets.token_hashes(DEVICE_PURPOSE, token),
-            |hash| async move { store.device_by_token_hash(hash.expose()).await },
+            |hash| async move { store.device_with_registrant(hash.expose()).await },
         )
         .await?
         .ok_or_else(invalid_device)?;
+        let DeviceWithRegistrant {
+            device,
+            registrant,
+            organization,
+        } = found;
         if device.revoked_at.is_some() {
             return Err(invalid_device());
         }
         // A tablet lives as long as its registrant may act: deactivating them stops it too.
-        let registrant = self
-            .store
-            .user(device.registered_by)
-            .await?
-            .ok_or_else(invalid_device)?;
         if registrant.status != UserStatus::Active {
             return Err(invalid_device());
         }
-        let organization = self
-            .organization_of(&*self.store, device.organization_id)
-            .await?;
         let device = self.rehash_device_token(device, token).await?;
         Ok(Authenticated::new(Actor::for_device(
             registrant,

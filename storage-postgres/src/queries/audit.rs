@@ -2,6 +2,8 @@ use concierge_domain::model::{AuditEvent, AuditQuery, Page};
 use concierge_domain::storage::StorageResult;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -56,16 +58,83 @@ pub(crate) async fn list(conn: &mut Conn, query: &AuditQuery) -> StorageResult<P
     ))
 }
 
-/// Writes `events` in one statement (none for no event).
-pub(crate) async fn insert_all(conn: &mut Conn, events: &[AuditEvent]) -> StorageResult<()> {
-    if events.is_empty() {
+/// Audit events as column arrays, written by `INSERT … SELECT * FROM unnest(…)`: a statement
+/// of fixed text whatever the number of events, so it is prepared once per connection, and
+/// one that can open a statement that writes more (see `booking_events::append`).
+#[derive(Debug, Default)]
+pub(crate) struct AuditColumns {
+    ids: Vec<Uuid>,
+    at: Vec<chrono::DateTime<chrono::Utc>>,
+    actor_ids: Vec<Option<Uuid>>,
+    organization_ids: Vec<Option<Uuid>>,
+    actions: Vec<String>,
+    target_types: Vec<Option<String>>,
+    target_ids: Vec<Option<String>>,
+    ips: Vec<Option<String>>,
+}
+
+impl AuditColumns {
+    pub(crate) fn of(events: &[AuditEvent]) -> Self {
+        let mut columns = AuditColumns::default();
+        for row in events.iter().map(AuditEventRow::from) {
+            columns.ids.push(row.id);
+            columns.at.push(row.at);
+            columns.actor_ids.push(row.actor_id);
+            columns.organization_ids.push(row.organization_id);
+            columns.actions.push(row.action);
+            columns.target_types.push(row.target_type);
+            columns.target_ids.push(row.target_id);
+            columns.ips.push(row.ip);
+        }
+        columns
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// `INSERT INTO audit_events (…) SELECT * FROM unnest(…)`, for zero or more events.
+    pub(crate) fn walk_insert<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO audit_events \
+             (id, at, actor_id, organization_id, action, target_type, target_id, ip) \
+             SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<Timestamptz>, _>(&self.at)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<Nullable<SqlUuid>>, _>(&self.actor_ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<Nullable<SqlUuid>>, _>(&self.organization_ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.actions)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.target_types)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.target_ids)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.ips)?;
+        out.push_sql("::text[])");
+        Ok(())
+    }
+}
+
+/// The audit events of a unit of work that wrote no booking event, as one statement.
+#[derive(QueryId)]
+struct InsertAudits(AuditColumns);
+
+impl QueryFragment<Pg> for InsertAudits {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_insert(&mut out)
+    }
+}
+
+/// Writes `columns` in one statement (none for no event).
+pub(crate) async fn insert_all(conn: &mut Conn, columns: AuditColumns) -> StorageResult<()> {
+    if columns.is_empty() {
         return Ok(());
     }
-    let rows: Vec<AuditEventRow> = events.iter().map(AuditEventRow::from).collect();
-    diesel::insert_into(audit_events::table)
-        .values(rows)
-        .execute(conn)
-        .await
-        .storage()?;
+    InsertAudits(columns).execute(conn).await.storage()?;
     Ok(())
 }

@@ -23,6 +23,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::Conn;
+use super::audit::AuditColumns;
 use crate::errors::{IntoStorage, corrupt};
 use crate::rows::{BookingRow, Label, UserRow};
 use crate::schema::booking_events;
@@ -43,20 +44,38 @@ pub(crate) enum Pending {
 /// Appends `pending` to the log and notifies every listener: one statement per entry, each
 /// prepared once per connection. Runs as the last statements of a transaction, right before
 /// its COMMIT.
-pub(crate) async fn append(conn: &mut Conn, pending: &[Pending]) -> StorageResult<()> {
+/// The transaction's audit events are written by the same statement as its first booking
+/// event (or, without one, by a statement of their own): a booking's change, its audit and its
+/// event cost one statement.
+pub(crate) async fn append(
+    conn: &mut Conn,
+    pending: &[Pending],
+    audits: AuditColumns,
+) -> StorageResult<()> {
+    let mut audits = Some(audits);
     for entry in pending {
         match entry {
-            Pending::Booking(event) => append_booking(conn, event).await?,
+            Pending::Booking(event) => {
+                append_booking(conn, event, audits.take().unwrap_or_default()).await?
+            }
             Pending::AccessEnded(fact) => append_access_ended(conn, fact).await?,
         }
+    }
+    if let Some(audits) = audits {
+        super::audit::insert_all(conn, audits).await?;
     }
     Ok(())
 }
 
-async fn append_booking(conn: &mut Conn, event: &BookingEvent) -> StorageResult<()> {
+async fn append_booking(
+    conn: &mut Conn,
+    event: &BookingEvent,
+    audits: AuditColumns,
+) -> StorageResult<()> {
     let booking = serde_json::to_string(&BookingSnapshot::from(&event.booking))
         .map_err(|e| StorageError::Other(format!("booking snapshot: {e}")))?;
     AppendBooking {
+        audits,
         kind: event.kind.label(),
         booking_id: event.booking.id.0,
         booking,
@@ -88,6 +107,8 @@ async fn append_access_ended(conn: &mut Conn, fact: &AccessEnded) -> StorageResu
 /// per connection.
 #[derive(QueryId)]
 struct AppendBooking {
+    /// Written first, by the same statement (none is fine).
+    audits: AuditColumns,
     kind: &'static str,
     booking_id: Uuid,
     booking: String,
@@ -96,8 +117,10 @@ struct AppendBooking {
 
 impl QueryFragment<Pg> for AppendBooking {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH audited AS (");
+        self.audits.walk_insert(&mut out)?;
         out.push_sql(
-            "WITH appended AS (INSERT INTO booking_events (kind, booking_id, body) SELECT ",
+            "), appended AS (INSERT INTO booking_events (kind, booking_id, body) SELECT ",
         );
         out.push_bind_param::<Text, _>(self.kind)?;
         out.push_sql(", ");

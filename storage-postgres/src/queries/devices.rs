@@ -1,14 +1,16 @@
 use concierge_domain::ids::DeviceId;
-use concierge_domain::model::Device;
+use concierge_domain::model::{Device, DeviceWithRegistrant, Organization};
 use concierge_domain::storage::StorageResult;
 use concierge_domain::values::Secret;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use uuid::Uuid;
 
+use super::users::{into_user, with_grants};
 use super::{Conn, expect_one};
 use crate::errors::IntoStorage;
-use crate::rows::DeviceRow;
-use crate::schema::devices;
+use crate::rows::{DeviceRow, OrganizationRow, UserRow};
+use crate::schema::{devices, organizations, users};
 
 pub(crate) async fn by_id(conn: &mut Conn, id: DeviceId) -> StorageResult<Option<Device>> {
     let row = devices::table
@@ -82,4 +84,36 @@ pub(crate) async fn lock(conn: &mut Conn, id: DeviceId) -> StorageResult<Option<
         .optional()
         .storage()?;
     row.map(Device::try_from).transpose()
+}
+
+/// The device of `hash` with its registrant (and their grants) and the device's organization:
+/// one statement.
+pub(crate) async fn with_registrant(
+    conn: &mut Conn,
+    hash: &str,
+) -> StorageResult<Option<DeviceWithRegistrant>> {
+    let (user, sites, groups) = with_grants();
+    let row: Option<(DeviceRow, UserRow, Vec<Uuid>, Vec<Uuid>, OrganizationRow)> = devices::table
+        .inner_join(users::table.on(users::id.eq(devices::registered_by)))
+        .inner_join(organizations::table.on(organizations::id.eq(devices::organization_id)))
+        .filter(devices::token_hash.eq(hash))
+        .select((
+            DeviceRow::as_select(),
+            user,
+            sites,
+            groups,
+            OrganizationRow::as_select(),
+        ))
+        .first(conn)
+        .await
+        .optional()
+        .storage()?;
+    row.map(|(device, user, sites, groups, organization)| {
+        Ok(DeviceWithRegistrant {
+            device: Device::try_from(device)?,
+            registrant: into_user((user, sites, groups))?,
+            organization: Organization::try_from(organization)?,
+        })
+    })
+    .transpose()
 }
