@@ -175,7 +175,10 @@ mod tests {
             "postgres://u@h:5432/x"
         );
         assert_eq!(
-            concierge_tests::statement_counter::split_host("postgres://u:p@db:6543/x?sslmode=disable", "127.0.0.1:9"),
+            concierge_tests::statement_counter::split_host(
+                "postgres://u:p@db:6543/x?sslmode=disable",
+                "127.0.0.1:9"
+            ),
             Some((
                 "db:6543".to_owned(),
                 "postgres://u:p@127.0.0.1:9/x?sslmode=disable".to_owned()

@@ -1311,8 +1311,14 @@ pub async fn booking_fanout(
     let slot = AtomicU64::new(0);
     let mut measured_runs = Vec::new();
     for &subscribers in &sizes {
-        let (mut measured, rss) =
-            schema_fanout(fixture, &fixture.app, subscribers, opts.fanout_rounds, &slot).await?;
+        let (mut measured, rss) = schema_fanout(
+            fixture,
+            &fixture.app,
+            subscribers,
+            opts.fanout_rounds,
+            &slot,
+        )
+        .await?;
         if first_in_process && rss > 0 {
             measured.rss_per_subscriber =
                 Some(rss.saturating_sub(baseline) as f64 / subscribers as f64);
@@ -1388,8 +1394,14 @@ pub async fn cross_replica(
     let replica = concierge_tests::TestApp::on_storage(Arc::new(store)).await;
     let slot = AtomicU64::new(1_000_000);
     let rounds = opts.fanout_rounds.max(10);
-    let (same, _) = schema_fanout(fixture, &fixture.app, CROSS_REPLICA_SUBSCRIBERS, rounds, &slot)
-        .await?;
+    let (same, _) = schema_fanout(
+        fixture,
+        &fixture.app,
+        CROSS_REPLICA_SUBSCRIBERS,
+        rounds,
+        &slot,
+    )
+    .await?;
     let (across, _) =
         schema_fanout(fixture, &replica, CROSS_REPLICA_SUBSCRIBERS, rounds, &slot).await?;
     Ok(vec![Row::versus(

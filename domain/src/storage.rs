@@ -138,6 +138,15 @@ pub trait Reads: Send + Sync {
         &self,
         query: &UserQuery,
     ) -> StorageResult<(Page<User>, Vec<Profile>)>;
+    /// Which of `logins` (lower-cased) are the e-mail or username of a user: one read for a
+    /// whole import.
+    async fn logins_taken(&self, logins: &[String]) -> StorageResult<Vec<String>>;
+    /// Which of `hashes` are the booking-code hashes of users of `organization`.
+    async fn booking_code_hashes_taken(
+        &self,
+        organization: OrganizationId,
+        hashes: &[String],
+    ) -> StorageResult<Vec<String>>;
     /// The user of `organization` whose booking-code hash is `hash`.
     async fn user_by_booking_code(
         &self,
@@ -148,8 +157,7 @@ pub trait Reads: Send + Sync {
     async fn session(&self, id: SessionId) -> StorageResult<Option<Session>>;
     /// The session `id` with its user, their organization, profile and site groups, and the
     /// second-factor facts authentication needs: one read, whatever the rules then decide.
-    async fn session_with_person(&self, id: SessionId)
-    -> StorageResult<Option<SessionWithPerson>>;
+    async fn session_with_person(&self, id: SessionId) -> StorageResult<Option<SessionWithPerson>>;
     /// The session whose current or previous refresh-token hash is `hash`.
     async fn session_by_token_hash(&self, hash: &str) -> StorageResult<Option<Session>>;
 

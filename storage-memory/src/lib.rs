@@ -229,6 +229,18 @@ macro_rules! impl_reads {
                     (page, profiles)
                 }))
             }
+            async fn logins_taken(&self, logins: &[String]) -> StorageResult<Vec<String>> {
+                Ok(self.with(|s| logins.iter().filter(|l| s.logins.contains_key(*l)).cloned().collect()))
+            }
+            async fn booking_code_hashes_taken(&self, organization: OrganizationId, hashes: &[String]) -> StorageResult<Vec<String>> {
+                Ok(self.with(|s| {
+                    hashes
+                        .iter()
+                        .filter(|h| s.booking_codes.contains_key(&(organization, (*h).clone())))
+                        .cloned()
+                        .collect()
+                }))
+            }
             async fn user_by_booking_code(&self, organization: OrganizationId, hash: &str) -> StorageResult<Option<User>> {
                 Ok(self.with(|s| {
                     s.booking_codes.get(&(organization, hash.to_owned())).and_then(|id| s.users.get(id)).cloned()
@@ -574,7 +586,11 @@ impl Writes for MemoryTransaction<'_> {
         holder: &User,
     ) -> StorageResult<bool> {
         let state = self.write();
-        if state.users.get(&holder.id).is_none_or(|u| u.status != holder.status) {
+        if state
+            .users
+            .get(&holder.id)
+            .is_none_or(|u| u.status != holder.status)
+        {
             return Ok(false);
         }
         state.put_booking(booking, false)?;

@@ -132,6 +132,23 @@ macro_rules! impl_reads {
             ) -> StorageResult<(Page<User>, Vec<Profile>)> {
                 self.observe(users::list(&mut *self.conn().await?, query).await)
             }
+            async fn logins_taken(&self, logins: &[String]) -> StorageResult<Vec<String>> {
+                self.observe(users::logins_taken(&mut *self.conn().await?, logins).await)
+            }
+            async fn booking_code_hashes_taken(
+                &self,
+                organization: OrganizationId,
+                hashes: &[String],
+            ) -> StorageResult<Vec<String>> {
+                self.observe(
+                    users::booking_code_hashes_taken(
+                        &mut *self.conn().await?,
+                        organization,
+                        hashes,
+                    )
+                    .await,
+                )
+            }
             async fn user_by_booking_code(
                 &self,
                 organization: OrganizationId,

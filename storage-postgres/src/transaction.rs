@@ -79,7 +79,8 @@ impl PgTransaction {
         if pending.is_empty() {
             return Ok(());
         }
-        let result = audit::insert_all(&mut *self.conn().await?, audit::AuditColumns::of(&pending)).await;
+        let result =
+            audit::insert_all(&mut *self.conn().await?, audit::AuditColumns::of(&pending)).await;
         self.observe(result)
     }
 

@@ -135,9 +135,11 @@ impl CountingProxy {
     pub async fn self_check(&self) -> Result<(), String> {
         use diesel_async::RunQueryDsl as _;
         let mut conn: diesel_async::AsyncPgConnection =
-            <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&self.url)
-                .await
-                .map_err(|e| format!("proxy self-check: {e}"))?;
+            <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
+                &self.url,
+            )
+            .await
+            .map_err(|e| format!("proxy self-check: {e}"))?;
         let before = self.counters.snapshot();
         diesel::sql_query("SELECT 1")
             .execute(&mut conn)
@@ -261,10 +263,16 @@ impl FrontendParser {
                         b'P' => {
                             let name = parts.next().unwrap_or_default();
                             let text = parts.next().unwrap_or_default();
-                            format!("{} = {}", String::from_utf8_lossy(name), String::from_utf8_lossy(text))
+                            format!(
+                                "{} = {}",
+                                String::from_utf8_lossy(name),
+                                String::from_utf8_lossy(text)
+                            )
                         }
                         // Bind: portal, then the statement it runs.
-                        b'B' => String::from_utf8_lossy(parts.nth(1).unwrap_or_default()).into_owned(),
+                        b'B' => {
+                            String::from_utf8_lossy(parts.nth(1).unwrap_or_default()).into_owned()
+                        }
                         _ => String::from_utf8_lossy(body).into_owned(),
                     };
                     eprintln!("[{}] {text}", kind as char);

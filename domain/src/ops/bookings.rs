@@ -71,6 +71,12 @@ impl BookingWatch {
     }
 }
 
+/// A room, its site, and a day of that site's calendar: one schedule to read.
+pub type ScheduleKey = (RoomId, SiteId, NaiveDate);
+
+/// `[from, to)`.
+type Interval = (DateTime<Utc>, DateTime<Utc>);
+
 fn conflict() -> DomainError {
     DomainError::conflict("start", "the room is already booked at that time")
 }
@@ -221,7 +227,7 @@ impl Domain {
                 message: "this person has no access to the room's site".into(),
             });
         }
-        check_policy(&room, site.time_zone, start, end, self.now())?;
+        check_policy(room, site.time_zone, start, end, self.now())?;
         // Decided on what was read; the backends' exclusion constraint (or writer lock) is the
         // backstop for a booking that commits meanwhile.
         if !context.overlapping.is_empty() {
@@ -304,9 +310,7 @@ impl Domain {
         limits.extend(actor.ip.as_deref().map(|ip| Limit::address(ip, &rules)));
         let (claimed, _) =
             claim_attempt(&*self.attempts, &limits, self.now(), rules.window).await?;
-        let holder = self
-            .user_by_booking_code(organization, code)
-            .await?;
+        let holder = self.user_by_booking_code(organization, code).await?;
         let Some(holder) = holder.filter(|u| u.status == UserStatus::Active) else {
             // In the organization's audit log, naming the tablet that was tried.
             let mut event = self.audit(
@@ -597,21 +601,22 @@ impl Domain {
         }
     }
 
-    /// The schedules of many rooms (each a room of `site`, on a day of that site's calendar) in
+    /// The schedules of many rooms (each a [`ScheduleKey`]: a room of a site, a day of that site's
+    /// calendar) in
     /// a fixed number of reads: the sites (their time zones and visibility), then the bookings
     /// of every room at once. Keys whose room or site the actor may not see get nothing; so do
     /// bookings not of the key's site (the key is checked, not trusted).
     pub async fn load_room_schedules(
         &self,
         actor: &Actor,
-        keys: &[(RoomId, SiteId, NaiveDate)],
-    ) -> DomainResult<Vec<((RoomId, SiteId, NaiveDate), Vec<Booking>)>> {
+        keys: &[ScheduleKey],
+    ) -> DomainResult<Vec<(ScheduleKey, Vec<Booking>)>> {
         let mut site_ids: Vec<SiteId> = keys.iter().map(|(_, site, _)| *site).collect();
         site_ids.sort();
         site_ids.dedup();
         let sites = self.store.sites_by_ids(&site_ids).await?;
         let sites = self.visible_sites(actor, sites).await?;
-        let days: Vec<((RoomId, SiteId, NaiveDate), (DateTime<Utc>, DateTime<Utc>))> = keys
+        let days: Vec<(ScheduleKey, Interval)> = keys
             .iter()
             .filter(|(room, site, _)| actor.allows_room_id(*room, *site))
             .filter_map(|key| {

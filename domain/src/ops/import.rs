@@ -22,10 +22,10 @@ use crate::access::Actor;
 use crate::error::{DomainError, DomainResult, ErrorCode};
 use crate::ids::{OrganizationId, PriceListId, ProfileId, SiteGroupId, SiteId, UserId};
 use crate::model::{Organization, Profile, User, UserStatus};
-use crate::ops::users::{NewPassword, credentials_recipient, non_empty};
+use crate::ops::users::{NewPassword, credentials_recipient, logins_free, non_empty};
 use crate::ops::{CreatedUser, CredentialsRecipient, Domain, IssuedCredentials, user_target};
 use crate::permissions::UsersPermission;
-use crate::secrets::default_hash_concurrency;
+use crate::secrets::{BOOKING_CODE_DIGITS, default_hash_concurrency, random_digits};
 use crate::storage::StorageError;
 use crate::values::{EmailAddress, Language, Name, Secret, Username, optional_text, optional_url};
 
@@ -240,6 +240,27 @@ impl Domain {
         let mut valid = Vec::with_capacity(input.rows.len());
         // Logins seen so far in the file (lower-cased, as stored), by the row that had them.
         let mut logins: HashMap<String, usize> = HashMap::new();
+        // Which of the file's logins someone holds already: one read for the whole file.
+        let candidates: Vec<String> = input
+            .rows
+            .iter()
+            .flat_map(|row| {
+                let email = non_empty(row.email.as_deref())
+                    .and_then(|raw| EmailAddress::parse("email", raw).ok())
+                    .map(|e| e.as_str().to_owned());
+                let username = non_empty(row.username.as_deref())
+                    .and_then(|raw| Username::parse("username", raw).ok())
+                    .map(|u| u.as_str().to_owned());
+                [email, username]
+            })
+            .flatten()
+            .collect();
+        let taken: HashSet<String> = self
+            .store
+            .logins_taken(&candidates)
+            .await?
+            .into_iter()
+            .collect();
         for (index, row) in input.rows.iter().enumerate() {
             let mut found = RowProblems {
                 row: index + 1,
@@ -384,13 +405,11 @@ impl Domain {
             };
             let email_repeated = repeated("email", email.as_ref().map(EmailAddress::as_str))?;
             let username_repeated = repeated("username", username.as_ref().map(Username::as_str))?;
-            let free = self
-                .check_login_free(
-                    &*self.store,
-                    email.as_ref().filter(|_| !email_repeated),
-                    username.as_ref().filter(|_| !username_repeated),
-                )
-                .await;
+            let free = logins_free(
+                email.as_ref().filter(|_| !email_repeated),
+                username.as_ref().filter(|_| !username_repeated),
+                |login| taken.contains(login),
+            );
             found.check("email", free)?;
 
             if found.any {
@@ -475,13 +494,43 @@ impl Domain {
     ) -> DomainResult<Vec<(String, Secret)>> {
         let mut drawn: HashSet<String> = HashSet::with_capacity(count);
         let mut codes = Vec::with_capacity(count);
-        while codes.len() < count {
-            let (code, hash) = self.unused_booking_code(&*self.store, org).await?;
-            if drawn.insert(hash.expose().to_owned()) {
-                codes.push((code, hash));
+        // Draw what is missing, then one read tells which of the draws someone holds (under
+        // the current pepper or the previous one); a few rounds at most.
+        for _ in 0..8 {
+            if codes.len() == count {
+                return Ok(codes);
+            }
+            let candidates: Vec<String> = (codes.len()..count)
+                .map(|_| random_digits(BOOKING_CODE_DIGITS))
+                .collect();
+            let hashes: Vec<String> = candidates
+                .iter()
+                .flat_map(|code| self.secrets.booking_code_hashes(org, code))
+                .map(|hash| hash.expose().to_owned())
+                .collect();
+            let taken: HashSet<String> = self
+                .store
+                .booking_code_hashes_taken(org, &hashes)
+                .await?
+                .into_iter()
+                .collect();
+            for code in candidates {
+                let held = self
+                    .secrets
+                    .booking_code_hashes(org, &code)
+                    .into_iter()
+                    .any(|hash| taken.contains(hash.expose()));
+                let hash = self.secrets.booking_code_hash(org, &code);
+                if !held && drawn.insert(hash.expose().to_owned()) {
+                    codes.push((code, hash));
+                }
             }
         }
-        Ok(codes)
+        if codes.len() == count {
+            Ok(codes)
+        } else {
+            Err(DomainError::internal("could not draw unused booking codes"))
+        }
     }
 
     /// The transaction: every user in one batch, each one's `user.created` event and credential

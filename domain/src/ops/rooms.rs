@@ -116,8 +116,10 @@ impl Domain {
     pub async fn load_rooms(&self, actor: &Actor, ids: &[RoomId]) -> DomainResult<Vec<Room>> {
         let rooms = self.store.rooms_by_ids(ids).await?;
         // A room carries its site and organization: visibility needs no further read.
-        let placed: Vec<(SiteId, OrganizationId)> =
-            rooms.iter().map(|r| (r.site_id, r.organization_id)).collect();
+        let placed: Vec<(SiteId, OrganizationId)> = rooms
+            .iter()
+            .map(|r| (r.site_id, r.organization_id))
+            .collect();
         let visible = self.visible_site_ids(actor, &placed).await?;
         Ok(rooms
             .into_iter()

@@ -184,7 +184,9 @@ impl Domain {
         user: &User,
         permissions: &Permissions,
     ) -> DomainResult<bool> {
-        if !manages_people(permissions) || !reads.second_factor_required(user.organization_id).await? {
+        if !manages_people(permissions)
+            || !reads.second_factor_required(user.organization_id).await?
+        {
             return Ok(false);
         }
         let factor = reads.second_factor(user.id).await?;

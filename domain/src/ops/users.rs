@@ -78,6 +78,28 @@ pub struct UserChanges {
     pub photo_url: Option<String>,
 }
 
+/// The rule of logins: an e-mail or a username someone holds (`taken` says which, lower-cased)
+/// is a CONFLICT on its field.
+pub(crate) fn logins_free(
+    email: Option<&EmailAddress>,
+    username: Option<&Username>,
+    taken: impl Fn(&str) -> bool,
+) -> DomainResult<()> {
+    if email.is_some_and(|e| taken(e.as_str())) {
+        return Err(DomainError::conflict(
+            "email",
+            "a user with this e-mail already exists",
+        ));
+    }
+    if username.is_some_and(|u| taken(u.as_str())) {
+        return Err(DomainError::conflict(
+            "username",
+            "this username is already taken",
+        ));
+    }
+    Ok(())
+}
+
 /// What a caller of [`Domain::users`] will use besides the page itself, so that nothing else
 /// is read: the total, and the profiles the listed users hold.
 #[derive(Debug, Clone, Copy, Default)]
@@ -503,23 +525,16 @@ impl Domain {
         email: Option<&EmailAddress>,
         username: Option<&Username>,
     ) -> DomainResult<()> {
-        if let Some(email) = email
-            && store.user_by_login(email.as_str()).await?.is_some()
-        {
-            return Err(DomainError::conflict(
-                "email",
-                "a user with this e-mail already exists",
-            ));
-        }
-        if let Some(username) = username
-            && store.user_by_login(username.as_str()).await?.is_some()
-        {
-            return Err(DomainError::conflict(
-                "username",
-                "this username is already taken",
-            ));
-        }
-        Ok(())
+        let logins: Vec<String> = [
+            email.map(EmailAddress::as_str),
+            username.map(Username::as_str),
+        ]
+        .into_iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+        let taken = store.logins_taken(&logins).await?;
+        logins_free(email, username, |login| taken.iter().any(|t| t == login))
     }
 
     /// The profile a new or edited user gets: it must belong to the organization and grant no

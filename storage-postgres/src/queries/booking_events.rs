@@ -119,9 +119,7 @@ impl QueryFragment<Pg> for AppendBooking {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH audited AS (");
         self.audits.walk_insert(&mut out)?;
-        out.push_sql(
-            "), appended AS (INSERT INTO booking_events (kind, booking_id, body) SELECT ",
-        );
+        out.push_sql("), appended AS (INSERT INTO booking_events (kind, booking_id, body) SELECT ");
         out.push_bind_param::<Text, _>(self.kind)?;
         out.push_sql(", ");
         out.push_bind_param::<SqlUuid, _>(&self.booking_id)?;

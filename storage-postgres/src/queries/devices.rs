@@ -86,6 +86,9 @@ pub(crate) async fn lock(conn: &mut Conn, id: DeviceId) -> StorageResult<Option<
     row.map(Device::try_from).transpose()
 }
 
+/// A device, its registrant with their grants, and the device's organization.
+type RegistrantRow = (DeviceRow, UserRow, Vec<Uuid>, Vec<Uuid>, OrganizationRow);
+
 /// The device of `hash` with its registrant (and their grants) and the device's organization:
 /// one statement.
 pub(crate) async fn with_registrant(
@@ -93,7 +96,7 @@ pub(crate) async fn with_registrant(
     hash: &str,
 ) -> StorageResult<Option<DeviceWithRegistrant>> {
     let (user, sites, groups) = with_grants();
-    let row: Option<(DeviceRow, UserRow, Vec<Uuid>, Vec<Uuid>, OrganizationRow)> = devices::table
+    let row: Option<RegistrantRow> = devices::table
         .inner_join(users::table.on(users::id.eq(devices::registered_by)))
         .inner_join(organizations::table.on(organizations::id.eq(devices::organization_id)))
         .filter(devices::token_hash.eq(hash))

@@ -46,9 +46,8 @@ extern "SQL" {
     fn concierge_site_group_site_ids(
         site_group_id: diesel::sql_types::Uuid,
     ) -> diesel::sql_types::Array<diesel::sql_types::Uuid>;
-    fn concierge_user_site_groups_json(
-        user_id: diesel::sql_types::Uuid,
-    ) -> diesel::sql_types::Text;
+    fn concierge_user_site_groups_json(user_id: diesel::sql_types::Uuid)
+    -> diesel::sql_types::Text;
     fn concierge_overlapping_booking_ids(
         room_id: diesel::sql_types::Uuid,
         earliest: diesel::sql_types::Timestamptz,

@@ -67,8 +67,17 @@ pub(crate) async fn with_person(
         .await
         .optional()
         .storage()?;
-    let Some((session, user, sites, group_ids, organization, profile, required, confirmed_at, groups)) =
-        row
+    let Some((
+        session,
+        user,
+        sites,
+        group_ids,
+        organization,
+        profile,
+        required,
+        confirmed_at,
+        groups,
+    )) = row
     else {
         return Ok(None);
     };

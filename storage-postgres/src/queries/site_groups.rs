@@ -29,7 +29,10 @@ pub(crate) async fn by_ids(conn: &mut Conn, ids: &[SiteGroupId]) -> StorageResul
     let rows = site_groups::table
         .filter(site_groups::id.eq_any(ids))
         .order(site_groups::id)
-        .select((SiteGroupRow::as_select(), concierge_site_group_site_ids(site_groups::id)))
+        .select((
+            SiteGroupRow::as_select(),
+            concierge_site_group_site_ids(site_groups::id),
+        ))
         .load(conn)
         .await
         .storage()?;
@@ -44,7 +47,10 @@ pub(crate) async fn of_organizations(
     let rows = site_groups::table
         .filter(site_groups::organization_id.eq_any(ids))
         .order(site_groups::id)
-        .select((SiteGroupRow::as_select(), concierge_site_group_site_ids(site_groups::id)))
+        .select((
+            SiteGroupRow::as_select(),
+            concierge_site_group_site_ids(site_groups::id),
+        ))
         .load(conn)
         .await
         .storage()?;
@@ -101,7 +107,10 @@ pub(crate) async fn update(conn: &mut Conn, group: &SiteGroup) -> StorageResult<
 pub(crate) async fn lock(conn: &mut Conn, id: SiteGroupId) -> StorageResult<Option<SiteGroup>> {
     let rows = site_groups::table
         .find(id.0)
-        .select((SiteGroupRow::as_select(), concierge_site_group_site_ids(site_groups::id)))
+        .select((
+            SiteGroupRow::as_select(),
+            concierge_site_group_site_ids(site_groups::id),
+        ))
         .for_update()
         .load(conn)
         .await

@@ -106,6 +106,54 @@ type WithProfile = diesel::dsl::InnerJoinOn<
     diesel::dsl::Eq<profiles::id, users::profile_id>,
 >;
 
+/// Which of `logins` (lower-cased) are a user's e-mail or username: one statement, an array
+/// parameter over the unique expression indexes.
+pub(crate) async fn logins_taken(conn: &mut Conn, logins: &[String]) -> StorageResult<Vec<String>> {
+    if logins.is_empty() {
+        return Ok(Vec::new());
+    }
+    let held: Vec<(Option<String>, Option<String>)> = users::table
+        .filter(
+            lower(users::email.assume_not_null())
+                .eq_any(logins.to_vec())
+                .or(lower(users::username.assume_not_null()).eq_any(logins.to_vec())),
+        )
+        .select((users::email, users::username))
+        .load(conn)
+        .await
+        .storage()?;
+    let held: BTreeSet<String> = held
+        .into_iter()
+        .flat_map(|(email, username)| [email, username])
+        .flatten()
+        .map(|login| login.to_lowercase())
+        .collect();
+    Ok(logins
+        .iter()
+        .filter(|l| held.contains(*l))
+        .cloned()
+        .collect())
+}
+
+/// Which of `hashes` are booking-code hashes of users of `organization`: one statement.
+pub(crate) async fn booking_code_hashes_taken(
+    conn: &mut Conn,
+    organization: OrganizationId,
+    hashes: &[String],
+) -> StorageResult<Vec<String>> {
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let held: Vec<Option<String>> = users::table
+        .filter(users::organization_id.eq(organization.0))
+        .filter(users::booking_code_hash.eq_any(hashes.to_vec()))
+        .select(users::booking_code_hash)
+        .load(conn)
+        .await
+        .storage()?;
+    Ok(held.into_iter().flatten().collect())
+}
+
 /// The rows `query` selects, before keyset pagination.
 fn matching(query: &UserQuery) -> diesel::dsl::IntoBoxed<'static, WithProfile, Pg> {
     let organization_ids: Vec<Uuid> = query.organization_ids.iter().map(|id| id.0).collect();

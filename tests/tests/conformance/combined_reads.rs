@@ -81,14 +81,18 @@ pub async fn a_session_comes_with_its_person(store: &dyn Storage) {
     );
 }
 
-pub async fn a_page_of_users_brings_their_profiles_and_counts_only_when_asked(
-    store: &dyn Storage,
-) {
+pub async fn a_page_of_users_brings_their_profiles_and_counts_only_when_asked(store: &dyn Storage) {
     let (_, _, company) = seed_tree(store).await;
     let reader = profile(&company, "Reader", reader_permissions());
     let mut people = Vec::new();
     for n in 0..3 {
-        let mut person = user(&company, "Person", &format!("N{n}"), None, Some(&format!("person{n}")));
+        let mut person = user(
+            &company,
+            "Person",
+            &format!("N{n}"),
+            None,
+            Some(&format!("person{n}")),
+        );
         if n == 0 {
             person.profile_id = reader.id;
         }

@@ -67,12 +67,7 @@ async fn company_of(counted: &Counted, people: usize) -> (String, String, String
     let lyon = app.create_site(&token, &company.id, "Lyon").await;
     let room = app.create_room(&token, &paris, "Atlas").await;
     let profile = app
-        .create_profile(
-            &token,
-            &company.id,
-            "Staff",
-            json!({"bookings": "SELF"}),
-        )
+        .create_profile(&token, &company.id, "Staff", json!({"bookings": "SELF"}))
         .await;
     for n in 0..people {
         app.create_user(
@@ -169,7 +164,8 @@ async fn a_booking_costs_six_statements() {
             "start": (start + Duration::hours(offset)).to_rfc3339(),
             "end": (start + Duration::hours(offset) + Duration::minutes(30)).to_rfc3339()}})
     };
-    let query = "mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking { id status } } }";
+    let query =
+        "mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking { id status } } }";
     // The first bookings prepare their statements on each pooled connection; then none is
     // prepared again (every statement has a fixed text: no literal SQL, no IN lists).
     for warm_up in 0..8 {
@@ -207,7 +203,9 @@ async fn bookings_of(counted: &Counted) -> (String, String, String, String) {
             first_site = site.clone();
         }
         for n in 0..3 {
-            let room = app.create_room(&token, &site, &format!("{site_name} {n}")).await;
+            let room = app
+                .create_room(&token, &site, &format!("{site_name} {n}"))
+                .await;
             let answer = app
                 .gql(
                     Some(&token),

@@ -33,7 +33,8 @@ impl SiteObject {
         self.0.address.as_deref()
     }
     async fn rooms(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RoomObject>> {
-        let rooms: Option<Vec<d::Room>> = load_opt(ctx, RoomsOfSite(self.0.id, self.0.organization_id)).await?;
+        let rooms: Option<Vec<d::Room>> =
+            load_opt(ctx, RoomsOfSite(self.0.id, self.0.organization_id)).await?;
         Ok(rooms
             .unwrap_or_default()
             .into_iter()
