@@ -715,3 +715,41 @@ impl TestApp {
 }
 
 pub mod bookings;
+
+/// Stamps out `postgres::<case>` (on a fresh database of its own) and `memory::<case>` for every
+/// scenario `async fn case(app: &TestApp)` listed in the calling module, each failing instead of
+/// hanging after the calling module's `CASE_TIMEOUT`.
+#[macro_export]
+macro_rules! scenarios_on_both_backends {
+    ($($case:ident),+ $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let database = $crate::postgres::fresh_database().await;
+                    let store = std::sync::Arc::new(database.store().clone());
+                    tokio::time::timeout(super::CASE_TIMEOUT, async {
+                        let app = $crate::TestApp::on_storage(store).await;
+                        super::$case(&app).await;
+                    })
+                    .await
+                    .expect("the scenario timed out");
+                }
+            )+
+        }
+
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    tokio::time::timeout(super::CASE_TIMEOUT, async {
+                        let app = $crate::TestApp::spawn().await;
+                        super::$case(&app).await;
+                    })
+                    .await
+                    .expect("the scenario timed out");
+                }
+            )+
+        }
+    };
+}

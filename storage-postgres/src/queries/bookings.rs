@@ -99,19 +99,7 @@ pub(crate) async fn of_room(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> StorageResult<Vec<Booking>> {
-    let earliest = from - Duration::minutes(MAX_BOOKING_MINUTES);
-    let rows = bookings::table
-        .filter(bookings::room_id.eq(room.0))
-        .filter(bookings::start_at.ge(earliest))
-        .filter(bookings::start_at.lt(to))
-        .filter(bookings::end_at.gt(from))
-        .filter(bookings::status.eq(BookingStatus::Confirmed.label()))
-        .order((bookings::start_at, bookings::id))
-        .select(BookingRow::as_select())
-        .load(conn)
-        .await
-        .storage()?;
-    convert(rows)
+    of_rooms(conn, &[room], from, to).await
 }
 
 /// The confirmed bookings of any of `rooms` overlapping `[from, to)`, by start: one statement,

@@ -23,41 +23,7 @@ const IMPORT: &str = "mutation($i: ImportUsersInput!) { importUsers(input: $i) {
 /// A scenario that hangs fails instead.
 const CASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(240);
 
-macro_rules! on_both_backends {
-    ($($case:ident),+ $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let database = concierge_tests::postgres::fresh_database().await;
-                    let store = std::sync::Arc::new(database.store().clone());
-                    tokio::time::timeout(super::CASE_TIMEOUT, async {
-                        let app = concierge_tests::TestApp::on_storage(store).await;
-                        super::$case(&app).await;
-                    })
-                    .await
-                    .expect("the scenario timed out");
-                }
-            )+
-        }
-
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    tokio::time::timeout(super::CASE_TIMEOUT, async {
-                        let app = concierge_tests::TestApp::spawn().await;
-                        super::$case(&app).await;
-                    })
-                    .await
-                    .expect("the scenario timed out");
-                }
-            )+
-        }
-    };
-}
-
-on_both_backends!(
+concierge_tests::scenarios_on_both_backends!(
     a_dry_run_of_a_thousand_rows_reports_exactly_the_rows_at_fault,
     a_real_run_creates_everyone_and_queues_their_credentials,
     one_bad_row_creates_nothing_and_queues_nothing,

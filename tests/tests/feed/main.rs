@@ -46,42 +46,7 @@ const EVENTS: &str = "subscription($r: ID!) { bookingEvents(roomId: $r) {
 
 type Events = Pin<Box<dyn Stream<Item = Gql> + Send>>;
 
-/// Stamps out `postgres::<case>` and `memory::<case>` for every case listed.
-macro_rules! on_both_backends {
-    ($($case:ident),+ $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let database = concierge_tests::postgres::fresh_database().await;
-                    let store = std::sync::Arc::new(database.store().clone());
-                    tokio::time::timeout(super::CASE_TIMEOUT, async {
-                        let app = concierge_tests::TestApp::on_storage(store).await;
-                        super::$case(&app).await;
-                    })
-                    .await
-                    .expect("the scenario timed out");
-                }
-            )+
-        }
-
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    tokio::time::timeout(super::CASE_TIMEOUT, async {
-                        let app = concierge_tests::TestApp::spawn().await;
-                        super::$case(&app).await;
-                    })
-                    .await
-                    .expect("the scenario timed out");
-                }
-            )+
-        }
-    };
-}
-
-on_both_backends!(
+concierge_tests::scenarios_on_both_backends!(
     a_deactivated_persons_subscription_ends_at_once,
     a_revoked_tablets_subscription_ends_at_once,
     a_signed_out_sessions_subscription_ends_at_once_and_only_that_one,
