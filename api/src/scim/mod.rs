@@ -269,15 +269,28 @@ async fn service_provider_config(
     ok(&discovery::service_provider_config(&base(&state)))
 }
 
+/// A discovery list (`ResourceTypes`, `Schemas`) as a SCIM list response.
+fn discovery_list(items: Vec<serde_json::Value>) -> ScimResult {
+    let total = items.len() as i64;
+    ok(&resources::list(items, total, 1))
+}
+
+/// One item of a discovery list by its `id`, or 404 naming `what`.
+fn discovery_item(items: Vec<serde_json::Value>, id: &str, what: &'static str) -> ScimResult {
+    items
+        .into_iter()
+        .find(|item| item["id"] == id)
+        .map(|item| ok(&item))
+        .unwrap_or_else(|| Err(ScimError::not_found(what)))
+}
+
 async fn resource_types(
     State(state): State<AppState>,
     info: Peer,
     headers: HeaderMap,
 ) -> ScimResult {
     caller(&state, &headers, peer(info)).await?;
-    let types = discovery::resource_types(&base(&state));
-    let total = types.len() as i64;
-    ok(&resources::list(types, total, 1))
+    discovery_list(discovery::resource_types(&base(&state)))
 }
 
 async fn resource_type(
@@ -287,18 +300,16 @@ async fn resource_type(
     Path(id): Path<String>,
 ) -> ScimResult {
     caller(&state, &headers, peer(info)).await?;
-    discovery::resource_types(&base(&state))
-        .into_iter()
-        .find(|t| t["id"] == id.as_str())
-        .map(|t| ok(&t))
-        .unwrap_or_else(|| Err(ScimError::not_found("resource type")))
+    discovery_item(
+        discovery::resource_types(&base(&state)),
+        &id,
+        "resource type",
+    )
 }
 
 async fn schemas(State(state): State<AppState>, info: Peer, headers: HeaderMap) -> ScimResult {
     caller(&state, &headers, peer(info)).await?;
-    let schemas = discovery::schemas(&base(&state));
-    let total = schemas.len() as i64;
-    ok(&resources::list(schemas, total, 1))
+    discovery_list(discovery::schemas(&base(&state)))
 }
 
 async fn schema(
@@ -308,11 +319,7 @@ async fn schema(
     Path(id): Path<String>,
 ) -> ScimResult {
     caller(&state, &headers, peer(info)).await?;
-    discovery::schemas(&base(&state))
-        .into_iter()
-        .find(|s| s["id"] == id.as_str())
-        .map(|s| ok(&s))
-        .unwrap_or_else(|| Err(ScimError::not_found("schema")))
+    discovery_item(discovery::schemas(&base(&state)), &id, "schema")
 }
 
 async fn list_users(

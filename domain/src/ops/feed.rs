@@ -41,8 +41,10 @@ impl Domain {
     ) -> DomainResult<FeedWatch> {
         let watch = self.watch_bookings(actor, room, site).await?;
         let organization = self
-            .organization_of(&*self.store, watch.organization_id())
-            .await?;
+            .organizations_as_stored(actor, &[watch.organization_id()])
+            .await?
+            .pop()
+            .ok_or_else(|| DomainError::internal("a watched room without its organization"))?;
         Ok(FeedWatch {
             watch,
             organization,
@@ -68,15 +70,8 @@ impl Domain {
         if holder.organization_id != org.id {
             return Some(None);
         }
-        // As `load_people` shows a booking's holder: whole to whom may see them, else by their
-        // names within the caller's reach; nothing otherwise (read as usual, NOT_FOUND there).
-        if self.can_see_user(actor, holder, org) && actor.device.is_none() {
-            Some(Some(holder.clone()))
-        } else if actor.can_read_in(org) {
-            Some(Some(holder.limited_view()))
-        } else {
-            Some(None)
-        }
+        // As `load_people` shows a booking's holder; nobody: read as usual (NOT_FOUND there).
+        Some(self.person_as_seen(actor, holder, org))
     }
 
     /// How long the bearer of `token` may still listen before its access token expires (a

@@ -211,14 +211,25 @@ impl Domain {
             .into_iter()
             .filter_map(|user| {
                 let org = orgs.iter().find(|o| o.id == user.organization_id)?;
-                let full = self.can_see_user(actor, &user, org) && actor.device.is_none();
-                if full {
-                    Some(user)
-                } else {
-                    actor.can_read_in(org).then(|| user.limited_view())
-                }
+                self.person_as_seen(actor, &user, org)
             })
             .collect())
+    }
+
+    /// The one rule of how a person met through something the caller sees (a booking's holder)
+    /// appears to them: whole to whom may see the user (a tablet never), else by their names
+    /// within the caller's reach of `org` (the user's organization), else not at all.
+    pub(crate) fn person_as_seen(
+        &self,
+        actor: &Actor,
+        user: &User,
+        org: &Organization,
+    ) -> Option<User> {
+        if self.can_see_user(actor, user, org) && actor.device.is_none() {
+            Some(user.clone())
+        } else {
+            actor.can_read_in(org).then(|| user.limited_view())
+        }
     }
 
     pub async fn users(
