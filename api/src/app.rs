@@ -30,6 +30,8 @@ pub struct AppState {
     /// What one WebSocket connection may do; the defaults are the documented ones (tests
     /// shorten the `connection_init` deadline).
     pub socket_limits: SocketLimits,
+    /// Identity providers' discovery documents and keys (single sign-on).
+    pub oidc: Arc<crate::oidc::OidcProviders>,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
             allowed_origins: Arc::new(config.allowed_origins.clone()),
             sockets,
             socket_limits: SocketLimits::default(),
+            oidc: Arc::new(crate::oidc::OidcProviders::new().map_err(DomainError::internal)?),
         })
     }
 }

@@ -38,6 +38,9 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// How long an invitation link lives (`INVITATION_TTL_HOURS`, default 168 = 7 days).
     pub invitation_ttl: chrono::Duration,
+    /// How often this replica releases the bookings nobody checked in to
+    /// (`RELEASE_INTERVAL_SECONDS`, 1 to 3600, default 20).
+    pub release_interval: std::time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -168,6 +171,19 @@ impl Config {
                     .map(chrono::Duration::hours)
                     .ok_or_else(|| {
                         ConfigError("INVITATION_TTL_HOURS: a number of hours from 1 to 2160".into())
+                    })?,
+            },
+            release_interval: match get("RELEASE_INTERVAL_SECONDS") {
+                None => std::time::Duration::from_secs(20),
+                Some(seconds) => seconds
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| (1..=3600).contains(s))
+                    .map(std::time::Duration::from_secs)
+                    .ok_or_else(|| {
+                        ConfigError(
+                            "RELEASE_INTERVAL_SECONDS: a number of seconds from 1 to 3600".into(),
+                        )
                     })?,
             },
         })

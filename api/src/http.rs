@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/display", get(crate::display::page))
         .merge(crate::scim::router())
+        .merge(crate::oidc::router())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))
@@ -246,7 +247,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The client's address: the socket's, or what trusted proxies say (`TRUSTED_PROXIES`).
-fn client_ip(state: &AppState, request: &Request) -> Option<String> {
+pub(crate) fn client_ip(state: &AppState, request: &Request) -> Option<String> {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -8,6 +8,8 @@ pub mod graphql;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod oidc;
+pub mod release;
 pub mod scim;
 pub mod serve;
 pub mod sockets;

@@ -40,6 +40,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     let state = build(&config).await?;
     let outbox = crate::mail::start_outbox(&config, &state).map_err(|e| e.to_string())?;
+    let releases = crate::release::start_releases(state.domain.clone(), config.release_interval);
     let listener = tokio::net::TcpListener::bind(config.listen_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
@@ -81,7 +82,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
             Ok(())
         }
     };
-    // Requests are drained: what they put in the outbox leaves now.
+    // Requests are drained: what they put in the outbox leaves now (a release pass's too).
+    releases.shutdown().await;
     outbox.shutdown().await;
     served
 }

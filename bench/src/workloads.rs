@@ -1510,7 +1510,10 @@ async fn search_floor(
                         end,
                         source: BookingSource::App,
                         status: BookingStatus::Confirmed,
+                        checked_in_at: None,
+                        release_at: None,
                         created_at: Utc::now(),
+                        series_id: None,
                     };
                     tx.insert_booking(&booking)
                         .await

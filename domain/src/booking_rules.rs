@@ -73,6 +73,20 @@ fn on_slot(at: DateTime<Utc>, zone: TimeZone, slot_minutes: i32) -> bool {
     local.second() == 0 && local.nanosecond() == 0 && minute_of_day % i64::from(slot_minutes) == 0
 }
 
+/// The first slot boundary at or after `at` (slots start at local midnight, in whole minutes).
+pub fn next_slot_boundary(at: DateTime<Utc>, zone: TimeZone, slot_minutes: i32) -> DateTime<Utc> {
+    let local = at.with_timezone(&zone.tz());
+    let minute_of_day = i64::from(local.hour()) * 60 + i64::from(local.minute());
+    let into_slot = Duration::minutes(minute_of_day % i64::from(slot_minutes))
+        + Duration::seconds(i64::from(local.second()))
+        + Duration::nanoseconds(i64::from(local.nanosecond()));
+    if into_slot.is_zero() {
+        at
+    } else {
+        at - into_slot + Duration::minutes(i64::from(slot_minutes))
+    }
+}
+
 /// The UTC instants `[from, to)` of a local calendar day: 23 or 25 hours on DST change days.
 pub fn local_day(date: NaiveDate, zone: TimeZone) -> (DateTime<Utc>, DateTime<Utc>) {
     let start_of = |day: NaiveDate| {
@@ -111,6 +125,7 @@ mod tests {
                 min_minutes: 15,
                 max_minutes: 240,
                 horizon_days: 30,
+                ..BookingPolicy::default()
             },
             created_at: Utc::now(),
         }
@@ -270,5 +285,24 @@ mod tests {
         );
         let (from, to) = local_day(day("2026-12-01"), paris);
         assert_eq!(to - from, Duration::hours(24));
+    }
+
+    #[test]
+    fn the_next_slot_boundary_is_local() {
+        let utc = TimeZone::utc();
+        assert_eq!(
+            next_slot_boundary(at("2026-12-01T09:07:30Z"), utc, 15),
+            at("2026-12-01T09:15:00Z")
+        );
+        assert_eq!(
+            next_slot_boundary(at("2026-12-01T09:15:00Z"), utc, 15),
+            at("2026-12-01T09:15:00Z")
+        );
+        // Kolkata (UTC+5:30): local hours fall on the half hour in UTC.
+        let kolkata = TimeZone::parse("tz", "Asia/Kolkata").unwrap();
+        assert_eq!(
+            next_slot_boundary(at("2026-12-01T03:10:00Z"), kolkata, 60),
+            at("2026-12-01T03:30:00Z")
+        );
     }
 }

@@ -57,10 +57,12 @@ typed_id!(
     PriceListId,
     InvitationId,
     BookingId,
+    BookingSeriesId,
     AuditEventId,
     DeviceId,
     SessionId,
     EmailId,
     PasswordResetId,
     ScimTokenId,
+    SsoLoginId,
 );

@@ -35,6 +35,10 @@ pub enum UniqueKey {
     DeviceToken,
     /// Invitation or password-reset token hash.
     LinkToken,
+    /// A provider's account (`iss`, `sub`) linked to one person only.
+    SsoIdentity,
+    /// One identity provider per organization.
+    SsoConnection,
 }
 
 /// A reference a backend checks: the row it names must exist (PostgreSQL: a foreign key).
@@ -166,6 +170,13 @@ pub trait Reads: Send + Sync {
     async fn booking(&self, id: BookingId) -> StorageResult<Option<Booking>>;
     async fn bookings_by_ids(&self, ids: &[BookingId]) -> StorageResult<Vec<Booking>>;
     async fn bookings(&self, query: &BookingQuery) -> StorageResult<Page<Booking>>;
+    async fn booking_series(&self, id: BookingSeriesId) -> StorageResult<Option<BookingSeries>>;
+    async fn booking_series_by_ids(
+        &self,
+        ids: &[BookingSeriesId],
+    ) -> StorageResult<Vec<BookingSeries>>;
+    /// Every occurrence of a series (cancelled ones included), by start.
+    async fn series_bookings(&self, id: BookingSeriesId) -> StorageResult<Vec<Booking>>;
     /// Confirmed bookings of `room` overlapping `[from, to)`, by start.
     async fn room_bookings(
         &self,
@@ -229,6 +240,17 @@ pub trait Reads: Send + Sync {
     async fn scim_token_by_hash(&self, hash: &str) -> StorageResult<Option<ScimToken>>;
     /// Every SCIM token of `organization`, revoked ones included, oldest first.
     async fn scim_tokens_of(&self, organization: OrganizationId) -> StorageResult<Vec<ScimToken>>;
+
+    /// The organization's OpenID Connect provider, if it has one.
+    async fn sso_connection(
+        &self,
+        organization: OrganizationId,
+    ) -> StorageResult<Option<SsoConnection>>;
+    /// The link of a provider's account (`iss`, `sub`) to a person.
+    async fn sso_identity(&self, issuer: &str, subject: &str)
+    -> StorageResult<Option<SsoIdentity>>;
+    /// The sign-in through a provider whose current secret hashes to `hash`.
+    async fn sso_login_by_hash(&self, hash: &str) -> StorageResult<Option<SsoLogin>>;
 }
 
 /// A row read by a locking read of a transaction (see the module's documentation): the latest
@@ -295,6 +317,15 @@ pub trait Writes: Reads {
         hash: &str,
     ) -> LockedResult<PasswordResetToken>;
     async fn lock_bookings(&mut self, ids: &[BookingId]) -> StorageResult<Vec<Locked<Booking>>>;
+    /// Up to `limit` confirmed bookings not checked in whose `release_at` is at or before `now`
+    /// and whose end is after it, locked, in id order. Rows another transaction holds are
+    /// skipped, not waited for (PostgreSQL: `FOR UPDATE SKIP LOCKED`): concurrent release
+    /// passes (one per replica) share the due bookings out instead of queueing on them.
+    async fn lock_due_releases(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> StorageResult<Vec<Locked<Booking>>>;
 
     async fn insert_organization(&mut self, organization: &Organization) -> StorageResult<()>;
     async fn update_organization(
@@ -353,8 +384,23 @@ pub trait Writes: Reads {
         booking: &Booking,
         holder: &User,
     ) -> StorageResult<bool>;
+    /// Inserts a series and its occurrences (each naming it), like `insert_booking_held_by`:
+    /// only while the holder's status is still `holder.status` (`false`, nothing written,
+    /// otherwise), holding the holder's row until the transaction ends. All of them or none:
+    /// `Unique(BookingOverlap)` when an occurrence overlaps a confirmed booking (the
+    /// transaction is then to be dropped). One statement on PostgreSQL whatever the number of
+    /// occurrences.
+    async fn insert_booking_series_held_by(
+        &mut self,
+        series: &BookingSeries,
+        bookings: &[Booking],
+        holder: &User,
+    ) -> StorageResult<bool>;
     /// Fails with `Unique(BookingOverlap)` when the new range overlaps another confirmed booking.
     async fn update_booking(&mut self, booking: &Locked<Booking>) -> StorageResult<()>;
+    /// Writes several locked bookings at once: one statement on PostgreSQL whatever their
+    /// number. Fails with `Unique(BookingOverlap)` as `update_booking` does.
+    async fn update_bookings(&mut self, bookings: &[Locked<Booking>]) -> StorageResult<()>;
 
     async fn insert_device(&mut self, device: &Device) -> StorageResult<()>;
     async fn update_device(&mut self, device: &Locked<Device>) -> StorageResult<()>;
@@ -422,6 +468,34 @@ pub trait Writes: Reads {
     async fn lock_scim_token(&mut self, id: ScimTokenId) -> LockedResult<ScimToken>;
     async fn insert_scim_token(&mut self, token: &ScimToken) -> StorageResult<()>;
     async fn update_scim_token(&mut self, token: &Locked<ScimToken>) -> StorageResult<()>;
+
+    /// The organization's provider, locked (lock order: after the organization).
+    async fn lock_sso_connection(
+        &mut self,
+        organization: OrganizationId,
+    ) -> LockedResult<SsoConnection>;
+    async fn insert_sso_connection(&mut self, connection: &SsoConnection) -> StorageResult<()>;
+    async fn update_sso_connection(
+        &mut self,
+        connection: &Locked<SsoConnection>,
+    ) -> StorageResult<()>;
+    async fn delete_sso_connection(
+        &mut self,
+        connection: Locked<SsoConnection>,
+    ) -> StorageResult<()>;
+    /// Links a provider's account to a person; `Unique` when that account is linked already.
+    async fn insert_sso_identity(&mut self, identity: &SsoIdentity) -> StorageResult<()>;
+    async fn insert_sso_login(&mut self, login: &SsoLogin) -> StorageResult<()>;
+    /// The sign-in whose current secret hashes to `hash`, locked (lock order: last).
+    async fn lock_sso_login_by_hash(&mut self, hash: &str) -> LockedResult<SsoLogin>;
+    async fn update_sso_login(&mut self, login: &Locked<SsoLogin>) -> StorageResult<()>;
+    async fn delete_sso_login(&mut self, login: Locked<SsoLogin>) -> StorageResult<()>;
+    /// Deletes the sign-ins of `organization` that expired before `before` (never finished).
+    async fn delete_expired_sso_logins(
+        &mut self,
+        organization: OrganizationId,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> StorageResult<()>;
 }
 
 /// A unit of work: everything written through it is committed together or not at all.

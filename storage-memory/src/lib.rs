@@ -279,6 +279,15 @@ macro_rules! impl_reads {
             async fn bookings(&self, query: &BookingQuery) -> StorageResult<Page<Booking>> {
                 Ok(self.with(|s| s.bookings_page(query)))
             }
+            async fn booking_series(&self, id: BookingSeriesId) -> StorageResult<Option<BookingSeries>> {
+                Ok(self.with(|s| s.booking_series.get(&id).cloned()))
+            }
+            async fn booking_series_by_ids(&self, ids: &[BookingSeriesId]) -> StorageResult<Vec<BookingSeries>> {
+                Ok(self.with(|s| state::by_ids(&s.booking_series, ids)))
+            }
+            async fn series_bookings(&self, id: BookingSeriesId) -> StorageResult<Vec<Booking>> {
+                Ok(self.with(|s| s.series_occurrences(id)))
+            }
             async fn room_bookings(
                 &self,
                 room: RoomId,
@@ -360,6 +369,15 @@ macro_rules! impl_reads {
             }
             async fn scim_tokens_of(&self, organization: OrganizationId) -> StorageResult<Vec<ScimToken>> {
                 Ok(self.with(|s| s.scim_tokens.values().filter(|t| t.organization_id == organization).cloned().collect()))
+            }
+            async fn sso_connection(&self, organization: OrganizationId) -> StorageResult<Option<SsoConnection>> {
+                Ok(self.with(|s| s.sso_connections.get(&organization).cloned()))
+            }
+            async fn sso_identity(&self, issuer: &str, subject: &str) -> StorageResult<Option<SsoIdentity>> {
+                Ok(self.with(|s| s.sso_identities.get(&(issuer.to_owned(), subject.to_owned())).cloned()))
+            }
+            async fn sso_login_by_hash(&self, hash: &str) -> StorageResult<Option<SsoLogin>> {
+                Ok(self.with(|s| s.sso_logins.values().find(|l| l.secret_hash.expose() == hash).cloned()))
             }
             async fn device_with_registrant(&self, hash: &str) -> StorageResult<Option<DeviceWithRegistrant>> {
                 Ok(self.with(|s| {
@@ -467,6 +485,16 @@ impl Writes for MemoryTransaction<'_> {
     }
     async fn lock_bookings(&mut self, ids: &[BookingId]) -> StorageResult<Vec<Locked<Booking>>> {
         Ok(locked_in_order(&self.write().bookings, ids))
+    }
+    async fn lock_due_releases(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> StorageResult<Vec<Locked<Booking>>> {
+        // One writer at a time: nothing is held by anyone else, nothing to skip.
+        let state = self.write();
+        let due: Vec<BookingId> = state.due_releases(now).into_iter().take(limit).collect();
+        Ok(locked_in_order(&state.bookings, &due))
     }
     async fn insert_organization(&mut self, organization: &Organization) -> StorageResult<()> {
         self.write()
@@ -596,8 +624,32 @@ impl Writes for MemoryTransaction<'_> {
         state.put_booking(booking, false)?;
         Ok(true)
     }
+    async fn insert_booking_series_held_by(
+        &mut self,
+        series: &BookingSeries,
+        bookings: &[Booking],
+        holder: &User,
+    ) -> StorageResult<bool> {
+        let state = self.write();
+        if state
+            .users
+            .get(&holder.id)
+            .is_none_or(|u| u.status != holder.status)
+        {
+            return Ok(false);
+        }
+        state.put_series(series, bookings)?;
+        Ok(true)
+    }
     async fn update_booking(&mut self, booking: &Locked<Booking>) -> StorageResult<()> {
         self.write().put_booking(booking, true)
+    }
+    async fn update_bookings(&mut self, bookings: &[Locked<Booking>]) -> StorageResult<()> {
+        let state = self.write();
+        for booking in bookings {
+            state.put_booking(booking, true)?;
+        }
+        Ok(())
     }
     async fn insert_device(&mut self, device: &Device) -> StorageResult<()> {
         self.write().put_device(device, false)
@@ -733,6 +785,107 @@ impl Writes for MemoryTransaction<'_> {
     }
     async fn update_scim_token(&mut self, token: &Locked<ScimToken>) -> StorageResult<()> {
         state::replace(&mut self.write().scim_tokens, token.id, &**token)
+    }
+
+    async fn lock_sso_connection(
+        &mut self,
+        organization: OrganizationId,
+    ) -> LockedResult<SsoConnection> {
+        Ok(locked(self.write().sso_connections.get(&organization)))
+    }
+    async fn insert_sso_connection(&mut self, connection: &SsoConnection) -> StorageResult<()> {
+        use concierge_domain::storage::{Reference, StorageError, UniqueKey};
+        let state = self.write();
+        if state
+            .sso_connections
+            .contains_key(&connection.organization_id)
+        {
+            return Err(StorageError::Unique(UniqueKey::SsoConnection));
+        }
+        if !state
+            .organizations
+            .contains_key(&connection.organization_id)
+        {
+            return Err(StorageError::MissingReference(Reference::Organization));
+        }
+        state
+            .sso_connections
+            .insert(connection.organization_id, connection.clone());
+        Ok(())
+    }
+    async fn update_sso_connection(
+        &mut self,
+        connection: &Locked<SsoConnection>,
+    ) -> StorageResult<()> {
+        let state = self.write();
+        state::replace(
+            &mut state.sso_connections,
+            connection.organization_id,
+            &**connection,
+        )
+    }
+    async fn delete_sso_connection(
+        &mut self,
+        connection: Locked<SsoConnection>,
+    ) -> StorageResult<()> {
+        self.write()
+            .sso_connections
+            .remove(&connection.organization_id);
+        Ok(())
+    }
+    async fn insert_sso_identity(&mut self, identity: &SsoIdentity) -> StorageResult<()> {
+        use concierge_domain::storage::{Reference, StorageError, UniqueKey};
+        let state = self.write();
+        let key = (identity.issuer.clone(), identity.subject.clone());
+        if state.sso_identities.contains_key(&key) {
+            return Err(StorageError::Unique(UniqueKey::SsoIdentity));
+        }
+        if !state.users.contains_key(&identity.user_id) {
+            return Err(StorageError::MissingReference(Reference::User));
+        }
+        state.sso_identities.insert(key, identity.clone());
+        Ok(())
+    }
+    async fn insert_sso_login(&mut self, login: &SsoLogin) -> StorageResult<()> {
+        use concierge_domain::storage::{Reference, StorageError};
+        let state = self.write();
+        if !state.organizations.contains_key(&login.organization_id) {
+            return Err(StorageError::MissingReference(Reference::Organization));
+        }
+        state.sso_logins.insert(login.id, login.clone());
+        Ok(())
+    }
+    async fn lock_sso_login_by_hash(&mut self, hash: &str) -> LockedResult<SsoLogin> {
+        Ok(locked(
+            self.write()
+                .sso_logins
+                .values()
+                .find(|l| l.secret_hash.expose() == hash),
+        ))
+    }
+    async fn update_sso_login(&mut self, login: &Locked<SsoLogin>) -> StorageResult<()> {
+        state::replace(&mut self.write().sso_logins, login.id, &**login)
+    }
+    async fn delete_sso_login(&mut self, login: Locked<SsoLogin>) -> StorageResult<()> {
+        self.write().sso_logins.remove(&login.id);
+        Ok(())
+    }
+    async fn delete_expired_sso_logins(
+        &mut self,
+        organization: OrganizationId,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> StorageResult<()> {
+        let state = self.write();
+        let expired: Vec<SsoLoginId> = state
+            .sso_logins
+            .values()
+            .filter(|l| l.organization_id == organization && l.expires_at < before)
+            .map(|l| l.id)
+            .collect();
+        for id in expired {
+            state.sso_logins.remove(&id);
+        }
+        Ok(())
     }
 }
 

@@ -28,6 +28,9 @@ pub struct State {
     pub bookings_by_start: OrdMap<(DateTime<Utc>, BookingId), BookingId>,
     /// Every booking of a room by `(start, id)`: overlap checks and schedules.
     pub room_bookings: HashMap<RoomId, OrdMap<(DateTime<Utc>, BookingId), BookingId>>,
+    pub booking_series: OrdMap<BookingSeriesId, BookingSeries>,
+    /// The occurrences of each series (a booking never changes series).
+    pub series_bookings: HashMap<BookingSeriesId, Vec<BookingId>>,
     pub devices: OrdMap<DeviceId, Device>,
     pub device_tokens: HashMap<String, DeviceId>,
     pub invitations: OrdMap<InvitationId, Invitation>,
@@ -41,6 +44,12 @@ pub struct State {
     pub second_factor_required: OrdMap<OrganizationId, bool>,
     /// SCIM provisioning tokens (few per organization: looked up by hash with a scan).
     pub scim_tokens: OrdMap<ScimTokenId, ScimToken>,
+    /// Organizations' identity providers.
+    pub sso_connections: OrdMap<OrganizationId, SsoConnection>,
+    /// Providers' accounts linked to people, by (`iss`, `sub`).
+    pub sso_identities: OrdMap<(String, String), SsoIdentity>,
+    /// Sign-ins through a provider under way (a few minutes each: looked up by hash with a scan).
+    pub sso_logins: OrdMap<SsoLoginId, SsoLogin>,
 }
 
 /// What a link token opens.
@@ -304,6 +313,31 @@ impl State {
             .collect()
     }
 
+    /// The confirmed bookings not checked in, due for release at `now` and not ended, by id.
+    pub fn due_releases(&self, now: DateTime<Utc>) -> Vec<BookingId> {
+        // A booking's deadline is at or after its start, and it lasts at most
+        // MAX_BOOKING_MINUTES: only bookings started within that span can be due.
+        let earliest = (
+            now - Duration::minutes(MAX_BOOKING_MINUTES),
+            BookingId(uuid::Uuid::nil()),
+        );
+        let mut due: Vec<BookingId> = self
+            .bookings_by_start
+            .range(earliest..)
+            .take_while(|((start, _), _)| *start <= now)
+            .filter_map(|(_, id)| self.bookings.get(id))
+            .filter(|b| {
+                b.status == BookingStatus::Confirmed
+                    && b.checked_in_at.is_none()
+                    && b.release_at.is_some_and(|at| at <= now)
+                    && b.end > now
+            })
+            .map(|b| b.id)
+            .collect();
+        due.sort();
+        due
+    }
+
     /// The sites of `site_ids` that exist (by id), each with its rooms (by id).
     pub fn sites_with_rooms(&self, site_ids: &[SiteId]) -> Vec<(Site, Vec<Room>)> {
         let mut sites = by_ids(&self.sites, site_ids);
@@ -361,6 +395,50 @@ impl State {
             q.first,
             q.count_total,
         )
+    }
+
+    /// Inserts a series and its occurrences, all or none: none when a confirmed one would
+    /// overlap another booking of its room or another occurrence.
+    pub fn put_series(
+        &mut self,
+        series: &BookingSeries,
+        bookings: &[Booking],
+    ) -> StorageResult<()> {
+        let clash = bookings.iter().enumerate().any(|(i, b)| {
+            b.status == BookingStatus::Confirmed
+                && (!self.room_overlaps(b.room_id, b.start, b.end).is_empty()
+                    || bookings[..i].iter().any(|o| {
+                        o.status == BookingStatus::Confirmed
+                            && o.room_id == b.room_id
+                            && o.overlaps(b.start, b.end)
+                    }))
+        });
+        if clash {
+            return Err(StorageError::Unique(UniqueKey::BookingOverlap));
+        }
+        for booking in bookings {
+            self.put_booking(booking, false)?;
+        }
+        self.booking_series.insert(series.id, series.clone());
+        self.series_bookings
+            .insert(series.id, bookings.iter().map(|b| b.id).collect());
+        Ok(())
+    }
+
+    /// Every occurrence of a series, by start.
+    pub fn series_occurrences(&self, id: BookingSeriesId) -> Vec<Booking> {
+        let mut found: Vec<Booking> = self
+            .series_bookings
+            .get(&id)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|b| self.bookings.get(b))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort_by_key(|b| (b.start, b.id));
+        found
     }
 
     /// Inserts or replaces a booking; a confirmed booking may not overlap another of its room.

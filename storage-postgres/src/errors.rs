@@ -12,6 +12,8 @@ fn unique_key(constraint: &str) -> Option<UniqueKey> {
         "users_username_key" => Some(UniqueKey::UserUsername),
         "users_booking_code_key" => Some(UniqueKey::BookingCode),
         "sessions_refresh_token_hash_key" => Some(UniqueKey::SessionToken),
+        "sso_identities_pkey" => Some(UniqueKey::SsoIdentity),
+        "sso_connections_pkey" => Some(UniqueKey::SsoConnection),
         "devices_token_hash_key" => Some(UniqueKey::DeviceToken),
         "invitations_token_hash_key" | "password_resets_token_hash_key" => {
             Some(UniqueKey::LinkToken)

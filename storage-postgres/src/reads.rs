@@ -188,6 +188,21 @@ macro_rules! impl_reads {
             async fn bookings(&self, query: &BookingQuery) -> StorageResult<Page<Booking>> {
                 self.observe(bookings::list(&mut *self.conn().await?, query).await)
             }
+            async fn booking_series(
+                &self,
+                id: BookingSeriesId,
+            ) -> StorageResult<Option<BookingSeries>> {
+                self.observe(booking_series::by_id(&mut *self.conn().await?, id).await)
+            }
+            async fn booking_series_by_ids(
+                &self,
+                ids: &[BookingSeriesId],
+            ) -> StorageResult<Vec<BookingSeries>> {
+                self.observe(booking_series::by_ids(&mut *self.conn().await?, ids).await)
+            }
+            async fn series_bookings(&self, id: BookingSeriesId) -> StorageResult<Vec<Booking>> {
+                self.observe(booking_series::occurrences(&mut *self.conn().await?, id).await)
+            }
             async fn room_bookings(
                 &self,
                 room: RoomId,
@@ -300,6 +315,38 @@ macro_rules! impl_reads {
                         organization,
                     )
                     .await,
+                )
+            }
+            async fn sso_connection(
+                &self,
+                organization: OrganizationId,
+            ) -> StorageResult<Option<SsoConnection>> {
+                self.observe(
+                    crate::queries::single_sign_on::connection(
+                        &mut *self.conn().await?,
+                        organization,
+                    )
+                    .await,
+                )
+            }
+            async fn sso_identity(
+                &self,
+                issuer: &str,
+                subject: &str,
+            ) -> StorageResult<Option<SsoIdentity>> {
+                self.observe(
+                    crate::queries::single_sign_on::identity(
+                        &mut *self.conn().await?,
+                        issuer,
+                        subject,
+                    )
+                    .await,
+                )
+            }
+            async fn sso_login_by_hash(&self, hash: &str) -> StorageResult<Option<SsoLogin>> {
+                self.observe(
+                    crate::queries::single_sign_on::login_by_hash(&mut *self.conn().await?, hash)
+                        .await,
                 )
             }
         }

@@ -87,11 +87,13 @@ labels!(BookingSource, "booking source", {
 labels!(BookingStatus, "booking status", {
     BookingStatus::Confirmed => "CONFIRMED",
     BookingStatus::Cancelled => "CANCELLED",
+    BookingStatus::Released => "RELEASED",
 });
 labels!(BookingEventKind, "booking event kind", {
     BookingEventKind::Created => "CREATED",
     BookingEventKind::Updated => "UPDATED",
     BookingEventKind::Cancelled => "CANCELLED",
+    BookingEventKind::Released => "RELEASED",
 });
 labels!(EmailKind, "e-mail kind", {
     EmailKind::Credentials => "CREDENTIALS",
@@ -99,6 +101,9 @@ labels!(EmailKind, "e-mail kind", {
     EmailKind::PasswordReset => "PASSWORD_RESET",
     EmailKind::PasswordChanged => "PASSWORD_CHANGED",
     EmailKind::SecondFactorReset => "SECOND_FACTOR_RESET",
+    EmailKind::BookingReleased => "BOOKING_RELEASED",
+    EmailKind::SsoWelcome => "SSO_WELCOME",
+    EmailKind::SsoLinked => "SSO_LINKED",
 });
 labels!(Module, "module", {
     Module::Rooms => "rooms",
@@ -384,6 +389,8 @@ pub(crate) struct RoomRow {
     pub max_minutes: i32,
     pub horizon_days: i32,
     pub created_at: DateTime<Utc>,
+    pub check_in_required: bool,
+    pub release_after_minutes: i32,
 }
 
 impl From<&Room> for RoomRow {
@@ -401,6 +408,8 @@ impl From<&Room> for RoomRow {
             max_minutes: r.policy.max_minutes,
             horizon_days: r.policy.horizon_days,
             created_at: r.created_at,
+            check_in_required: r.policy.check_in_required,
+            release_after_minutes: r.policy.release_after_minutes,
         }
     }
 }
@@ -422,6 +431,8 @@ impl TryFrom<RoomRow> for Room {
                 min_minutes: row.min_minutes,
                 max_minutes: row.max_minutes,
                 horizon_days: row.horizon_days,
+                check_in_required: row.check_in_required,
+                release_after_minutes: row.release_after_minutes,
             },
             created_at: row.created_at,
         })
@@ -622,6 +633,9 @@ pub(crate) struct BookingRow {
     pub source: String,
     pub status: String,
     pub created_at: DateTime<Utc>,
+    pub checked_in_at: Option<DateTime<Utc>>,
+    pub release_at: Option<DateTime<Utc>>,
+    pub series_id: Option<Uuid>,
 }
 
 impl From<&Booking> for BookingRow {
@@ -639,6 +653,9 @@ impl From<&Booking> for BookingRow {
             source: b.source.label().to_owned(),
             status: b.status.label().to_owned(),
             created_at: b.created_at,
+            checked_in_at: b.checked_in_at,
+            release_at: b.release_at,
+            series_id: b.series_id.map(|id| id.0),
         }
     }
 }
@@ -659,7 +676,10 @@ impl TryFrom<BookingRow> for Booking {
             end: row.end_at,
             source: BookingSource::from_label(&row.source)?,
             status: BookingStatus::from_label(&row.status)?,
+            checked_in_at: row.checked_in_at,
+            release_at: row.release_at,
             created_at: row.created_at,
+            series_id: row.series_id.map(BookingSeriesId),
         })
     }
 }

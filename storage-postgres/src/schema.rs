@@ -88,6 +88,8 @@ diesel::table! {
         max_minutes -> Int4,
         horizon_days -> Int4,
         created_at -> Timestamptz,
+        check_in_required -> Bool,
+        release_after_minutes -> Int4,
     }
 }
 
@@ -170,6 +172,32 @@ diesel::table! {
         end_at -> Timestamptz,
         source -> Text,
         status -> Text,
+        created_at -> Timestamptz,
+        checked_in_at -> Nullable<Timestamptz>,
+        release_at -> Nullable<Timestamptz>,
+        series_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    booking_series (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        room_id -> Uuid,
+        site_id -> Uuid,
+        user_id -> Uuid,
+        created_by -> Uuid,
+        title -> Nullable<Text>,
+        frequency -> Text,
+        interval -> Int4,
+        by_day -> Array<Text>,
+        by_month_day -> Array<Int4>,
+        until -> Nullable<Date>,
+        count -> Nullable<Int4>,
+        local_start -> Timestamp,
+        duration_minutes -> Int4,
+        time_zone -> Text,
+        skipped -> Array<Timestamptz>,
         created_at -> Timestamptz,
     }
 }
@@ -285,6 +313,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sso_connections (organization_id) {
+        organization_id -> Uuid,
+        issuer -> Text,
+        client_id -> Text,
+        sealed_client_secret -> Text,
+        allowed_domains -> Array<Text>,
+        provisioning -> Text,
+        default_site_id -> Nullable<Uuid>,
+        require_sso -> Bool,
+        break_glass_user_ids -> Array<Uuid>,
+        configured_by -> Uuid,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sso_identities (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        user_id -> Uuid,
+        organization_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sso_logins (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        stage -> Text,
+        secret_hash -> Text,
+        issuer -> Text,
+        nonce -> Text,
+        sealed_pkce_verifier -> Text,
+        return_to -> Text,
+        user_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(booking_events -> bookings (booking_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -301,6 +371,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     audit_events,
     bookings,
+    booking_series,
     devices,
     booking_events,
     invitations,
@@ -310,4 +381,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     second_factors,
     second_factor_policies,
     scim_tokens,
+    sso_connections,
+    sso_identities,
+    sso_logins,
 );

@@ -18,6 +18,7 @@ use futures::FutureExt as _;
 use crate::attempts::PgAttemptCounter;
 use crate::errors::from_pool;
 use crate::listener::Feed;
+use crate::queries::booking_series;
 use crate::queries::{
     audit, bookings, devices, emails, invitations, organizations, password_resets, price_lists,
     profiles, rooms, sessions, site_groups, sites, users,

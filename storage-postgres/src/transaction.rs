@@ -32,6 +32,8 @@ use diesel_async::{AnsiTransactionManager, SimpleAsyncConnection as _, Transacti
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::errors::from_diesel;
+use crate::queries::booking_series;
+use crate::queries::single_sign_on as sso;
 use crate::queries::{
     audit, booking_events, bookings, devices, emails, invitations, organizations, password_resets,
     price_lists, profiles, rooms, sessions, site_groups, sites, users,
@@ -217,6 +219,14 @@ impl Writes for PgTransaction {
         let result = bookings::lock(self.conn_mut()?, ids).await;
         self.observe(result).map(all_locked)
     }
+    async fn lock_due_releases(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> StorageResult<Vec<Locked<Booking>>> {
+        let result = bookings::lock_due_releases(self.conn_mut()?, now, limit).await;
+        self.observe(result).map(all_locked)
+    }
 
     async fn insert_organization(&mut self, organization: &Organization) -> StorageResult<()> {
         let result = organizations::insert(self.conn_mut()?, organization).await;
@@ -338,8 +348,32 @@ impl Writes for PgTransaction {
                 .await;
         self.observe(result)
     }
+    async fn insert_booking_series_held_by(
+        &mut self,
+        series: &BookingSeries,
+        occurrences: &[Booking],
+        holder: &User,
+    ) -> StorageResult<bool> {
+        // No savepoint: an overlap fails the whole unit of work, which the domain then drops.
+        let result = booking_series::insert_held_by(
+            self.conn_mut()?,
+            series,
+            occurrences,
+            holder.id,
+            holder.status.label(),
+        )
+        .await;
+        self.observe(result)
+    }
     async fn update_booking(&mut self, booking: &Locked<Booking>) -> StorageResult<()> {
         let result = in_savepoint!(self.conn_mut()?, bookings::update, &**booking);
+        self.observe(result)
+    }
+    async fn update_bookings(&mut self, changed: &[Locked<Booking>]) -> StorageResult<()> {
+        // No savepoint (two statements less): an overlap fails the whole unit of work, which
+        // the domain then drops.
+        let rows: Vec<&Booking> = changed.iter().map(|b| &**b).collect();
+        let result = bookings::update_many(self.conn_mut()?, &rows).await;
         self.observe(result)
     }
 
@@ -417,6 +451,60 @@ impl Writes for PgTransaction {
     }
     async fn update_scim_token(&mut self, token: &Locked<ScimToken>) -> StorageResult<()> {
         let result = crate::queries::scim_tokens::update(self.conn_mut()?, token).await;
+        self.observe(result)
+    }
+
+    async fn lock_sso_connection(
+        &mut self,
+        organization: OrganizationId,
+    ) -> LockedResult<SsoConnection> {
+        let result = sso::lock_connection(self.conn_mut()?, organization).await;
+        self.observe(result).map(locked)
+    }
+    async fn insert_sso_connection(&mut self, connection: &SsoConnection) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, sso::insert_connection, connection);
+        self.observe(result)
+    }
+    async fn update_sso_connection(
+        &mut self,
+        connection: &Locked<SsoConnection>,
+    ) -> StorageResult<()> {
+        let result = sso::update_connection(self.conn_mut()?, connection).await;
+        self.observe(result)
+    }
+    async fn delete_sso_connection(
+        &mut self,
+        connection: Locked<SsoConnection>,
+    ) -> StorageResult<()> {
+        let result = sso::delete_connection(self.conn_mut()?, connection.organization_id).await;
+        self.observe(result)
+    }
+    async fn insert_sso_identity(&mut self, identity: &SsoIdentity) -> StorageResult<()> {
+        let result = in_savepoint!(self.conn_mut()?, sso::insert_identity, identity);
+        self.observe(result)
+    }
+    async fn insert_sso_login(&mut self, login: &SsoLogin) -> StorageResult<()> {
+        let result = sso::insert_login(self.conn_mut()?, login).await;
+        self.observe(result)
+    }
+    async fn lock_sso_login_by_hash(&mut self, hash: &str) -> LockedResult<SsoLogin> {
+        let result = sso::lock_login_by_hash(self.conn_mut()?, hash).await;
+        self.observe(result).map(locked)
+    }
+    async fn update_sso_login(&mut self, login: &Locked<SsoLogin>) -> StorageResult<()> {
+        let result = sso::update_login(self.conn_mut()?, login).await;
+        self.observe(result)
+    }
+    async fn delete_sso_login(&mut self, login: Locked<SsoLogin>) -> StorageResult<()> {
+        let result = sso::delete_login(self.conn_mut()?, login.id).await;
+        self.observe(result)
+    }
+    async fn delete_expired_sso_logins(
+        &mut self,
+        organization: OrganizationId,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> StorageResult<()> {
+        let result = sso::delete_expired_logins(self.conn_mut()?, organization, before).await;
         self.observe(result)
     }
 

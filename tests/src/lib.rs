@@ -2,6 +2,7 @@
 //! set up the usual cast (platform operator, partner, company, sites, rooms, users).
 
 pub mod http;
+pub mod oidc_provider;
 pub mod postgres;
 pub mod server;
 pub mod statement_counter;
@@ -159,6 +160,26 @@ impl TestApp {
         let mut app = TestApp {
             state,
             memory: None,
+            operator_token: String::new(),
+        };
+        app.operator_token = app.login(OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
+        app
+    }
+
+    /// The same application (same storage and keys) whose domain runs on `clock`, with the
+    /// operator signed in again under it. Tokens issued by `self` before stay usable only while
+    /// their expiry holds for both clocks: sign people in through the copy.
+    pub async fn clocked(&self, clock: Arc<dyn concierge_domain::clock::Clock>) -> TestApp {
+        let mut state = self.state.clone();
+        state.domain.clock = clock;
+        state.schema = concierge_api::graphql::build_schema(
+            Some(state.domain.clone()),
+            false,
+            Some(Arc::clone(&state.metrics)),
+        );
+        let mut app = TestApp {
+            state,
+            memory: self.memory.clone(),
             operator_token: String::new(),
         };
         app.operator_token = app.login(OPERATOR_EMAIL, OPERATOR_PASSWORD).await;

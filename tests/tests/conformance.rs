@@ -12,6 +12,8 @@ mod attempts;
 mod audit;
 #[path = "conformance/batch_users.rs"]
 mod batch_users;
+#[path = "conformance/booking_series.rs"]
+mod booking_series;
 #[path = "conformance/bookings.rs"]
 mod bookings;
 #[path = "conformance/combined_reads.rs"]
@@ -34,6 +36,8 @@ mod scim_tokens;
 mod second_factors;
 #[path = "conformance/sessions.rs"]
 mod sessions;
+#[path = "conformance/single_sign_on.rs"]
+mod single_sign_on;
 #[path = "conformance/transactions.rs"]
 mod transactions;
 #[path = "conformance/users.rs"]
@@ -156,6 +160,7 @@ conformance!(
     second_factors::second_factor_policy_round_trip,
     scim_tokens::scim_tokens_round_trip,
     scim_tokens::scim_tokens_roll_back_and_check_references,
+    single_sign_on::single_sign_on_round_trip,
     sessions::sessions_round_trip_and_rotation,
     sessions::unique_session_token,
     audit::audit_events_newest_first,
@@ -178,6 +183,10 @@ conformance!(
     bookings::events_arrive_in_commit_order,
     bookings::concurrent_bookings_of_one_slot_commit_once,
     bookings::concurrent_back_to_back_bookings_all_commit,
+    bookings::due_releases_are_locked_and_released_in_one_write,
+    bookings::update_bookings_keeps_the_overlap_rule,
+    booking_series::a_series_and_its_occurrences_round_trip,
+    booking_series::a_series_is_written_whole_or_not_at_all,
     mail::invitations_round_trip,
     mail::password_resets_round_trip,
     mail::unique_link_tokens,

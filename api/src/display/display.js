@@ -1,6 +1,8 @@
 // The room display: pairing, free/busy now, current and next booking, the day's schedule in the
-// site's time zone, live updates over graphql-transport-ws, and booking at the door with a
-// person's booking code.
+// site's time zone, live updates over graphql-transport-ws, booking at the door with a
+// person's booking code, and for the booking at hand "Check in", "Extend" and "End now" (each
+// confirmed with the holder's code) and, when the room is busy, "Find a room" (the rooms of the
+// site free now for 30 minutes).
 //
 // Rules kept throughout: the device token goes only to this page's own origin (relative URLs,
 // redirects refused); every text that comes from the API is written with textContent; the
@@ -23,6 +25,10 @@ const TICK_MS = 30000;
 const FULL_RELOAD_MS = 5 * 60000;
 const KEYPAD_IDLE_MS = 60000;
 const MAX_CODE_LENGTH = 32;
+/// Check-in opens this long before a booking's start (the server's rule too).
+const CHECK_IN_OPENS_MS = 10 * 60000;
+/// "Find a room" looks for rooms free from now for this long.
+const FIND_MINUTES = 30;
 
 // ---------------------------------------------------------------------------------------------
 // Words, in the seeds' vocabulary.
@@ -81,6 +87,28 @@ const TEXTS = {
     notAllowed: "This person may not book this room.",
     network: "No connection. Try again in a moment.",
     failed: "The booking failed. Try again.",
+    checkIn: "Check in",
+    extend: "Extend",
+    endNow: "End now",
+    findRoom: "Find a room",
+    awaitingCheckIn: "Check in before {time} or the room is released.",
+    checkInTitle: "Check in",
+    extendTitle: "Extend until {time}",
+    endTitle: "End now — free from {time}",
+    confirmDoor: "Confirm",
+    doorSending: "Sending…",
+    checkedIn: "Checked in. Welcome, {name}.",
+    extended: "Extended until {time}.",
+    ended: "Ended. The room is free from {time}.",
+    notHolder: "This is not the code of the person who booked.",
+    nextTaken: "The next slot is already booked.",
+    doorRefused: "Not possible any more.",
+    findTitle: "Free now for 30 minutes",
+    findNone: "No other room of this site is free for 30 minutes.",
+    findFailed: "The search failed. Try again.",
+    searching: "Searching…",
+    seats: "{n} seats",
+    close: "Close",
   },
   fr: {
     pairTitle: "Associer cette tablette",
@@ -135,6 +163,28 @@ const TEXTS = {
     notAllowed: "Cette personne ne peut pas réserver cette salle.",
     network: "Pas de connexion. Réessayez dans un instant.",
     failed: "La réservation a échoué. Réessayez.",
+    checkIn: "Je suis là",
+    extend: "Prolonger",
+    endNow: "Terminer",
+    findRoom: "Trouver une salle",
+    awaitingCheckIn: "Confirmez votre présence avant {time}, sinon la salle sera libérée.",
+    checkInTitle: "Confirmer ma présence",
+    extendTitle: "Prolonger jusqu'à {time}",
+    endTitle: "Terminer — libre dès {time}",
+    confirmDoor: "Valider",
+    doorSending: "Envoi…",
+    checkedIn: "Présence confirmée. Bienvenue, {name}.",
+    extended: "Prolongée jusqu'à {time}.",
+    ended: "Terminée. La salle est libre dès {time}.",
+    notHolder: "Ce n'est pas le code de la personne qui a réservé.",
+    nextTaken: "Le créneau suivant est déjà réservé.",
+    doorRefused: "Ce n'est plus possible.",
+    findTitle: "Libres maintenant pour 30 minutes",
+    findNone: "Aucune autre salle du site n'est libre pour 30 minutes.",
+    findFailed: "La recherche a échoué. Réessayez.",
+    searching: "Recherche…",
+    seats: "{n} places",
+    close: "Fermer",
   },
 };
 
@@ -169,7 +219,10 @@ function showScreen(name) {
   document.body.dataset.screen = name;
   $("pairing").hidden = name !== "pairing";
   $("display").hidden = name !== "display";
-  if (name !== "display") closeKeypad();
+  if (name !== "display") {
+    closeKeypad();
+    closeFind();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,13 +337,13 @@ function errorCode(errors) {
   return first ? first.extensions.code : errors && errors.length ? "INTERNAL" : null;
 }
 
-const SLOT_FIELDS = "id title start end status user { displayName }";
+const SLOT_FIELDS = "id title start end status checkedInAt releaseAt user { displayName }";
 const ROOMS_QUERY = `query DisplayRooms { sites(first: 50) { edges { node { id name rooms { id name } } } } }`;
 const LOAD_QUERY = `query DisplayRoom($room: ID!, $date: Date!, $from: DateTime!) {
   room(id: $room) {
     id name bookable
-    site { name timeZone }
-    policy { slotMinutes minMinutes maxMinutes }
+    site { id name timeZone }
+    policy { slotMinutes minMinutes maxMinutes checkInRequired }
     schedule(date: $date) { ${SLOT_FIELDS} }
   }
   bookings(filter: {roomId: $room, from: $from, status: CONFIRMED}, first: 5) {
@@ -302,6 +355,22 @@ const EVENTS_SUBSCRIPTION = `subscription DisplayEvents($room: ID!) {
 }`;
 const BOOK_MUTATION = `mutation DisplayBook($input: CreateBookingWithCodeInput!) {
   createBookingWithCode(input: $input) { booking { ${SLOT_FIELDS} } }
+}`;
+/// The door actions on the booking at hand, each with the holder's code: the mutation and the
+/// field of its answer.
+const DOOR_MUTATIONS = {
+  checkIn: ["checkInWithCode", `mutation DisplayCheckIn($input: BookingAtTheDoorInput!) {
+  checkInWithCode(input: $input) { booking { ${SLOT_FIELDS} } }
+}`],
+  extend: ["extendBookingWithCode", `mutation DisplayExtend($input: BookingAtTheDoorInput!) {
+  extendBookingWithCode(input: $input) { booking { ${SLOT_FIELDS} } }
+}`],
+  end: ["endBookingWithCode", `mutation DisplayEnd($input: BookingAtTheDoorInput!) {
+  endBookingWithCode(input: $input) { booking { ${SLOT_FIELDS} } }
+}`],
+};
+const FIND_QUERY = `query DisplayFind($site: ID!, $start: DateTime!, $end: DateTime!) {
+  availableRooms(siteId: $site, start: $start, end: $end) { id name capacity }
 }`;
 
 // ---------------------------------------------------------------------------------------------
@@ -356,6 +425,8 @@ function toBooking(raw) {
     start,
     end,
     confirmed: raw.status === undefined || raw.status === "CONFIRMED",
+    checkedInAt: raw.checkedInAt ? new Date(raw.checkedInAt) : null,
+    releaseAt: raw.releaseAt ? new Date(raw.releaseAt) : null,
   };
 }
 
@@ -656,6 +727,7 @@ function render() {
   fillCard($("current"), current, zone);
   fillCard($("next"), next, zone);
   renderBooking(now, bookings, busy, next, zone);
+  renderDoor(now, bookings, current, zone);
   renderSchedule(now, bookings, zone, today);
   planBoundary(now, current, next);
 }
@@ -715,6 +787,38 @@ function renderSchedule(now, bookings, zone, today) {
   if (focus) focus.scrollIntoView({ block: "nearest" });
 }
 
+/// What the holder may do at the door now: check in to the booking awaiting it (from 10 minutes
+/// before its start until its deadline), extend the booking under way by a slot (checked in or
+/// needing no check-in, the next slot free, within the longest booking), end it.
+function doorActions(now, bookings, current) {
+  const room = state.room;
+  const policy = room && room.policy;
+  const awaiting =
+    bookings.find(
+      (b) =>
+        b.releaseAt && !b.checkedInAt && b.start - CHECK_IN_OPENS_MS <= now && now < b.releaseAt && now < b.end,
+    ) || null;
+  let extendTo = null;
+  if (current && policy && policy.slotMinutes > 0 && (!current.releaseAt || current.checkedInAt)) {
+    const end = new Date(current.end.getTime() + policy.slotMinutes * 60000);
+    const free = !bookings.some((b) => b !== current && b.start < end && current.end < b.end);
+    if (free && end - current.start <= policy.maxMinutes * 60000) extendTo = end;
+  }
+  return { awaiting, extendTo, current };
+}
+
+function renderDoor(now, bookings, current, zone) {
+  const online = state.connection === "online";
+  const { awaiting, extendTo } = doorActions(now, bookings, current);
+  $("door-check-in").hidden = !awaiting;
+  $("door-extend").hidden = !extendTo;
+  $("door-end").hidden = !current;
+  $("door-find").hidden = !current;
+  for (const id of ["door-check-in", "door-extend", "door-end", "door-find"]) $(id).disabled = !online;
+  setText($("door-note"), awaiting ? t("awaitingCheckIn", { time: formatTime(awaiting.releaseAt, zone) }) : "");
+  $("door").hidden = !awaiting && !current;
+}
+
 /// Re-renders right when the booking in progress ends or the next one starts.
 function planBoundary(now, current, next) {
   clearTimeout(state.boundaryTimer);
@@ -728,6 +832,9 @@ function planBoundary(now, current, next) {
 // Booking at the door: the keypad.
 
 const keypad = {
+  /// What the code confirms: `{ kind: "book", minutes }`, or a door action on the booking at
+  /// hand: `{ kind: "checkIn" | "extend" | "end", booking }`.
+  action: null,
   minutes: 0,
   code: "",
   sending: false,
@@ -739,14 +846,47 @@ function openKeypad(minutes) {
   const now = new Date();
   const slot = bookable(minutes, now, sortedBookings());
   if (!slot || state.connection !== "online") return;
+  keypad.action = { kind: "book", minutes };
   keypad.minutes = minutes;
+  const zone = state.room.site.timeZone;
+  const duration = minutes === 60 ? t("hour") : t("minutes", { n: minutes });
+  showKeypad(t("keypadTitle", { duration }), `${formatTime(slot.start, zone)} – ${formatTime(slot.end, zone)}`, t("confirm"));
+}
+
+/// Opens the keypad for a door action on the booking at hand (`checkIn`, `extend`, `end`).
+function openDoorKeypad(kind) {
+  if (!state.room || state.connection !== "online") return;
+  const now = new Date();
+  const { current } = situation(now);
+  const { awaiting, extendTo } = doorActions(now, sortedBookings(), current);
+  const booking = kind === "checkIn" ? awaiting : current;
+  if (!booking || (kind === "extend" && !extendTo)) return;
+  keypad.action = { kind, booking };
+  const zone = state.room.site.timeZone;
+  const slot = state.room.policy.slotMinutes;
+  const title =
+    kind === "checkIn"
+      ? t("checkInTitle")
+      : kind === "extend"
+        ? t("extendTitle", { time: formatTime(extendTo, zone) })
+        : t("endTitle", { time: formatTime(new Date(Math.min(nextBoundary(now, zone, slot), booking.end)), zone) });
+  const span = `${formatTime(booking.start, zone)} – ${formatTime(booking.end, zone)}${booking.holder ? ` · ${booking.holder}` : ""}`;
+  showKeypad(title, span, t("confirmDoor"));
+}
+
+/// The first slot boundary at or after `now` (as the server ends a booking now).
+function nextBoundary(now, zone, slotMinutes) {
+  const start = slotStart(now, zone, slotMinutes);
+  return start.getTime() === now.getTime() ? now : new Date(start.getTime() + slotMinutes * 60000);
+}
+
+function showKeypad(title, detail, confirm) {
   keypad.code = "";
   keypad.sending = false;
   clearTimeout(keypad.closeTimer);
-  const zone = state.room.site.timeZone;
-  const duration = minutes === 60 ? t("hour") : t("minutes", { n: minutes });
-  setText($("keypad-title"), t("keypadTitle", { duration }));
-  setText($("keypad-slot"), `${formatTime(slot.start, zone)} – ${formatTime(slot.end, zone)}`);
+  setText($("keypad-title"), title);
+  setText($("keypad-slot"), detail);
+  setText($("keypad-ok"), confirm);
   showOutcome("", "");
   renderCode();
   $("keypad").hidden = false;
@@ -797,6 +937,7 @@ function press(key) {
 
 async function submitCode() {
   if (keypad.sending || !keypad.code || !state.room) return;
+  if (keypad.action && keypad.action.kind !== "book") return submitDoor();
   const now = new Date();
   const slot = bookable(keypad.minutes, now, sortedBookings());
   // The code leaves the keypad now, whatever happens next.
@@ -854,6 +995,114 @@ async function submitCode() {
   }
 }
 
+/// Sends a door action with the code typed: only the holder's code is accepted.
+async function submitDoor() {
+  const { kind, booking } = keypad.action;
+  const code = keypad.code;
+  keypad.code = "";
+  keypad.sending = true;
+  renderCode();
+  showOutcome("sending", t("doorSending"));
+  const token = state.token;
+  const [field, mutation] = DOOR_MUTATIONS[kind];
+  const answer = await graphql(token, mutation, { input: { bookingId: booking.id, code } });
+  keypad.sending = false;
+  renderCode();
+  if (state.token !== token) return;
+  const done = answer.data && answer.data[field] && answer.data[field].booking;
+  if (done) {
+    applyBooking(done, false);
+    render();
+    const zone = state.room.site.timeZone;
+    const changed = toBooking(done);
+    const text =
+      kind === "checkIn"
+        ? t("checkedIn", { name: changed.holder })
+        : kind === "extend"
+          ? t("extended", { time: formatTime(changed.end, zone) })
+          : t("ended", { time: formatTime(changed.end, zone) });
+    showOutcome("done", text);
+    clearTimeout(keypad.idleTimer);
+    keypad.closeTimer = setTimeout(closeKeypad, 5000);
+    return;
+  }
+  const error = (answer.errors || [])[0] || {};
+  const failure = errorCode(answer.errors);
+  const where = error.extensions && error.extensions.field;
+  touchKeypad();
+  if (failure === "UNAUTHENTICATED") {
+    handleErrors(answer.errors);
+  } else if (failure === "VALIDATION" && where === "code") {
+    showOutcome("wrong-code", t("wrongCode"));
+  } else if (failure === "FORBIDDEN" && where === "code") {
+    showOutcome("not-holder", t("notHolder"));
+  } else if (failure === "CONFLICT") {
+    showOutcome("taken", t("nextTaken"));
+    load();
+  } else if (failure === "RATE_LIMITED") {
+    const seconds = Number((/(\d+)/.exec(error.message || "") || [])[1] || 60);
+    const minutes = Math.max(1, Math.ceil(seconds / 60));
+    showOutcome("rate-limited", minutes === 1 ? t("tooManyOne") : t("tooMany", { n: minutes }));
+  } else if (failure === "NETWORK") {
+    showOutcome("network", t("network"));
+  } else {
+    showOutcome("refused", t("doorRefused"));
+    load();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Find a room: the other rooms of this site free from now for 30 minutes (on this room's slots).
+
+let findTimer = null;
+
+async function openFind() {
+  const room = state.room;
+  if (!room || state.connection !== "online") return;
+  const zone = room.site.timeZone;
+  const slot = room.policy.slotMinutes;
+  const now = new Date();
+  const start = slotStart(now, zone, slot);
+  const end = nextBoundary(new Date(now.getTime() + FIND_MINUTES * 60000), zone, slot);
+  $("find-list").replaceChildren();
+  setText($("find-message"), t("searching"));
+  $("find").hidden = false;
+  document.body.dataset.find = "open";
+  clearTimeout(findTimer);
+  findTimer = setTimeout(closeFind, KEYPAD_IDLE_MS);
+  const token = state.token;
+  const answer = await graphql(token, FIND_QUERY, {
+    site: room.site.id,
+    start: start.toISOString(),
+    end: end.toISOString(),
+  });
+  if (state.token !== token || $("find").hidden) return;
+  if (handleErrors(answer.errors)) return;
+  const rooms = answer.data && answer.data.availableRooms;
+  if (!rooms) {
+    setText($("find-message"), t("findFailed"));
+    return;
+  }
+  const others = rooms.filter((r) => r && r.id !== state.roomId && typeof r.name === "string");
+  setText($("find-message"), others.length ? "" : t("findNone"));
+  $("find-list").replaceChildren(
+    ...others.map((r) => {
+      const item = make("li", "find-room");
+      item.dataset.roomId = r.id;
+      item.append(make("span", "find-name", r.name));
+      if (typeof r.capacity === "number") item.append(make("span", "find-seats", t("seats", { n: r.capacity })));
+      return item;
+    }),
+  );
+}
+
+function closeFind() {
+  clearTimeout(findTimer);
+  const node = $("find");
+  if (node) node.hidden = true;
+  delete document.body.dataset.find;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Wiring.
 
@@ -900,6 +1149,11 @@ function wire() {
     key.addEventListener("click", () => press(key.dataset.key));
   }
   $("keypad-ok").addEventListener("click", submitCode);
+  $("door-check-in").addEventListener("click", () => openDoorKeypad("checkIn"));
+  $("door-extend").addEventListener("click", () => openDoorKeypad("extend"));
+  $("door-end").addEventListener("click", () => openDoorKeypad("end"));
+  $("door-find").addEventListener("click", openFind);
+  $("find-close").addEventListener("click", closeFind);
   $("keypad-cancel").addEventListener("click", closeKeypad);
   document.addEventListener("keydown", (event) => {
     if ($("keypad").hidden) return;

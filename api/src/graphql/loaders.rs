@@ -96,6 +96,7 @@ by_id_loader! {
     SiteId => Site, load_sites;
     SiteGroupId => SiteGroup, load_site_groups;
     RoomId => Room, load_rooms;
+    BookingSeriesId => BookingSeries, load_booking_series;
     PriceListId => PriceList, load_price_lists;
 }
 

@@ -26,6 +26,7 @@ pub struct Query(
     invitations::InvitationsQuery,
     second_factor::SecondFactorQuery,
     scim::ScimQuery,
+    single_sign_on::SingleSignOnQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -38,10 +39,12 @@ pub struct Mutation(
     profiles::ProfilesMutation,
     price_lists::PriceListsMutation,
     bookings::BookingsMutation,
+    booking_series::BookingSeriesMutation,
     invitations::InvitationsMutation,
     second_factor::SecondFactorMutation,
     import::ImportMutation,
     scim::ScimMutation,
+    single_sign_on::SingleSignOnMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -23,6 +23,7 @@
 //! | `PasswordReset`   | `name`, `link`, `expires_at`                          |                                       |
 //! | `PasswordChanged` | `name`, `at`                                          |                                       |
 //! | `SecondFactorReset` | `name`, `at`                                        |                                       |
+//! | `BookingReleased` | `name`, `room`, `start`                               |                                       |
 //!
 //! - `name`: display name of the person the account is for; `inviter`: display name of who
 //!   invited them; `organization`: the organization's name.
@@ -30,6 +31,7 @@
 //!   generated secrets, shown once.
 //! - `link`: `{PUBLIC_URL}/invitation?token=…` or `{PUBLIC_URL}/reset-password?token=…`;
 //!   `expires_at`: when that link stops working; `at`: when the password was changed.
+//! - `room`: the room's name; `start`: when the released booking was to start.
 //!
 //! Credentials may go to the organization's admin e-mail instead of the user, so that message
 //! speaks of "the account of {name}" rather than to {name}.

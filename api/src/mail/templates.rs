@@ -40,6 +40,9 @@ pub fn render(
         EmailKind::PasswordReset => password_reset(&p, language)?,
         EmailKind::PasswordChanged => password_changed(&p, language)?,
         EmailKind::SecondFactorReset => second_factor_reset(&p, language)?,
+        EmailKind::SsoWelcome => sso_welcome(&p, language)?,
+        EmailKind::SsoLinked => sso_linked(&p, language)?,
+        EmailKind::BookingReleased => booking_released(&p, language)?,
     };
     Ok(RenderedEmail {
         subject: one_line(&subject),
@@ -344,6 +347,95 @@ fn second_factor_reset(p: &Params<'_>, lang: Language) -> Result<(String, String
                  après vous être connecté.\n\n\
                  Si vous n'en avez pas fait la demande, contactez sans attendre votre \
                  administrateur.\n\n\
+                 {SIGNATURE}\n"
+            ),
+        ),
+    })
+}
+
+fn sso_welcome(p: &Params<'_>, lang: Language) -> Result<(String, String), MailError> {
+    let name = p.required(params::NAME)?;
+    let organization = p.required(params::ORGANIZATION)?;
+    let login = p.required(params::LOGIN)?;
+    let code = p.required(params::BOOKING_CODE)?;
+    Ok(match lang {
+        Language::En => (
+            format!("Welcome to Concierge at {}", one_line(organization)),
+            format!(
+                "Hello {name},\n\n\
+                 Your Concierge account at {organization} was created when you first signed in \
+                 with your company account ({login}). Keep signing in that way: there is no \
+                 Concierge password to remember.\n\n\
+                 Your personal booking code, for the tablets at the meeting rooms: {code}\n\n\
+                 {SIGNATURE}\n"
+            ),
+        ),
+        Language::Fr => (
+            format!("Bienvenue sur Concierge chez {}", one_line(organization)),
+            format!(
+                "Bonjour {name},\n\n\
+                 Votre compte Concierge chez {organization} a été créé lors de votre première \
+                 connexion avec votre compte d'entreprise ({login}). Continuez à vous connecter \
+                 ainsi : aucun mot de passe Concierge à retenir.\n\n\
+                 Votre code de réservation personnel, pour les tablettes des salles : {code}\n\n\
+                 {SIGNATURE}\n"
+            ),
+        ),
+    })
+}
+
+fn sso_linked(p: &Params<'_>, lang: Language) -> Result<(String, String), MailError> {
+    let name = p.required(params::NAME)?;
+    let organization = p.required(params::ORGANIZATION)?;
+    Ok(match lang {
+        Language::En => (
+            "Your Concierge account now signs in with your company account".to_owned(),
+            format!(
+                "Hello {name},\n\n\
+                 You just signed in to Concierge with the company account of {organization}; \
+                 it is now linked to your Concierge account and signs you in from now on.\n\n\
+                 If this was not you, contact your administrator right away.\n\n\
+                 {SIGNATURE}\n"
+            ),
+        ),
+        Language::Fr => (
+            "Votre compte Concierge se connecte désormais avec votre compte d'entreprise"
+                .to_owned(),
+            format!(
+                "Bonjour {name},\n\n\
+                 Vous venez de vous connecter à Concierge avec le compte d'entreprise de \
+                 {organization} ; il est désormais lié à votre compte Concierge et vous \
+                 connecte dorénavant.\n\n\
+                 Si ce n'était pas vous, contactez sans attendre votre administrateur.\n\n\
+                 {SIGNATURE}\n"
+            ),
+        ),
+    })
+}
+
+fn booking_released(p: &Params<'_>, lang: Language) -> Result<(String, String), MailError> {
+    let name = p.required(params::NAME)?;
+    let room = p.required(params::ROOM)?;
+    let start = p.instant(params::START, lang)?;
+    Ok(match lang {
+        Language::En => (
+            format!("Your booking of {room} was released"),
+            format!(
+                "Hello {name},\n\n\
+                 Nobody checked in to your booking of {room} starting {start}, so it was \
+                 released: the room is free for others again.\n\n\
+                 If you still need a room, book again from the app or at the door.\n\n\
+                 {SIGNATURE}\n"
+            ),
+        ),
+        Language::Fr => (
+            format!("Votre réservation de {room} a été libérée"),
+            format!(
+                "Bonjour {name},\n\n\
+                 Personne ne s'est présenté pour votre réservation de {room} commençant le \
+                 {start} : elle a été libérée et la salle est de nouveau disponible.\n\n\
+                 Si vous avez toujours besoin d'une salle, réservez de nouveau depuis \
+                 l'application ou à la porte.\n\n\
                  {SIGNATURE}\n"
             ),
         ),

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use crate::ids::{BookingId, OrganizationId, RoomId, SiteId, UserId};
+use crate::ids::{BookingId, BookingSeriesId, OrganizationId, RoomId, SiteId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum BookingSource {
@@ -13,6 +13,8 @@ pub enum BookingSource {
 pub enum BookingStatus {
     Confirmed,
     Cancelled,
+    /// Not checked in in time (the room's policy asks for it): the room is free again.
+    Released,
 }
 
 /// A room for one person over the half-open range `[start, end)`.
@@ -29,7 +31,14 @@ pub struct Booking {
     pub end: DateTime<Utc>,
     pub source: BookingSource,
     pub status: BookingStatus,
+    /// When the holder checked in (from the app, or at the door with their code).
+    pub checked_in_at: Option<DateTime<Utc>>,
+    /// When the booking is released unless checked in: set from the room's policy when the
+    /// booking is made (or moved); `None` when the room asks for no check-in.
+    pub release_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The recurring series this booking is an occurrence of, if any.
+    pub series_id: Option<BookingSeriesId>,
 }
 
 impl Booking {
@@ -63,6 +72,8 @@ pub enum BookingEventKind {
     Created,
     Updated,
     Cancelled,
+    /// Released for want of a check-in.
+    Released,
 }
 
 /// A committed change to a booking, as subscribers receive it.

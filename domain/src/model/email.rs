@@ -18,6 +18,13 @@ pub enum EmailKind {
     PasswordChanged,
     /// Notice that an administrator removed the person's second factor.
     SecondFactorReset,
+    /// Notice that a booking was released for want of a check-in.
+    BookingReleased,
+    /// Welcome of a person created at their first sign-in through their organization's
+    /// identity provider (with their booking code).
+    SsoWelcome,
+    /// Notice that an account of the organization's identity provider now signs in as them.
+    SsoLinked,
 }
 
 /// A message in the transactional outbox: written in the same transaction as the change that

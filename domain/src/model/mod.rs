@@ -2,6 +2,7 @@
 
 mod audit;
 mod booking;
+mod booking_series;
 mod device;
 mod email;
 mod feed;
@@ -14,11 +15,13 @@ mod room;
 mod scim_token;
 mod second_factor;
 mod session;
+mod single_sign_on;
 mod site;
 mod user;
 
 pub use audit::*;
 pub use booking::*;
+pub use booking_series::*;
 pub use device::*;
 pub use email::*;
 pub use feed::*;
@@ -31,6 +34,7 @@ pub use room::*;
 pub use scim_token::*;
 pub use second_factor::*;
 pub use session::*;
+pub use single_sign_on::*;
 pub use site::*;
 pub use user::*;
 

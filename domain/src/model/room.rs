@@ -13,7 +13,14 @@ pub struct BookingPolicy {
     pub max_minutes: i32,
     /// How many days ahead one may book.
     pub horizon_days: i32,
+    /// Whether the holder must check in (app, or at the door with their code); a booking not
+    /// checked in `release_after_minutes` after its start is released.
+    pub check_in_required: bool,
+    pub release_after_minutes: i32,
 }
+
+/// How early before its start a booking may be checked in.
+pub const CHECK_IN_OPENS_MINUTES: i64 = 10;
 
 impl Default for BookingPolicy {
     fn default() -> Self {
@@ -22,6 +29,8 @@ impl Default for BookingPolicy {
             min_minutes: 15,
             max_minutes: 8 * 60,
             horizon_days: 90,
+            check_in_required: false,
+            release_after_minutes: 10,
         }
     }
 }
@@ -40,6 +49,7 @@ impl BookingPolicy {
             min_minutes: min_minutes.unwrap_or(self.min_minutes),
             max_minutes: max_minutes.unwrap_or(self.max_minutes),
             horizon_days: horizon_days.unwrap_or(self.horizon_days),
+            ..self
         };
         if !(1..=24 * 60).contains(&next.slot_minutes) || (24 * 60) % next.slot_minutes != 0 {
             return Err(DomainError::validation(
@@ -66,6 +76,32 @@ impl BookingPolicy {
             ));
         }
         Ok(next)
+    }
+
+    /// Applies optional changes to the check-in rule; errors name `policy.<field>`.
+    pub fn with_check_in(
+        self,
+        check_in_required: Option<bool>,
+        release_after_minutes: Option<i32>,
+    ) -> DomainResult<Self> {
+        let next = BookingPolicy {
+            check_in_required: check_in_required.unwrap_or(self.check_in_required),
+            release_after_minutes: release_after_minutes.unwrap_or(self.release_after_minutes),
+            ..self
+        };
+        if !(0..=240).contains(&next.release_after_minutes) {
+            return Err(DomainError::validation(
+                "policy.releaseAfterMinutes",
+                "must be between 0 and 240",
+            ));
+        }
+        Ok(next)
+    }
+
+    /// When a booking starting at `start` is released unless checked in (`None`: no check-in).
+    pub fn release_at(&self, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.check_in_required
+            .then(|| start + chrono::Duration::minutes(i64::from(self.release_after_minutes)))
     }
 }
 

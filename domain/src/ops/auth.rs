@@ -179,7 +179,9 @@ impl Domain {
         match user {
             Some(user) if password_ok && user.status == UserStatus::Active => {
                 release(&*self.attempts, &claimed).await?;
-                self.session_or_challenge(&user, ip).await
+                self.check_password_allowed(&user).await?;
+                self.session_or_challenge(&user, ip, "login.succeeded")
+                    .await
             }
             other => {
                 self.record_failure("login.failed", other.as_ref(), ip)

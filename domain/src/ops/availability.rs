@@ -118,17 +118,22 @@ impl Domain {
     /// `[start, end)`: free for the whole interval and allowed by their policy, smallest
     /// adequate capacity first (then by name). NOT_FOUND for a site or group the actor may not
     /// see; FORBIDDEN without `bookings` ≥ SELF.
+    ///
+    /// A room tablet (its "Find a room" panel) may search its own site only, and there sees
+    /// every free room, its own room's scope notwithstanding: the person at its door books
+    /// with their code, under their own rights, wherever they go.
     pub async fn available_rooms(
         &self,
         actor: &Actor,
         search: RoomSearch,
     ) -> DomainResult<Vec<Room>> {
-        if actor.device.is_some() {
-            return Err(DomainError::forbidden(
-                "a tablet books with a person's code (createBookingWithCode)",
-            ));
-        }
         let wanted = parse(search)?;
+        let tablet = actor.device.as_ref().map(|device| device.site_id);
+        if let Some(own) = tablet
+            && !matches!(wanted.scope, Scope::Site(site) if site == own)
+        {
+            return Err(DomainError::NotFound("site"));
+        }
         let found = match wanted.scope {
             Scope::Site(id) => {
                 let found = self.store.sites_with_rooms(&[id]).await?;
@@ -166,11 +171,13 @@ impl Domain {
         if usable.is_empty() && matches!(wanted.scope, Scope::Site(_)) {
             return Err(DomainError::NotFound("site"));
         }
-        actor.require(
-            "bookings",
-            actor.permissions.bookings,
-            BookingsPermission::SelfOnly,
-        )?;
+        if tablet.is_none() {
+            actor.require(
+                "bookings",
+                actor.permissions.bookings,
+                BookingsPermission::SelfOnly,
+            )?;
+        }
         // A person books for themselves only in their own organization's rooms (see `book`).
         let now = self.now();
         let mut candidates: Vec<Room> = Vec::new();
@@ -182,7 +189,7 @@ impl Domain {
                 continue;
             }
             candidates.extend(std::mem::take(rooms).into_iter().filter(|room| {
-                actor.allows_room(room)
+                (tablet.is_some() || actor.allows_room(room))
                     && wanted.fits(room)
                     && check_policy(room, site.time_zone, wanted.start, wanted.end, now).is_ok()
             }));

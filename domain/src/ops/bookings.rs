@@ -17,7 +17,7 @@ use crate::storage::{Locked, Transaction};
 use crate::throttle::{Limit, claim_attempt, release};
 use crate::values::optional_text;
 
-const TITLE_MAX: usize = 200;
+pub(crate) const TITLE_MAX: usize = 200;
 
 #[derive(Debug, Clone)]
 pub struct NewBooking {
@@ -107,7 +107,11 @@ impl Domain {
 
     /// Refuses a confirmed booking that overlaps another confirmed one of its room (the
     /// backends' exclusion constraint or writer lock is the backstop under concurrency).
-    async fn check_no_overlap(&self, tx: &dyn Transaction, booking: &Booking) -> DomainResult<()> {
+    pub(crate) async fn check_no_overlap(
+        &self,
+        tx: &dyn Transaction,
+        booking: &Booking,
+    ) -> DomainResult<()> {
         if booking.status == BookingStatus::Confirmed {
             let overlapping = tx
                 .room_bookings(booking.room_id, booking.start, booking.end)
@@ -120,7 +124,7 @@ impl Domain {
     }
 
     /// Audits a booking just written and queues its event; the caller commits.
-    async fn booking_written(
+    pub(crate) async fn booking_written(
         &self,
         tx: &mut dyn Transaction,
         actor: &Actor,
@@ -131,15 +135,25 @@ impl Domain {
             BookingEventKind::Created => "booking.created",
             BookingEventKind::Updated => "booking.updated",
             BookingEventKind::Cancelled => "booking.cancelled",
+            BookingEventKind::Released => "booking.released",
         };
+        self.record_booking_change(tx, Some(actor), booking, kind, action)
+            .await
+    }
+
+    /// Audits `action` on a booking just written (by `actor`, or by Concierge itself) and
+    /// queues its event; the caller commits.
+    pub(crate) async fn record_booking_change(
+        &self,
+        tx: &mut dyn Transaction,
+        actor: Option<&Actor>,
+        booking: &Booking,
+        kind: BookingEventKind,
+        action: &str,
+    ) -> DomainResult<()> {
         let target = Some(("Booking", booking.id.to_string()));
-        tx.insert_audit_event(&self.audit(
-            Some(actor),
-            Some(booking.organization_id),
-            action,
-            target,
-        ))
-        .await?;
+        tx.insert_audit_event(&self.audit(actor, Some(booking.organization_id), action, target))
+            .await?;
         tx.publish_booking_event(&BookingEvent {
             kind,
             booking: booking.clone(),
@@ -172,19 +186,7 @@ impl Domain {
         let context = self
             .room_for_booking(actor, input.room_id, input.start, input.end)
             .await?;
-        let holder_id = input.user_id.unwrap_or(actor.user.id);
-        let for_someone_else = holder_id != actor.user.id;
-        let needed = if for_someone_else {
-            BookingsPermission::Others
-        } else {
-            BookingsPermission::SelfOnly
-        };
-        actor.require("bookings", actor.permissions.bookings, needed)?;
-        let holder = if for_someone_else {
-            self.user(actor, holder_id).await?
-        } else {
-            actor.user.clone()
-        };
+        let (holder, source) = self.booking_holder(actor, input.user_id).await?;
         self.book(
             actor,
             context,
@@ -192,13 +194,55 @@ impl Domain {
             input.start,
             input.end,
             input.title,
-            if for_someone_else {
-                BookingSource::Admin
-            } else {
-                BookingSource::App
-            },
+            source,
         )
         .await
+    }
+
+    /// Who holds a booking made in an app: the actor, or (with `bookings` ≥ OTHERS) another
+    /// person they may see; and the booking's source accordingly.
+    pub(crate) async fn booking_holder(
+        &self,
+        actor: &Actor,
+        user_id: Option<UserId>,
+    ) -> DomainResult<(User, BookingSource)> {
+        let holder_id = user_id.unwrap_or(actor.user.id);
+        let for_someone_else = holder_id != actor.user.id;
+        let needed = if for_someone_else {
+            BookingsPermission::Others
+        } else {
+            BookingsPermission::SelfOnly
+        };
+        actor.require("bookings", actor.permissions.bookings, needed)?;
+        Ok(if for_someone_else {
+            (self.user(actor, holder_id).await?, BookingSource::Admin)
+        } else {
+            (actor.user.clone(), BookingSource::App)
+        })
+    }
+
+    /// Whether `holder` may hold a booking of `room` made by `actor`: a write in the room's
+    /// organization, an active holder of it, with access to the room's site.
+    pub(crate) async fn check_holder(
+        &self,
+        actor: &Actor,
+        room: &Room,
+        holder: &User,
+    ) -> DomainResult<()> {
+        // Booking is a write: read-only reach into a client company (clients: READ) may not.
+        actor.require_write_in_seen(room.organization_id)?;
+        if holder.organization_id != room.organization_id || holder.status != UserStatus::Active {
+            return Err(DomainError::forbidden(
+                "this person cannot hold a booking in this room",
+            ));
+        }
+        if !self.holder_may_use(actor, holder, room.site_id).await? {
+            return Err(DomainError::ForbiddenOn {
+                field: "userId".into(),
+                message: "this person has no access to the room's site".into(),
+            });
+        }
+        Ok(())
     }
 
     /// The checks and the write shared by every way of booking.
@@ -214,19 +258,7 @@ impl Domain {
         source: BookingSource,
     ) -> DomainResult<Booking> {
         let RoomForBooking { room, site, .. } = &context;
-        // Booking is a write: read-only reach into a client company (clients: READ) may not.
-        actor.require_write_in_seen(room.organization_id)?;
-        if holder.organization_id != room.organization_id || holder.status != UserStatus::Active {
-            return Err(DomainError::forbidden(
-                "this person cannot hold a booking in this room",
-            ));
-        }
-        if !self.holder_may_use(actor, &holder, room.site_id).await? {
-            return Err(DomainError::ForbiddenOn {
-                field: "userId".into(),
-                message: "this person has no access to the room's site".into(),
-            });
-        }
+        self.check_holder(actor, room, &holder).await?;
         check_policy(room, site.time_zone, start, end, self.now())?;
         // Decided on what was read; the backends' exclusion constraint (or writer lock) is the
         // backstop for a booking that commits meanwhile.
@@ -245,7 +277,10 @@ impl Domain {
             end,
             source,
             status: BookingStatus::Confirmed,
+            checked_in_at: None,
+            release_at: room.policy.release_at(start),
             created_at: self.now(),
+            series_id: None,
         };
         self.retrying("start", || self.insert_booking(actor, &booking, &holder))
             .await?;
@@ -264,17 +299,22 @@ impl Domain {
         let mut tx = self.store.begin().await?;
         if !tx.insert_booking_held_by(booking, holder).await? {
             drop(tx);
-            // The holder changed since checked: refused if no longer active, else tried again.
-            let now = self.store.user(holder.id).await?;
-            return Err(match now {
-                Some(user) if user.status == UserStatus::Active => DomainError::Contended,
-                _ => DomainError::forbidden("this person cannot hold a booking in this room"),
-            });
+            return Err(self.holder_changed(holder).await);
         }
         self.booking_written(&mut *tx, actor, booking, BookingEventKind::Created)
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The holder changed since checked (an insert held by them wrote nothing): refused if no
+    /// longer active, else tried again.
+    pub(crate) async fn holder_changed(&self, holder: &User) -> DomainError {
+        match self.store.user(holder.id).await {
+            Ok(Some(user)) if user.status == UserStatus::Active => DomainError::Contended,
+            Ok(_) => DomainError::forbidden("this person cannot hold a booking in this room"),
+            Err(error) => error.into(),
+        }
     }
 
     async fn organization_site(&self, id: SiteId) -> DomainResult<Site> {
@@ -301,7 +341,31 @@ impl Domain {
             ));
         };
         let context = self.room_for_booking(actor, room_id, start, end).await?;
-        let organization = context.room.organization_id;
+        let holder = self
+            .person_at_the_door(actor, device, context.room.organization_id, code)
+            .await?;
+        self.book(
+            actor,
+            context,
+            holder,
+            start,
+            end,
+            title,
+            BookingSource::Tablet,
+        )
+        .await
+    }
+
+    /// The active person of `organization` whose booking code `code` is, as a tablet presents
+    /// it: wrong codes are throttled per device, per address and per organization, and audited
+    /// (`booking_code.failed`, naming the tablet) before VALIDATION on `code`.
+    pub(crate) async fn person_at_the_door(
+        &self,
+        actor: &Actor,
+        device: &Device,
+        organization: crate::ids::OrganizationId,
+        code: &str,
+    ) -> DomainResult<User> {
         let rules = self.config.throttle;
         let mut limits = vec![
             Limit::code_guesses(&device.id.to_string(), &rules),
@@ -330,16 +394,7 @@ impl Domain {
         };
         release(&*self.attempts, &claimed).await?;
         self.rehash_booking_code(&holder, code).await?;
-        self.book(
-            actor,
-            context,
-            holder,
-            start,
-            end,
-            title,
-            BookingSource::Tablet,
-        )
-        .await
+        Ok(holder)
     }
 
     /// A booking the actor may see: in a room they may see.
@@ -376,7 +431,11 @@ impl Domain {
 
     /// Whether the actor may change `booking`: their own with SELF, those they made for others
     /// with OTHERS, any with ALL.
-    fn require_booking_manager(&self, actor: &Actor, booking: &Booking) -> DomainResult<()> {
+    pub(crate) fn require_booking_manager(
+        &self,
+        actor: &Actor,
+        booking: &Booking,
+    ) -> DomainResult<()> {
         let needed = if booking.user_id == actor.user.id {
             BookingsPermission::SelfOnly
         } else if booking.created_by == actor.user.id {
@@ -434,7 +493,7 @@ impl Domain {
         if booking.status != BookingStatus::Confirmed {
             return Err(DomainError::validation(
                 "id",
-                "a cancelled booking cannot change",
+                "a cancelled or released booking cannot change",
             ));
         }
         let current = Booking::clone(&booking);
@@ -455,6 +514,10 @@ impl Domain {
                 self.now(),
             )?;
         }
+        if booking.start != current.start && booking.checked_in_at.is_none() {
+            // Moved: the check-in deadline follows the new start.
+            booking.release_at = room.policy.release_at(booking.start);
+        }
         self.write_locked_booking(&mut *tx, actor, &booking, BookingEventKind::Updated)
             .await?;
         tx.commit().await?;
@@ -470,7 +533,7 @@ impl Domain {
         self.booking(actor, id).await?;
         let mut tx = self.store.begin().await?;
         let mut booking = self.lock_manageable_booking(&mut *tx, actor, id).await?;
-        if booking.status == BookingStatus::Cancelled {
+        if booking.status != BookingStatus::Confirmed {
             return Ok(booking.into_inner());
         }
         booking.status = BookingStatus::Cancelled;

@@ -19,6 +19,8 @@ pub mod params {
     pub const LINK: &str = "link";
     pub const EXPIRES_AT: &str = "expires_at";
     pub const AT: &str = "at";
+    pub const ROOM: &str = "room";
+    pub const START: &str = "start";
 }
 
 /// A message to put in the outbox.

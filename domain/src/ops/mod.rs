@@ -4,8 +4,10 @@
 mod audit;
 mod auth;
 mod availability;
+mod booking_series;
 mod bookings;
 mod bootstrap;
+mod check_in;
 mod credentials;
 mod devices;
 mod feed;
@@ -20,6 +22,7 @@ mod profiles;
 mod rooms;
 mod scim;
 mod second_factor;
+mod single_sign_on;
 mod site_groups;
 mod sites;
 mod users;
@@ -29,8 +32,10 @@ use std::sync::Arc;
 pub use audit::*;
 pub use auth::*;
 pub use availability::*;
+pub use booking_series::*;
 pub use bookings::*;
 pub use bootstrap::*;
+pub use check_in::*;
 pub use credentials::*;
 pub use devices::*;
 pub use feed::*;
@@ -44,6 +49,7 @@ pub use profiles::*;
 pub use rooms::*;
 pub use scim::*;
 pub use second_factor::*;
+pub use single_sign_on::*;
 pub use site_groups::*;
 pub use sites::*;
 pub use users::*;
@@ -267,6 +273,14 @@ impl From<StorageError> for DomainError {
             StorageError::Unique(UniqueKey::SessionToken) => {
                 DomainError::internal("refresh token collision")
             }
+            StorageError::Unique(UniqueKey::SsoIdentity) => DomainError::conflict(
+                "email",
+                "this account of the identity provider was linked concurrently; sign in again",
+            ),
+            StorageError::Unique(UniqueKey::SsoConnection) => DomainError::conflict(
+                "organizationId",
+                "single sign-on was configured concurrently; try again",
+            ),
             StorageError::MissingReference(reference) => {
                 let (field, what) = match reference {
                     Reference::Organization => ("organizationId", "organization"),

@@ -14,6 +14,8 @@ pub struct PolicyChanges {
     pub min_minutes: Option<i32>,
     pub max_minutes: Option<i32>,
     pub horizon_days: Option<i32>,
+    pub check_in_required: Option<bool>,
+    pub release_after_minutes: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -59,7 +61,9 @@ fn apply_policy(
     changes: Option<&PolicyChanges>,
 ) -> DomainResult<BookingPolicy> {
     let c = changes.cloned().unwrap_or_default();
-    policy.with_changes(c.slot_minutes, c.min_minutes, c.max_minutes, c.horizon_days)
+    policy
+        .with_changes(c.slot_minutes, c.min_minutes, c.max_minutes, c.horizon_days)?
+        .with_check_in(c.check_in_required, c.release_after_minutes)
 }
 
 impl Domain {

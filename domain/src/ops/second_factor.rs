@@ -213,6 +213,7 @@ impl Domain {
         &self,
         user: &User,
         ip: Option<&str>,
+        action: &str,
     ) -> DomainResult<SignIn> {
         self.retrying("login", || async {
             let mut tx = self.store.begin().await?;
@@ -236,8 +237,7 @@ impl Domain {
                     SignIn::Challenge(SecondFactorChallenge { token, expires_at })
                 }
                 _ => SignIn::Session(Box::new(
-                    self.start_session(&mut *tx, user, "login.succeeded", ip)
-                        .await?,
+                    self.start_session(&mut *tx, user, action, ip).await?,
                 )),
             };
             tx.commit().await?;

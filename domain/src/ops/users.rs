@@ -148,6 +148,7 @@ pub(crate) struct NewUserParts<'a> {
 
 /// A new user's password with its Argon2 hash, computed before any transaction opens (hashing
 /// never runs while a lock is held).
+#[derive(Clone)]
 pub(crate) struct NewPassword {
     pub(crate) clear: String,
     pub(crate) hash: Secret,

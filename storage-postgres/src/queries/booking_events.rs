@@ -1,8 +1,9 @@
 //! The feed's log (`booking_events`): appended by committing transactions, read by the listener.
 //!
-//! Each entry is written by ONE statement inside the transaction of the change it records: the
-//! INSERT (with the booking as the transaction wrote it, bound as JSON, and the holder as the
-//! transaction sees them, read by the same statement) and its `pg_notify`. No lock orders the
+//! Each entry is written inside the transaction of the change it records, by ONE statement for
+//! the transaction's run of booking events (a series' occurrences together): the INSERT (with
+//! each booking as the transaction wrote it, bound as JSON, and its holder as the transaction
+//! sees them, read by the same statement) and the `pg_notify`s. No lock orders the
 //! appends: `seq` is drawn at the INSERT, so two independent transactions may commit in the
 //! other order than their `seq`s. Changes that depend on each other are ordered by the row locks
 //! they take (a booking's change waits for the one before it, which drew its `seq` first), so
@@ -18,7 +19,7 @@ use diesel::dsl::{max, sql};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bool, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -41,11 +42,12 @@ pub(crate) enum Pending {
     AccessEnded(AccessEnded),
 }
 
-/// Appends `pending` to the log and notifies every listener: one statement per entry, each
+/// Appends `pending` to the log, in order, and notifies every listener: one statement per run
+/// of booking events (a series' occurrences are one run) and one per access-ended fact, each
 /// prepared once per connection. Runs as the last statements of a transaction, right before
 /// its COMMIT.
 /// The transaction's audit events are written by the same statement as its first booking
-/// event (or, without one, by a statement of their own): a booking's change, its audit and its
+/// events (or, without any, by a statement of their own): a booking's change, its audit and its
 /// event cost one statement.
 pub(crate) async fn append(
     conn: &mut Conn,
@@ -53,12 +55,25 @@ pub(crate) async fn append(
     audits: AuditColumns,
 ) -> StorageResult<()> {
     let mut audits = Some(audits);
-    for entry in pending {
+    let mut rest = pending;
+    while let Some(entry) = rest.first() {
         match entry {
-            Pending::Booking(event) => {
-                append_booking(conn, event, audits.take().unwrap_or_default()).await?
+            Pending::Booking(_) => {
+                let run = rest
+                    .iter()
+                    .take_while(|e| matches!(e, Pending::Booking(_)))
+                    .count();
+                let events = rest[..run].iter().filter_map(|e| match e {
+                    Pending::Booking(event) => Some(event),
+                    Pending::AccessEnded(_) => None,
+                });
+                append_bookings(conn, events, audits.take().unwrap_or_default()).await?;
+                rest = &rest[run..];
             }
-            Pending::AccessEnded(fact) => append_access_ended(conn, fact).await?,
+            Pending::AccessEnded(fact) => {
+                append_access_ended(conn, fact).await?;
+                rest = &rest[1..];
+            }
         }
     }
     if let Some(audits) = audits {
@@ -67,23 +82,27 @@ pub(crate) async fn append(
     Ok(())
 }
 
-async fn append_booking(
+async fn append_bookings(
     conn: &mut Conn,
-    event: &BookingEvent,
+    events: impl Iterator<Item = &BookingEvent>,
     audits: AuditColumns,
 ) -> StorageResult<()> {
-    let booking = serde_json::to_string(&BookingSnapshot::from(&event.booking))
-        .map_err(|e| StorageError::Other(format!("booking snapshot: {e}")))?;
-    AppendBooking {
+    let mut append = AppendBookings {
         audits,
-        kind: event.kind.label(),
-        booking_id: event.booking.id.0,
-        booking,
-        holder_id: event.booking.user_id.0,
+        kinds: Vec::new(),
+        booking_ids: Vec::new(),
+        bookings: Vec::new(),
+        holder_ids: Vec::new(),
+    };
+    for event in events {
+        let booking = serde_json::to_string(&BookingSnapshot::from(&event.booking))
+            .map_err(|e| StorageError::Other(format!("booking snapshot: {e}")))?;
+        append.kinds.push(event.kind.label());
+        append.booking_ids.push(event.booking.id.0);
+        append.bookings.push(booking);
+        append.holder_ids.push(event.booking.user_id.0);
     }
-    .execute(conn)
-    .await
-    .storage()?;
+    append.execute(conn).await.storage()?;
     Ok(())
 }
 
@@ -98,35 +117,32 @@ async fn append_access_ended(conn: &mut Conn, fact: &AccessEnded) -> StorageResu
     Ok(())
 }
 
-/// The INSERT of a booking event, with its `pg_notify`: the booking as the transaction wrote it
-/// (bound as JSON), and the holder as the transaction sees them (a booking's holder is locked by
-/// the transaction that books for them), without credentials nor search columns, with their
-/// grants in id order. NOTIFY is delivered at commit, in commit order, never on rollback.
+/// The INSERT of booking events (one or many, in order), with their `pg_notify`s: each booking
+/// as the transaction wrote it (bound as JSON), and its holder as the transaction sees them (a
+/// booking's holder is locked by the transaction that books for them), without credentials nor
+/// search columns, with their grants in id order. NOTIFY is delivered at commit, in commit
+/// order, never on rollback.
 ///
-/// A statement of fixed text (a type of its own, unlike `sql_query`): diesel prepares it once
-/// per connection.
+/// A statement of fixed text (a type of its own, unlike `sql_query`; the events are arrays):
+/// diesel prepares it once per connection.
 #[derive(QueryId)]
-struct AppendBooking {
+struct AppendBookings {
     /// Written first, by the same statement (none is fine).
     audits: AuditColumns,
-    kind: &'static str,
-    booking_id: Uuid,
-    booking: String,
-    holder_id: Uuid,
+    kinds: Vec<&'static str>,
+    booking_ids: Vec<Uuid>,
+    bookings: Vec<String>,
+    holder_ids: Vec<Uuid>,
 }
 
-impl QueryFragment<Pg> for AppendBooking {
+impl QueryFragment<Pg> for AppendBookings {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH audited AS (");
         self.audits.walk_insert(&mut out)?;
-        out.push_sql("), appended AS (INSERT INTO booking_events (kind, booking_id, body) SELECT ");
-        out.push_bind_param::<Text, _>(self.kind)?;
-        out.push_sql(", ");
-        out.push_bind_param::<SqlUuid, _>(&self.booking_id)?;
-        out.push_sql(", json_build_object('booking', ");
-        out.push_bind_param::<Text, _>(&self.booking)?;
         out.push_sql(
-            "::json, 'holder', (\
+            "), appended AS (INSERT INTO booking_events (kind, booking_id, body) \
+             SELECT e.kind, e.booking_id, json_build_object('booking', e.booking::json, \
+             'holder', (\
              SELECT to_jsonb(u) - 'password_hash' - 'booking_code_hash' \
                     - 'first_name_lower' - 'last_name_lower' \
                     || jsonb_build_object(\
@@ -134,10 +150,20 @@ impl QueryFragment<Pg> for AppendBooking {
                                           WHERE s.user_id = u.id ORDER BY s.site_id), \
                         'site_group_ids', ARRAY(SELECT g.site_group_id FROM user_site_groups g \
                                           WHERE g.user_id = u.id ORDER BY g.site_group_id)) \
-             FROM users u WHERE u.id = ",
+             FROM users u WHERE u.id = e.holder_id))::text FROM unnest(",
         );
-        out.push_bind_param::<SqlUuid, _>(&self.holder_id)?;
-        out.push_sql("))::text RETURNING seq) SELECT pg_notify('");
+        out.push_bind_param::<Array<Text>, _>(&self.kinds)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.booking_ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.bookings)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.holder_ids)?;
+        // In the order given: `seq` is drawn row by row as the sorted rows are inserted.
+        out.push_sql(
+            "::uuid[]) WITH ORDINALITY AS e(kind, booking_id, booking, holder_id, n) \
+             ORDER BY e.n RETURNING seq) SELECT pg_notify('",
+        );
         out.push_sql(CHANNEL);
         out.push_sql("', seq::text) FROM appended");
         Ok(())
@@ -291,6 +317,14 @@ struct BookingSnapshot {
     source: String,
     status: String,
     created_at: chrono::DateTime<chrono::Utc>,
+    /// Absent from entries written before check-in existed.
+    #[serde(default)]
+    checked_in_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    release_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Absent from entries written before series existed.
+    #[serde(default)]
+    series_id: Option<Uuid>,
 }
 
 impl From<&Booking> for BookingSnapshot {
@@ -309,6 +343,9 @@ impl From<&Booking> for BookingSnapshot {
             source: row.source,
             status: row.status,
             created_at: row.created_at,
+            checked_in_at: row.checked_in_at,
+            release_at: row.release_at,
+            series_id: row.series_id,
         }
     }
 }
@@ -329,6 +366,9 @@ impl TryFrom<BookingSnapshot> for Booking {
             source: s.source,
             status: s.status,
             created_at: s.created_at,
+            checked_in_at: s.checked_in_at,
+            release_at: s.release_at,
+            series_id: s.series_id,
         })
     }
 }

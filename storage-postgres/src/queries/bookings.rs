@@ -4,7 +4,8 @@ use concierge_domain::model::{Booking, BookingQuery, BookingStatus, MAX_BOOKING_
 use concierge_domain::storage::StorageResult;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -214,6 +215,8 @@ pub(crate) async fn insert_held_by(
             row.source.into_sql::<Text>(),
             row.status.into_sql::<Text>(),
             row.created_at.into_sql::<Timestamptz>(),
+            row.checked_in_at.into_sql::<Nullable<Timestamptz>>(),
+            row.release_at.into_sql::<Nullable<Timestamptz>>(),
         ))
         .for_share();
     let inserted = diesel::insert_into(bookings::table)
@@ -231,9 +234,102 @@ pub(crate) async fn insert_held_by(
             bookings::source,
             bookings::status,
             bookings::created_at,
+            bookings::checked_in_at,
+            bookings::release_at,
         ))
         .execute(conn)
         .await
         .storage()?;
     Ok(inserted == 1)
+}
+
+/// Up to `limit` bookings due for release at `now` (confirmed, not checked in, `release_at` at
+/// or before `now`, not ended), locked in id order; rows another transaction holds are skipped
+/// (`FOR UPDATE SKIP LOCKED`), so concurrent passes on several replicas share them out. Served
+/// by the partial index `bookings_due_release_idx`.
+pub(crate) async fn lock_due_releases(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> StorageResult<Vec<Booking>> {
+    let rows = bookings::table
+        .filter(bookings::status.eq(BookingStatus::Confirmed.label()))
+        .filter(bookings::checked_in_at.is_null())
+        .filter(bookings::release_at.le(now))
+        .filter(bookings::end_at.gt(now))
+        .order(bookings::id)
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .select(BookingRow::as_select())
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await
+        .storage()?;
+    convert(rows)
+}
+
+/// Writes the changeable columns of several bookings in one statement of fixed text (`UPDATE …
+/// FROM unnest(…)`, prepared once per connection), whatever their number.
+pub(crate) async fn update_many(conn: &mut Conn, bookings: &[&Booking]) -> StorageResult<()> {
+    if bookings.is_empty() {
+        return Ok(());
+    }
+    let affected = UpdateMany {
+        ids: bookings.iter().map(|b| b.id.0).collect(),
+        titles: bookings.iter().map(|b| b.title.clone()).collect(),
+        starts: bookings.iter().map(|b| b.start).collect(),
+        ends: bookings.iter().map(|b| b.end).collect(),
+        statuses: bookings.iter().map(|b| b.status.label()).collect(),
+        checked_in: bookings.iter().map(|b| b.checked_in_at).collect(),
+        release: bookings.iter().map(|b| b.release_at).collect(),
+    }
+    .execute(conn)
+    .await
+    .storage()?;
+    if affected != bookings.len() {
+        return Err(concierge_domain::storage::StorageError::Other(format!(
+            "updated {affected} of {} bookings",
+            bookings.len()
+        )));
+    }
+    Ok(())
+}
+
+#[derive(QueryId)]
+struct UpdateMany {
+    ids: Vec<Uuid>,
+    titles: Vec<Option<String>>,
+    starts: Vec<DateTime<Utc>>,
+    ends: Vec<DateTime<Utc>>,
+    statuses: Vec<&'static str>,
+    checked_in: Vec<Option<DateTime<Utc>>>,
+    release: Vec<Option<DateTime<Utc>>>,
+}
+
+impl QueryFragment<Pg> for UpdateMany {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "UPDATE bookings AS b SET title = v.title, start_at = v.start_at, \
+             end_at = v.end_at, status = v.status, checked_in_at = v.checked_in_at, \
+             release_at = v.release_at FROM unnest(",
+        );
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.titles)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Timestamptz>, _>(&self.starts)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<Timestamptz>, _>(&self.ends)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.statuses)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(&self.checked_in)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(&self.release)?;
+        out.push_sql(
+            "::timestamptz[]) AS v(id, title, start_at, end_at, status, checked_in_at, \
+             release_at) WHERE b.id = v.id",
+        );
+        Ok(())
+    }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod booking_events;
+pub(crate) mod booking_series;
 pub(crate) mod bookings;
 pub(crate) mod devices;
 pub(crate) mod emails;
@@ -15,6 +16,7 @@ pub(crate) mod rooms;
 pub(crate) mod scim_tokens;
 pub(crate) mod second_factors;
 pub(crate) mod sessions;
+pub(crate) mod single_sign_on;
 pub(crate) mod site_groups;
 pub(crate) mod sites;
 pub(crate) mod users;

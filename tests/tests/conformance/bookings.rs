@@ -88,7 +88,10 @@ pub fn booking(room: &Room, holder: &User, start: i64, end: i64) -> Booking {
         end: at(end),
         source: BookingSource::App,
         status: BookingStatus::Confirmed,
+        checked_in_at: None,
+        release_at: None,
         created_at: now(),
+        series_id: None,
     }
 }
 
@@ -943,4 +946,103 @@ pub async fn concurrent_back_to_back_bookings_all_commit(store: &dyn Storage) {
             .expect("read"),
         slots
     );
+}
+
+/// A booking of `room` over `[at(start), at(end))` to be checked in by `at(release)`.
+fn awaiting_check_in(room: &Room, holder: &User, start: i64, end: i64, release: i64) -> Booking {
+    Booking {
+        release_at: Some(at(release)),
+        ..booking(room, holder, start, end)
+    }
+}
+
+pub async fn due_releases_are_locked_and_released_in_one_write(store: &dyn Storage) {
+    let c = cast(store).await;
+    let due = awaiting_check_in(&c.touch, &c.ada, 0, 60, 10);
+    let also_due = awaiting_check_in(&c.focus, &c.bob, 0, 60, 5);
+    let checked_in = Booking {
+        checked_in_at: Some(at(2)),
+        ..awaiting_check_in(&c.loft, &c.ada, 0, 60, 10)
+    };
+    let not_yet = awaiting_check_in(&c.touch, &c.bob, 60, 120, 70);
+    let no_check_in = booking(&c.loft, &c.bob, 60, 120);
+    let ended = awaiting_check_in(&c.elsewhere, &c.stranger, -60, 15, -50);
+    let cancelled = Booking {
+        status: BookingStatus::Cancelled,
+        ..awaiting_check_in(&c.elsewhere, &c.stranger, 0, 60, 10)
+    };
+    seed_bookings(
+        store,
+        &[
+            &due,
+            &also_due,
+            &checked_in,
+            &not_yet,
+            &no_check_in,
+            &ended,
+            &cancelled,
+        ],
+    )
+    .await;
+
+    let mut tx = begin(store).await;
+    let mut expected = vec![due.id, also_due.id];
+    expected.sort();
+    let found = tx.lock_due_releases(at(20), 10).await.expect("due");
+    assert_eq!(found.iter().map(|b| b.id).collect::<Vec<_>>(), expected);
+    // At most `limit`, in id order.
+    let first = tx.lock_due_releases(at(20), 1).await.expect("due");
+    assert_eq!(
+        first.iter().map(|b| b.id).collect::<Vec<_>>(),
+        &expected[..1]
+    );
+    drop(first);
+    let mut found = found;
+    for b in &mut found {
+        b.status = BookingStatus::Released;
+    }
+    tx.update_bookings(&found).await.expect("one write");
+    commit(tx).await;
+
+    for id in [due.id, also_due.id] {
+        let read = store.booking(id).await.expect("read").expect("kept");
+        assert_eq!(read.status, BookingStatus::Released);
+    }
+    assert_eq!(
+        store.booking(not_yet.id).await.expect("read"),
+        Some(not_yet.clone())
+    );
+    // Released: no longer due, no longer blocking the room.
+    let mut tx = begin(store).await;
+    assert!(
+        tx.lock_due_releases(at(20), 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    assert!(
+        tx.room_bookings(c.touch.id, at(0), at(60))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    let rebooked = booking(&c.touch, &c.bob, 30, 60);
+    tx.insert_booking(&rebooked)
+        .await
+        .expect("a released booking frees its slot");
+    commit(tx).await;
+}
+
+pub async fn update_bookings_keeps_the_overlap_rule(store: &dyn Storage) {
+    let c = cast(store).await;
+    let first = booking(&c.touch, &c.ada, 0, 60);
+    let second = booking(&c.touch, &c.bob, 60, 120);
+    seed_bookings(store, &[&first, &second]).await;
+    let mut tx = begin(store).await;
+    let mut locked = tx.lock_bookings(&[first.id]).await.expect("lock");
+    locked[0].end = at(75);
+    locked[0].checked_in_at = Some(at(1));
+    assert_eq!(tx.update_bookings(&locked).await, Err(OVERLAP));
+    drop(tx);
+    assert_eq!(store.booking(first.id).await.expect("read"), Some(first));
 }

@@ -133,6 +133,8 @@ pub fn room(site: &Site, room_name: &str) -> Room {
             min_minutes: 30,
             max_minutes: 240,
             horizon_days: 60,
+            check_in_required: false,
+            release_after_minutes: 10,
         },
         created_at: now(),
     }

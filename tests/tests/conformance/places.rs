@@ -245,6 +245,8 @@ pub async fn rooms_round_trip(store: &dyn Storage) {
         min_minutes: 15,
         max_minutes: 60,
         horizon_days: 0,
+        check_in_required: true,
+        release_after_minutes: 5,
     };
     let mut tx = begin(store).await;
     tx.write_back_room(&changed).await.expect("update");

@@ -502,3 +502,41 @@ async fn listeners_delete_events_past_the_retention() {
     let next = book_and_publish(store, &booking(&c.touch, &c.ada, 120, 150)).await;
     assert_eq!(next_event(&mut rx).await, next);
 }
+
+/// Two release passes at once (two stores, as two replicas) never take the same booking: the
+/// second skips what the first holds instead of waiting for it.
+#[tokio::test]
+async fn due_releases_held_by_one_pass_are_skipped_by_another() {
+    let database = fresh_database().await;
+    let store = database.storage();
+    let c = cast(store).await;
+    let one = Booking {
+        release_at: Some(at(10)),
+        ..booking(&c.touch, &c.ada, 0, 60)
+    };
+    let two = Booking {
+        release_at: Some(at(10)),
+        ..booking(&c.focus, &c.bob, 0, 60)
+    };
+    let mut tx = begin(store).await;
+    tx.insert_booking(&one).await.expect("one");
+    tx.insert_booking(&two).await.expect("two");
+    commit(tx).await;
+
+    let replica = PgStore::connect(database.url(), 2)
+        .await
+        .expect("second store");
+    let mut first = begin(store).await;
+    let held = first.lock_due_releases(at(20), 1).await.expect("due");
+    assert_eq!(held.len(), 1);
+    let mut second = replica.begin().await.expect("begin");
+    let rest = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        second.lock_due_releases(at(20), 10),
+    )
+    .await
+    .expect("skips instead of waiting")
+    .expect("due");
+    assert_eq!(rest.len(), 1);
+    assert_ne!(rest[0].id, held[0].id);
+}

@@ -19,6 +19,7 @@
 //! they never skip.
 
 mod browser;
+mod door;
 mod floor;
 mod front_door;
 

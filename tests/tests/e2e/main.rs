@@ -25,6 +25,7 @@ mod schema;
 mod second_factor;
 mod sessions;
 mod signin;
+mod single_sign_on;
 mod sites;
 mod support;
 mod tenancy;

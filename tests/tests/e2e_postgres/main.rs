@@ -14,7 +14,9 @@
 //! the PostgreSQL cases fail, they never skip.
 
 mod available_rooms;
+mod booking_series;
 mod bookings;
+mod check_in;
 mod onboarding;
 mod persistence;
 mod profiles;
@@ -90,6 +92,11 @@ on_both_backends!(
     available_rooms::existing_bookings_overlap_or_not,
     available_rooms::site_access_groups_and_tenancy,
     available_rooms::bad_input_names_its_field,
+    booking_series::a_weekly_series_keeps_its_local_time_across_daylight_saving,
+    booking_series::a_conflicting_occurrence_fails_or_is_skipped,
+    booking_series::cancel_this_and_following,
+    booking_series::update_this_and_following_moves_by_local_time,
+    booking_series::bad_series_name_their_field,
     second_factor::a_challenge_raced_by_recovery_codes_signs_in_once,
     scim::a_directory_provisions_people_over_scim,
     scim::a_scim_deactivation_ends_sessions_and_cancels_bookings,

@@ -185,6 +185,53 @@ async fn a_booking_costs_six_statements() {
     );
 }
 
+#[tokio::test]
+async fn a_booking_series_costs_the_same_few_statements_whatever_its_length() {
+    let counted = Counted::start().await;
+    let (_, token, room) = company_of(&counted, 0).await;
+    let tomorrow = (Utc::now() + Duration::days(1))
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .expect("an hour");
+    // Daily series of `count` occurrences, each at an hour of its own (never overlapping).
+    let series = |hour: i64, count: usize| {
+        let start = tomorrow + Duration::minutes(30 * hour);
+        json!({"i": {"roomId": room, "start": start.to_rfc3339(),
+            "end": (start + Duration::minutes(30)).to_rfc3339(),
+            "rule": {"frequency": "DAILY", "count": count}}})
+    };
+    let query = "mutation($i: CreateBookingSeriesInput!) { createBookingSeries(input: $i) {
+        series { id } bookings { id } skipped } }";
+    for warm_up in 0..8 {
+        counted.statements(&token, query, series(warm_up, 2)).await;
+    }
+    let (ten, answer) = counted.counted(&token, query, series(10, 10)).await;
+    assert_eq!(
+        answer["createBookingSeries"]["bookings"]
+            .as_array()
+            .map(Vec::len),
+        Some(10)
+    );
+    // Authentication; the room with its site (`room_for_booking`); the room's bookings over the
+    // whole series; BEGIN; the series and its occurrences (one INSERT); the audit and every
+    // occurrence's event (one statement); COMMIT.
+    assert!(
+        ten.statements <= 7,
+        "createBookingSeries of 10 took {} statements (budget: 7)",
+        ten.statements
+    );
+    assert_eq!(
+        ten.parses, 0,
+        "createBookingSeries prepared statements again"
+    );
+    let (two, _) = counted.counted(&token, query, series(11, 2)).await;
+    assert_eq!(
+        two.statements, ten.statements,
+        "10 occurrences cost as many statements as 2"
+    );
+}
+
 /// A company with two sites of three rooms each and a booking in every room, as its
 /// administrator sees it: (organization, token, first site, tomorrow's date).
 async fn bookings_of(counted: &Counted) -> (String, String, String, String) {
@@ -278,4 +325,115 @@ async fn lists_with_relations_cost_a_few_statements() {
         }
     }
     assert!(over.is_empty(), "over budget: {over:#?}");
+}
+
+/// Check-in (issue 14, item 3): the holder's `checkIn` is authentication, BEGIN, the booking
+/// locked, its update, its audit and event (one statement), COMMIT; a release pass costs the
+/// same statements whatever the number of bookings it releases.
+#[tokio::test]
+async fn a_check_in_costs_six_statements_and_a_release_pass_as_many_for_one_or_nine() {
+    let mut counted = Counted::start().await;
+    // On a clock the test sets: tomorrow 08:55, check-in open for 09:00.
+    let tomorrow = (Utc::now() + Duration::days(1))
+        .with_hour(0)
+        .and_then(|t| t.with_minute(0))
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .expect("midnight");
+    let at = |hour: i64, minute: i64| tomorrow + Duration::hours(hour) + Duration::minutes(minute);
+    let clock = Arc::new(concierge_domain::clock::ManualClock::new(at(8, 55)));
+    counted.app = counted.app.clocked(clock.clone()).await;
+    let (_, token, room) = company_of(&counted, 0).await;
+    let app = &counted.app;
+    let site = app
+        .gql(
+            Some(&token),
+            "query($r: ID!) { room(id: $r) { site { id } } }",
+            json!({"r": room}),
+        )
+        .await;
+    let site = site.ok()["room"]["site"]["id"]
+        .as_str()
+        .expect("site")
+        .to_owned();
+    let mut rooms = vec![room];
+    for n in 1..12 {
+        rooms.push(app.create_room(&token, &site, &format!("Room {n}")).await);
+    }
+    for room in &rooms {
+        app.gql(
+            Some(&token),
+            "mutation($r: ID!) { updateRoom(input: {id: $r, policy: {checkInRequired: true}}) {
+                room { id } } }",
+            json!({"r": room}),
+        )
+        .await
+        .ok();
+    }
+    let book = |room: &str, hour: i64| {
+        json!({"i": {"roomId": room, "start": at(hour, 0).to_rfc3339(),
+            "end": at(hour, 30).to_rfc3339()}})
+    };
+    let create =
+        "mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking { id } } }";
+    let mut at_nine = Vec::new();
+    for room in &rooms {
+        let (_, answer) = counted.statements(&token, create, book(room, 9)).await;
+        at_nine.push(answer["createBooking"]["booking"]["id"].clone());
+    }
+    let check_in = "mutation($b: ID!) { checkIn(bookingId: $b) { booking { checkedInAt } } }";
+    // Warm up every pooled connection, then count one.
+    for booking in &at_nine[..8] {
+        counted
+            .statements(&token, check_in, json!({"b": booking}))
+            .await;
+    }
+    let (counts, answer) = counted
+        .counted(&token, check_in, json!({"b": at_nine[8]}))
+        .await;
+    assert!(!answer["checkIn"]["booking"]["checkedInAt"].is_null());
+    assert!(
+        counts.statements <= 6,
+        "checkIn took {} statements (budget: 6)",
+        counts.statements
+    );
+    assert_eq!(counts.parses, 0, "checkIn prepared statements again");
+
+    // Release passes: at 09:10 the three at nine not checked in; later one, then nine.
+    for room in &rooms[..1] {
+        counted.statements(&token, create, book(room, 10)).await;
+    }
+    for room in &rooms[..9] {
+        counted.statements(&token, create, book(room, 11)).await;
+    }
+    let domain = counted.app.state.domain.clone();
+    let pass = |now| {
+        let domain = domain.clone();
+        let counters = Arc::clone(&counted.proxy.counters);
+        async move {
+            let before = counters.snapshot();
+            let released = domain.release_no_shows(now).await.expect("a pass");
+            (released, counters.snapshot() - before)
+        }
+    };
+    let (released, _) = pass(at(9, 10)).await;
+    assert_eq!(released, 3);
+    let (one, counts_one) = pass(at(10, 10)).await;
+    let (nine, counts_nine) = pass(at(11, 10)).await;
+    assert_eq!((one, nine), (1, 9));
+    // BEGIN; the due bookings locked; their update; their holders; their rooms; the e-mails;
+    // the audit events and every booking event (one statement); COMMIT.
+    assert!(
+        counts_nine.statements <= 8,
+        "a release pass of nine took {} statements (budget: 8)",
+        counts_nine.statements
+    );
+    assert_eq!(
+        counts_one.statements, counts_nine.statements,
+        "nine releases cost as many statements as one"
+    );
+    // Nothing due: the lock finds nothing, the transaction ends there.
+    let (none, counts_none) = pass(at(11, 10)).await;
+    assert_eq!(none, 0);
+    assert!(counts_none.statements <= 3, "{counts_none:?}");
 }

@@ -270,6 +270,21 @@ fn every_required_parameter_is_required() {
             changed(),
             vec![p::NAME, p::AT],
         ),
+        (
+            EmailKind::SsoWelcome,
+            params(&[
+                (p::NAME, "Ada Lovelace"),
+                (p::ORGANIZATION, "Acme"),
+                (p::LOGIN, "ada@acme.test"),
+                (p::BOOKING_CODE, "1234567890"),
+            ]),
+            vec![p::NAME, p::ORGANIZATION, p::LOGIN, p::BOOKING_CODE],
+        ),
+        (
+            EmailKind::SsoLinked,
+            params(&[(p::NAME, "Ada Lovelace"), (p::ORGANIZATION, "Acme")]),
+            vec![p::NAME, p::ORGANIZATION],
+        ),
     ];
     for (kind, full, required) in cases {
         for language in [Language::En, Language::Fr] {
@@ -321,4 +336,57 @@ fn the_parameter_names_are_the_documented_ones() {
         [p::INVITER, p::LINK, p::EXPIRES_AT, p::AT],
         ["inviter", "link", "expires_at", "at"]
     );
+}
+
+#[test]
+fn a_person_created_at_their_first_single_sign_on_gets_their_booking_code_in_their_language() {
+    let welcome = params(&[
+        (p::NAME, "Chloé Lefèvre"),
+        (p::ORGANIZATION, "Hôtel des Arts"),
+        (p::LOGIN, "chloe@acme.example"),
+        (p::BOOKING_CODE, "4815162342"),
+    ]);
+    for language in [Language::En, Language::Fr] {
+        let mail = render(EmailKind::SsoWelcome, language, &welcome).expect("render");
+        assert_language(&mail.body, language);
+        assert!(mail.body.contains("4815162342"), "{}", mail.body);
+        assert!(mail.subject.contains("Hôtel des Arts"), "{}", mail.subject);
+        let linked = render(EmailKind::SsoLinked, language, &welcome).expect("render");
+        assert_language(&linked.body, language);
+        assert!(!linked.body.contains("4815162342"), "no code in a notice");
+    }
+}
+
+#[test]
+fn a_released_booking_names_the_room_and_its_start() {
+    let released = params(&[
+        (p::NAME, "Chloé Lefèvre"),
+        (p::ROOM, "Salle Curie"),
+        (p::START, "2026-12-24T09:00:00Z"),
+    ]);
+    let en = render(EmailKind::BookingReleased, Language::En, &released).expect("render");
+    assert_eq!(en.subject, "Your booking of Salle Curie was released");
+    assert!(en.body.contains("Hello Chloé Lefèvre,"));
+    assert!(
+        en.body.contains("December 24, 2026 at 09:00 UTC"),
+        "{}",
+        en.body
+    );
+    let fr = render(EmailKind::BookingReleased, Language::Fr, &released).expect("render");
+    assert_eq!(fr.subject, "Votre réservation de Salle Curie a été libérée");
+    assert!(fr.body.contains("Bonjour Chloé Lefèvre,"));
+    assert!(
+        fr.body.contains("24 décembre 2026 à 09:00 UTC"),
+        "{}",
+        fr.body
+    );
+    assert_language(&fr.body, Language::Fr);
+    let without_room = params(&[
+        (p::NAME, "Chloé Lefèvre"),
+        (p::START, "2026-12-24T09:00:00Z"),
+    ]);
+    assert!(matches!(
+        render(EmailKind::BookingReleased, Language::En, &without_room),
+        Err(MailError::MissingParam("room"))
+    ));
 }

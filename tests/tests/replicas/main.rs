@@ -14,6 +14,7 @@
 //! server the test fails, it never skips.
 
 mod access;
+mod release;
 mod socket;
 mod throttling;
 

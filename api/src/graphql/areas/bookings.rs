@@ -55,6 +55,14 @@ pub struct CancelBookingInput {
     pub id: ID,
 }
 
+/// A room tablet acting on a booking of its room for its holder, who proves it with their code.
+#[derive(InputObject)]
+pub struct BookingAtTheDoorInput {
+    pub booking_id: ID,
+    /// The personal booking code of the booking's holder (anyone else's is refused).
+    pub code: String,
+}
+
 #[derive(SimpleObject)]
 pub struct BookingPayload {
     pub booking: BookingObject,
@@ -212,6 +220,49 @@ impl BookingsMutation {
         })
     }
 
+    /// The holder checks in to their booking, in a room whose policy asks for it: from 10
+    /// minutes before the start until `releaseAt`.
+    async fn check_in(
+        &self,
+        ctx: &Context<'_>,
+        booking_id: ID,
+    ) -> async_graphql::Result<BookingPayload> {
+        let (domain, actor) = acting(ctx)?;
+        let id = parse_id(&booking_id, "booking")?;
+        Ok(BookingPayload {
+            booking: BookingObject(domain.check_in(&actor, id).await.gql()?),
+        })
+    }
+
+    /// For room tablets: checks the holder in at the door, with their booking code.
+    async fn check_in_with_code(
+        &self,
+        ctx: &Context<'_>,
+        input: BookingAtTheDoorInput,
+    ) -> async_graphql::Result<BookingPayload> {
+        at_the_door(ctx, input, d::DoorAction::CheckIn).await
+    }
+
+    /// For room tablets: extends the booking under way by one slot (when that slot is free and
+    /// the room's longest booking allows it), with the holder's booking code.
+    async fn extend_booking_with_code(
+        &self,
+        ctx: &Context<'_>,
+        input: BookingAtTheDoorInput,
+    ) -> async_graphql::Result<BookingPayload> {
+        at_the_door(ctx, input, d::DoorAction::Extend).await
+    }
+
+    /// For room tablets: ends the booking under way at the end of the slot in progress, freeing
+    /// the rest, with the holder's booking code.
+    async fn end_booking_with_code(
+        &self,
+        ctx: &Context<'_>,
+        input: BookingAtTheDoorInput,
+    ) -> async_graphql::Result<BookingPayload> {
+        at_the_door(ctx, input, d::DoorAction::EndNow).await
+    }
+
     /// Registers a room tablet for a site (or one room); its token is shown once.
     async fn register_device(
         &self,
@@ -243,6 +294,23 @@ impl BookingsMutation {
             device: DeviceObject(domain.revoke_device(&actor, id).await.gql()?),
         })
     }
+}
+
+/// What the three door mutations share: the tablet's actor, the holder's code.
+async fn at_the_door(
+    ctx: &Context<'_>,
+    input: BookingAtTheDoorInput,
+    action: d::DoorAction,
+) -> async_graphql::Result<BookingPayload> {
+    let (domain, actor) = acting_for_room_display(ctx)?;
+    let id = parse_id(&input.booking_id, "booking")?;
+    let booking = domain
+        .at_the_door(&actor, id, &input.code, action)
+        .await
+        .gql()?;
+    Ok(BookingPayload {
+        booking: BookingObject(booking),
+    })
 }
 
 /// How soon a subscription checks again when its check after an access-ended fact could not

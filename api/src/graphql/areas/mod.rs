@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod booking_series;
 pub mod bookings;
 pub mod import;
 pub mod invitations;
@@ -12,5 +13,6 @@ pub mod profiles;
 pub mod rooms;
 pub mod scim;
 pub mod second_factor;
+pub mod single_sign_on;
 pub mod sites;
 pub mod users;

@@ -13,6 +13,10 @@ pub struct BookingPolicyInput {
     pub min_minutes: Option<i32>,
     pub max_minutes: Option<i32>,
     pub horizon_days: Option<i32>,
+    /// Whether the holder must check in; `releaseAfterMinutes` (0 to 240, 10 by default) after
+    /// the start a booking not checked in is released.
+    pub check_in_required: Option<bool>,
+    pub release_after_minutes: Option<i32>,
 }
 
 impl From<BookingPolicyInput> for d::PolicyChanges {
@@ -22,6 +26,8 @@ impl From<BookingPolicyInput> for d::PolicyChanges {
             min_minutes: p.min_minutes,
             max_minutes: p.max_minutes,
             horizon_days: p.horizon_days,
+            check_in_required: p.check_in_required,
+            release_after_minutes: p.release_after_minutes,
         }
     }
 }
@@ -97,7 +103,8 @@ impl RoomsQuery {
         min_capacity: Option<i32>,
         equipment: Option<Vec<String>>,
     ) -> async_graphql::Result<Vec<RoomObject>> {
-        let (domain, actor) = acting(ctx)?;
+        // A tablet too: its "Find a room" panel, on its own site (the domain decides).
+        let (domain, actor) = acting_for_room_display(ctx)?;
         let search = d::RoomSearch {
             site_id: parse_opt_id(site_id.as_ref(), "site")?,
             site_group_id: parse_opt_id(site_group_id.as_ref(), "site group")?,

@@ -17,6 +17,8 @@ pub enum BookingSource {
 pub enum BookingStatus {
     Confirmed,
     Cancelled,
+    /// Not checked in in time: the room is free again.
+    Released,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -25,6 +27,8 @@ pub enum BookingEventKind {
     Created,
     Updated,
     Cancelled,
+    /// Released for want of a check-in.
+    Released,
 }
 
 pub struct BookingObject(pub d::Booking);
@@ -76,8 +80,29 @@ impl BookingObject {
     async fn status(&self) -> BookingStatus {
         self.0.status.into()
     }
+    /// When the holder checked in; null until then.
+    async fn checked_in_at(&self) -> Option<DateTime> {
+        self.0.checked_in_at.map(Into::into)
+    }
+    /// When the booking is released unless checked in (the room's policy asks for check-in
+    /// from 10 minutes before the start until then); null when no check-in is asked.
+    async fn release_at(&self) -> Option<DateTime> {
+        self.0.release_at.map(Into::into)
+    }
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
+    }
+    /// The recurring series this booking is an occurrence of; null for a one-off booking.
+    async fn series(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<BookingSeriesObject>> {
+        let Some(series) = self.0.series_id else {
+            return Ok(None);
+        };
+        // Through the loader: a page of bookings reads its series in one batch.
+        let series: d::BookingSeries = load_req(ctx, series, "booking series").await?;
+        Ok(Some(BookingSeriesObject(series)))
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod audit;
 mod booking;
+mod booking_series;
 mod connection;
 mod enums;
 mod invitation;
@@ -17,6 +18,7 @@ mod user;
 
 pub use audit::*;
 pub use booking::*;
+pub use booking_series::*;
 pub use connection::*;
 pub use enums::*;
 pub use invitation::*;

@@ -13,6 +13,10 @@ pub struct BookingPolicy {
     pub max_minutes: i32,
     /// How many days ahead one may book.
     pub horizon_days: i32,
+    /// Whether the holder must check in (app or door); a booking not checked in
+    /// `releaseAfterMinutes` after its start is released.
+    pub check_in_required: bool,
+    pub release_after_minutes: i32,
 }
 
 #[Object(name = "Room")]
@@ -60,6 +64,8 @@ impl RoomObject {
             min_minutes: p.min_minutes,
             max_minutes: p.max_minutes,
             horizon_days: p.horizon_days,
+            check_in_required: p.check_in_required,
+            release_after_minutes: p.release_after_minutes,
         }
     }
 }

@@ -1,0 +1,2 @@
+ALTER TABLE bookings DROP COLUMN series_id;
+DROP TABLE booking_series;
