@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/display", get(crate::display::page))
         .merge(crate::scim::router())
         .merge(crate::oidc::router())
+        .route("/calendar/{token}", get(crate::calendar::feed))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))

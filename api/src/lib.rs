@@ -1,6 +1,7 @@
 //! Concierge's API server: the GraphQL schema, the HTTP surface, configuration and start-up.
 
 pub mod app;
+pub mod calendar;
 pub mod client_address;
 pub mod config;
 pub mod display;

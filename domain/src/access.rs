@@ -77,8 +77,9 @@ impl Authenticated {
     }
 
     /// The actor for what a room tablet needs, and only that: its rooms (or room), their
-    /// schedules, bookings and booking events, and booking with a person's code. A person gets
-    /// the same actor as from [`Authenticated::actor`].
+    /// schedules, bookings and booking events, booking with a person's code, checking in,
+    /// extending or ending a booking with its holder's code, and the free rooms of its own site.
+    /// A person gets the same actor as from [`Authenticated::actor`].
     pub fn for_room_display(&self) -> DomainResult<std::sync::Arc<Actor>> {
         if self.0.device.is_some() {
             return Ok(std::sync::Arc::clone(&self.0));

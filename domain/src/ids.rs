@@ -65,4 +65,5 @@ typed_id!(
     PasswordResetId,
     ScimTokenId,
     SsoLoginId,
+    CalendarFeedId,
 );

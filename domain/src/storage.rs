@@ -251,6 +251,11 @@ pub trait Reads: Send + Sync {
     -> StorageResult<Option<SsoIdentity>>;
     /// The sign-in through a provider whose current secret hashes to `hash`.
     async fn sso_login_by_hash(&self, hash: &str) -> StorageResult<Option<SsoLogin>>;
+
+    /// The calendar feed (revoked or not) whose token hashes to `hash`.
+    async fn calendar_feed_by_hash(&self, hash: &str) -> StorageResult<Option<CalendarFeed>>;
+    /// Every calendar feed of `user`, revoked ones included, oldest first.
+    async fn calendar_feeds_of(&self, user: UserId) -> StorageResult<Vec<CalendarFeed>>;
 }
 
 /// A row read by a locking read of a transaction (see the module's documentation): the latest
@@ -399,7 +404,8 @@ pub trait Writes: Reads {
     /// Fails with `Unique(BookingOverlap)` when the new range overlaps another confirmed booking.
     async fn update_booking(&mut self, booking: &Locked<Booking>) -> StorageResult<()>;
     /// Writes several locked bookings at once: one statement on PostgreSQL whatever their
-    /// number. Fails with `Unique(BookingOverlap)` as `update_booking` does.
+    /// number. Fails with `Unique(BookingOverlap)` as `update_booking` does, the overlap rule
+    /// applying to the result of the whole write (one booking may take the slot another leaves).
     async fn update_bookings(&mut self, bookings: &[Locked<Booking>]) -> StorageResult<()>;
 
     async fn insert_device(&mut self, device: &Device) -> StorageResult<()>;
@@ -491,6 +497,10 @@ pub trait Writes: Reads {
     async fn update_sso_login(&mut self, login: &Locked<SsoLogin>) -> StorageResult<()>;
     async fn delete_sso_login(&mut self, login: Locked<SsoLogin>) -> StorageResult<()>;
     /// Deletes the sign-ins of `organization` that expired before `before` (never finished).
+    /// A calendar feed, locked (lock order: with devices and SCIM tokens, alone).
+    async fn lock_calendar_feed(&mut self, id: CalendarFeedId) -> LockedResult<CalendarFeed>;
+    async fn insert_calendar_feed(&mut self, feed: &CalendarFeed) -> StorageResult<()>;
+    async fn update_calendar_feed(&mut self, feed: &Locked<CalendarFeed>) -> StorageResult<()>;
     async fn delete_expired_sso_logins(
         &mut self,
         organization: OrganizationId,

@@ -376,6 +376,12 @@ macro_rules! impl_reads {
             async fn sso_identity(&self, issuer: &str, subject: &str) -> StorageResult<Option<SsoIdentity>> {
                 Ok(self.with(|s| s.sso_identities.get(&(issuer.to_owned(), subject.to_owned())).cloned()))
             }
+            async fn calendar_feed_by_hash(&self, hash: &str) -> StorageResult<Option<CalendarFeed>> {
+                Ok(self.with(|s| s.calendar_feeds.values().find(|f| f.token_hash.expose() == hash).cloned()))
+            }
+            async fn calendar_feeds_of(&self, user: UserId) -> StorageResult<Vec<CalendarFeed>> {
+                Ok(self.with(|s| s.calendar_feeds.values().filter(|f| f.user_id == user).cloned().collect()))
+            }
             async fn sso_login_by_hash(&self, hash: &str) -> StorageResult<Option<SsoLogin>> {
                 Ok(self.with(|s| s.sso_logins.values().find(|l| l.secret_hash.expose() == hash).cloned()))
             }
@@ -646,6 +652,16 @@ impl Writes for MemoryTransaction<'_> {
     }
     async fn update_bookings(&mut self, bookings: &[Locked<Booking>]) -> StorageResult<()> {
         let state = self.write();
+        // Checked as one write, like PostgreSQL's per-statement check: every booking leaves its
+        // old slot first (written as not confirmed, which no overlap concerns), so that one may
+        // take the slot another leaves.
+        for booking in bookings {
+            let vacated = Booking {
+                status: BookingStatus::Cancelled,
+                ..Booking::clone(booking)
+            };
+            state.put_booking(&vacated, true)?;
+        }
         for booking in bookings {
             state.put_booking(booking, true)?;
         }
@@ -869,6 +885,27 @@ impl Writes for MemoryTransaction<'_> {
     async fn delete_sso_login(&mut self, login: Locked<SsoLogin>) -> StorageResult<()> {
         self.write().sso_logins.remove(&login.id);
         Ok(())
+    }
+    async fn lock_calendar_feed(&mut self, id: CalendarFeedId) -> LockedResult<CalendarFeed> {
+        Ok(locked(self.write().calendar_feeds.get(&id)))
+    }
+    async fn insert_calendar_feed(&mut self, feed: &CalendarFeed) -> StorageResult<()> {
+        use concierge_domain::storage::{Reference, StorageError};
+        let state = self.write();
+        if !state.users.contains_key(&feed.user_id) {
+            return Err(StorageError::MissingReference(Reference::User));
+        }
+        if feed
+            .room_id
+            .is_some_and(|room| !state.rooms.contains_key(&room))
+        {
+            return Err(StorageError::MissingReference(Reference::Room));
+        }
+        state.calendar_feeds.insert(feed.id, feed.clone());
+        Ok(())
+    }
+    async fn update_calendar_feed(&mut self, feed: &Locked<CalendarFeed>) -> StorageResult<()> {
+        state::replace(&mut self.write().calendar_feeds, feed.id, &**feed)
     }
     async fn delete_expired_sso_logins(
         &mut self,

@@ -50,6 +50,8 @@ pub struct State {
     pub sso_identities: OrdMap<(String, String), SsoIdentity>,
     /// Sign-ins through a provider under way (a few minutes each: looked up by hash with a scan).
     pub sso_logins: OrdMap<SsoLoginId, SsoLogin>,
+    /// Calendar feeds (few per person: looked up by hash with a scan).
+    pub calendar_feeds: OrdMap<CalendarFeedId, CalendarFeed>,
 }
 
 /// What a link token opens.

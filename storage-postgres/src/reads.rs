@@ -343,6 +343,19 @@ macro_rules! impl_reads {
                     .await,
                 )
             }
+            async fn calendar_feed_by_hash(
+                &self,
+                hash: &str,
+            ) -> StorageResult<Option<CalendarFeed>> {
+                self.observe(
+                    crate::queries::calendar_feeds::by_hash(&mut *self.conn().await?, hash).await,
+                )
+            }
+            async fn calendar_feeds_of(&self, user: UserId) -> StorageResult<Vec<CalendarFeed>> {
+                self.observe(
+                    crate::queries::calendar_feeds::of_user(&mut *self.conn().await?, user).await,
+                )
+            }
             async fn sso_login_by_hash(&self, hash: &str) -> StorageResult<Option<SsoLogin>> {
                 self.observe(
                     crate::queries::single_sign_on::login_by_hash(&mut *self.conn().await?, hash)

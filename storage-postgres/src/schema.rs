@@ -314,6 +314,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    calendar_feeds (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        user_id -> Uuid,
+        room_id -> Nullable<Uuid>,
+        token_hash -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     sso_connections (organization_id) {
         organization_id -> Uuid,
         issuer -> Text,
@@ -381,6 +393,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     second_factors,
     second_factor_policies,
     scim_tokens,
+    calendar_feeds,
     sso_connections,
     sso_identities,
     sso_logins,

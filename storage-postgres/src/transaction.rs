@@ -499,6 +499,18 @@ impl Writes for PgTransaction {
         let result = sso::delete_login(self.conn_mut()?, login.id).await;
         self.observe(result)
     }
+    async fn lock_calendar_feed(&mut self, id: CalendarFeedId) -> LockedResult<CalendarFeed> {
+        let result = crate::queries::calendar_feeds::lock(self.conn_mut()?, id).await;
+        self.observe(result).map(locked)
+    }
+    async fn insert_calendar_feed(&mut self, feed: &CalendarFeed) -> StorageResult<()> {
+        let result = crate::queries::calendar_feeds::insert(self.conn_mut()?, feed).await;
+        self.observe(result)
+    }
+    async fn update_calendar_feed(&mut self, feed: &Locked<CalendarFeed>) -> StorageResult<()> {
+        let result = crate::queries::calendar_feeds::update(self.conn_mut()?, feed).await;
+        self.observe(result)
+    }
     async fn delete_expired_sso_logins(
         &mut self,
         organization: OrganizationId,

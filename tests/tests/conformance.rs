@@ -16,6 +16,8 @@ mod batch_users;
 mod booking_series;
 #[path = "conformance/bookings.rs"]
 mod bookings;
+#[path = "conformance/calendar_feeds.rs"]
+mod calendar_feeds;
 #[path = "conformance/combined_reads.rs"]
 mod combined_reads;
 #[path = "conformance/mail.rs"]
@@ -161,6 +163,7 @@ conformance!(
     scim_tokens::scim_tokens_round_trip,
     scim_tokens::scim_tokens_roll_back_and_check_references,
     single_sign_on::single_sign_on_round_trip,
+    calendar_feeds::calendar_feeds_round_trip,
     sessions::sessions_round_trip_and_rotation,
     sessions::unique_session_token,
     audit::audit_events_newest_first,

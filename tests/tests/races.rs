@@ -80,6 +80,7 @@ on_both_backends!(
     users::site_group_change_vs_grant,
     bookings::move_vs_cancel,
     bookings::move_into_a_slot_vs_booking_it,
+    bookings::a_series_vs_a_booking_of_one_of_its_slots,
     devices::revoke_vs_a_booking_with_its_token,
     devices::revoke_vs_the_first_use_after_a_key_rotation,
     devices::revoke_twice_at_once,

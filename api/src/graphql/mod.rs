@@ -27,6 +27,7 @@ pub struct Query(
     second_factor::SecondFactorQuery,
     scim::ScimQuery,
     single_sign_on::SingleSignOnQuery,
+    calendar_feeds::CalendarFeedsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -45,6 +46,7 @@ pub struct Mutation(
     import::ImportMutation,
     scim::ScimMutation,
     single_sign_on::SingleSignOnMutation,
+    calendar_feeds::CalendarFeedsMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -3,6 +3,7 @@
 mod audit;
 mod booking;
 mod booking_series;
+mod calendar_feed;
 mod device;
 mod email;
 mod feed;
@@ -22,6 +23,7 @@ mod user;
 pub use audit::*;
 pub use booking::*;
 pub use booking_series::*;
+pub use calendar_feed::*;
 pub use device::*;
 pub use email::*;
 pub use feed::*;

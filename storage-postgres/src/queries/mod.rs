@@ -5,6 +5,7 @@ pub(crate) mod audit;
 pub(crate) mod booking_events;
 pub(crate) mod booking_series;
 pub(crate) mod bookings;
+pub(crate) mod calendar_feeds;
 pub(crate) mod devices;
 pub(crate) mod emails;
 pub(crate) mod invitations;

@@ -6,6 +6,7 @@ mod audit_edge;
 mod audit_rights;
 mod booking_codes;
 mod bookings;
+mod calendar_feeds;
 mod dataloaders;
 mod edge;
 mod grants;

@@ -381,3 +381,43 @@ pub async fn bad_series_name_their_field(app: &TestApp) {
         "nothing was booked"
     );
 }
+
+/// Moving the following occurrences a week later puts each on the slot the next one leaves:
+/// the overlap rule holds for the result of the whole change, not row by row.
+pub async fn following_occurrences_move_a_week_later(app: &TestApp) {
+    let (app, f) = in_february_2027(app, "WeekLater").await;
+    let r = app
+        .gql(Some(&f.booker_token), CREATE, tuesdays(&f, "FAIL"))
+        .await;
+    let booked = r.ok()["createBookingSeries"]["bookings"].clone();
+    let r = app
+        .gql(
+            Some(&f.booker_token),
+            UPDATE,
+            json!({"i": {"id": booked[1]["id"], "scope": "THIS_AND_FOLLOWING",
+                "start": "2027-03-16T08:00:00Z", "end": "2027-03-16T09:00:00Z"}}),
+        )
+        .await;
+    let moved = &r.ok()["updateBookingSeries"]["bookings"];
+    assert_eq!(
+        starts(moved),
+        [
+            "2027-03-16T08:00:00Z",
+            "2027-03-23T08:00:00Z",
+            "2027-03-30T07:00:00Z",
+            "2027-04-06T07:00:00Z",
+            "2027-04-13T07:00:00Z",
+            "2027-04-20T07:00:00Z",
+        ]
+    );
+    // 9 March is free again; nothing else moved into it.
+    let listed: Vec<String> = room_bookings(&app, &f)
+        .await
+        .iter()
+        .map(|b| b["start"].as_str().expect("start").to_owned())
+        .collect();
+    assert!(
+        !listed.contains(&"2027-03-09T08:00:00Z".to_owned()),
+        "{listed:?}"
+    );
+}

@@ -20,6 +20,7 @@ concierge_tests::scenarios_on_both_backends!(
     a_no_show_is_released_on_time_with_its_event_and_email,
     the_holder_checks_in_from_the_app_and_nobody_else,
     at_the_door_only_the_holders_code_checks_in_extends_and_ends,
+    a_tablet_finds_the_free_rooms_of_its_own_site_only,
 );
 
 use super::CASE_TIMEOUT;
@@ -51,6 +52,8 @@ struct Door {
     app: TestApp,
     clock: Arc<ManualClock>,
     admin: String,
+    company: String,
+    site: String,
     room: String,
     tablet: String,
     nadia: Person,
@@ -120,6 +123,8 @@ async fn door(base: &TestApp, name: &str) -> Door {
         app,
         clock,
         admin,
+        company: company.id,
+        site,
         room,
         tablet,
         nadia,
@@ -420,4 +425,40 @@ async fn at_the_door_only_the_holders_code_checks_in_extends_and_ends(base: &Tes
     d.at_the_door(EXTEND_WITH_CODE, &booking, &d.nadia.code)
         .await
         .assert_error("VALIDATION", Some("bookingId"));
+}
+
+async fn a_tablet_finds_the_free_rooms_of_its_own_site_only(base: &TestApp) {
+    let d = door(base, "Find").await;
+    let focus = d.app.create_room(&d.admin, &d.site, "Focus Room").await;
+    let busy = d.app.create_room(&d.admin, &d.site, "Busy Room").await;
+    let lyon = d.app.create_site(&d.admin, &d.company, "Lyon").await;
+    d.app.create_room(&d.admin, &lyon, "Lyon Room").await;
+    d.app
+        .gql(
+            Some(&d.nadia.token),
+            "mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking { id } } }",
+            json!({"i": {"roomId": busy, "start": iso(tomorrow(9, 0)), "end": iso(tomorrow(9, 30))}}),
+        )
+        .await
+        .ok();
+    const FIND: &str = "query($s: ID!, $a: DateTime!, $b: DateTime!) {
+        availableRooms(siteId: $s, start: $a, end: $b) { id name } }";
+    let window =
+        |site: &str| json!({"s": site, "a": iso(tomorrow(9, 0)), "b": iso(tomorrow(9, 30))});
+    // The tablet serves one room, yet sees every free room of its site: where to send people.
+    let r = d.app.gql(Some(&d.tablet), FIND, window(&d.site)).await;
+    let mut names: Vec<&str> = r.ok()["availableRooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .filter_map(|room| room["name"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Focus Room", "Touch Room"]);
+    assert!(r.ok()["availableRooms"].to_string().contains(&focus));
+    // Another site of the company is not the tablet's to search.
+    d.app
+        .gql(Some(&d.tablet), FIND, window(&lyon))
+        .await
+        .assert_error("NOT_FOUND", None);
 }

@@ -97,6 +97,7 @@ on_both_backends!(
     booking_series::cancel_this_and_following,
     booking_series::update_this_and_following_moves_by_local_time,
     booking_series::bad_series_name_their_field,
+    booking_series::following_occurrences_move_a_week_later,
     second_factor::a_challenge_raced_by_recovery_codes_signs_in_once,
     scim::a_directory_provisions_people_over_scim,
     scim::a_scim_deactivation_ends_sessions_and_cancels_bookings,

@@ -198,3 +198,51 @@ pub async fn move_into_a_slot_vs_booking_it(stage: &Stage) {
     })
     .await;
 }
+
+const SERIES: &str = "mutation($i: CreateBookingSeriesInput!) { createBookingSeries(input: $i) {
+    bookings { id start } skipped } }";
+
+/// A series (`onConflict: SKIP`) vs a booking of its first slot: whichever commits first holds
+/// the slot; the series skips it exactly when the booking was acknowledged, and no overlap ever
+/// appears.
+pub async fn a_series_vs_a_booking_of_one_of_its_slots(stage: &Stage) {
+    let (_, org) = stage.company("Series Race").await;
+    let admin = org.admin_token.clone();
+    let site = stage.create_site(&admin, &org.id, "Site").await;
+    let room = stage.create_room(&admin, &site, "Room").await;
+    rounds(async |round| {
+        let (start, end) = quarter(hour_of(round), 0);
+        let (series, single) = race(
+            &stage.app,
+            call(
+                &admin,
+                SERIES,
+                json!({"i": {"roomId": room, "start": start, "end": end, "onConflict": "SKIP",
+                    "rule": {"frequency": "DAILY", "count": 3}}}),
+            ),
+            call(
+                &admin,
+                BOOK,
+                json!({"i": {"roomId": room, "start": start, "end": end}}),
+            ),
+        )
+        .await;
+        let series_booked = acked_or(round, "createBookingSeries", &series, &["CONFLICT"]);
+        let single_booked = acked_or(round, "createBooking", &single, &["CONFLICT"]);
+        if series_booked {
+            let skipped = series.data["createBookingSeries"]["skipped"]
+                .as_array()
+                .map_or(0, Vec::len);
+            assert_eq!(
+                skipped == 1,
+                single_booked,
+                "round {round}: the series skipped {skipped} slot(s), the booking was {}",
+                if single_booked { "acknowledged" } else { "refused" }
+            );
+        } else {
+            assert!(single_booked, "round {round}: neither holds the slot");
+        }
+        no_overlap(round, &bookings_of(stage, &admin, &room).await);
+    })
+    .await;
+}

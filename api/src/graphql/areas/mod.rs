@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod booking_series;
 pub mod bookings;
+pub mod calendar_feeds;
 pub mod import;
 pub mod invitations;
 pub mod organizations;

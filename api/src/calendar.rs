@@ -1,0 +1,117 @@
+//! `GET /calendar/<token>.ics`: a calendar feed as RFC 5545, written with the `icalendar`
+//! crate. What the feed holds is the domain's (`concierge_domain::ops::calendar_feeds`): here
+//! each single booking becomes a `VEVENT`, and each series one `VEVENT` with its `RRULE`, in
+//! the site's time zone (`DTSTART;TZID=…`, so a weekly 09:00 meeting stays at 09:00 across a
+//! DST change) and an `EXDATE` for every occurrence it no longer has.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use concierge_domain::model::{Booking, BookingSeries, Room};
+use concierge_domain::{Calendar, CalendarEntry, DomainError};
+use icalendar::{CalendarDateTime, Component, Event, EventLike, EventStatus, Property};
+
+use crate::app::AppState;
+
+/// `UID`s are unique within this domain (RFC 5545 §3.8.4.7 suggests `id@host`).
+const UID_DOMAIN: &str = "concierge";
+
+pub async fn feed(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    let token = file.strip_suffix(".ics").unwrap_or(&file);
+    match state.domain.calendar(token).await {
+        Ok(calendar) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+                // The address is the secret: no shared cache keeps what it answers.
+                (header::CACHE_CONTROL, "private, no-store"),
+                (header::REFERRER_POLICY, "no-referrer"),
+            ],
+            write(&calendar),
+        )
+            .into_response(),
+        Err(DomainError::NotFound(_)) => {
+            (StatusCode::NOT_FOUND, "no such calendar feed").into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "calendar feed failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// The feed as iCalendar text.
+pub fn write(calendar: &Calendar) -> String {
+    let mut ics = icalendar::Calendar::new();
+    ics.name(&calendar.name);
+    for entry in &calendar.entries {
+        let event = match entry {
+            CalendarEntry::Single(booking) => single(calendar, booking),
+            CalendarEntry::Series { series, removed } => recurring(calendar, series, removed),
+        };
+        ics.push(event);
+    }
+    ics.done().to_string()
+}
+
+fn room_of(calendar: &Calendar, id: concierge_domain::ids::RoomId) -> Option<&Room> {
+    calendar.rooms.iter().find(|r| r.id == id)
+}
+
+/// What the event is called: its title in the holder's own feed; in a room's feed, where the
+/// meetings are other people's, only that the room is taken.
+fn summary(calendar: &Calendar, title: Option<&str>, room: Option<&Room>) -> String {
+    match (calendar.private_titles, title) {
+        (false, Some(title)) if !title.trim().is_empty() => title.to_owned(),
+        (false, _) => room.map_or_else(|| "Meeting".to_owned(), |r| r.name.to_string()),
+        (true, _) => "Booked".to_owned(),
+    }
+}
+
+fn single(calendar: &Calendar, booking: &Booking) -> Event {
+    let room = room_of(calendar, booking.room_id);
+    let mut event = Event::new();
+    event
+        .uid(&format!("{}@{UID_DOMAIN}", booking.id))
+        .summary(&summary(calendar, booking.title.as_deref(), room))
+        .starts(booking.start)
+        .ends(booking.end)
+        .status(EventStatus::Confirmed);
+    if let Some(room) = room {
+        event.location(room.name.as_str());
+    }
+    event.done()
+}
+
+fn recurring(calendar: &Calendar, series: &BookingSeries, removed: &[DateTime<Utc>]) -> Event {
+    let room = room_of(calendar, series.room_id);
+    let zone = series.time_zone;
+    let mut event = Event::new();
+    event
+        .uid(&format!("{}@{UID_DOMAIN}", series.id))
+        .summary(&summary(calendar, series.title.as_deref(), room))
+        .starts(CalendarDateTime::WithTimezone {
+            date_time: series.local_start,
+            tzid: zone.name().to_owned(),
+        })
+        .add_property("DURATION", format!("PT{}M", series.duration_minutes))
+        .add_property("RRULE", series.rule.to_rrule(zone))
+        .status(EventStatus::Confirmed);
+    for start in removed {
+        let value = start
+            .with_timezone(&zone.tz())
+            .naive_local()
+            .format("%Y%m%dT%H%M%S")
+            .to_string();
+        event.append_multi_property(
+            Property::new("EXDATE", value)
+                .add_parameter("TZID", zone.name())
+                .done(),
+        );
+    }
+    if let Some(room) = room {
+        event.location(room.name.as_str());
+    }
+    event.done()
+}

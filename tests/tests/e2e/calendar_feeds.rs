@@ -1,0 +1,310 @@
+//! Calendar feeds on both backends: a person's and a room's bookings at secret addresses,
+//! parsed by an independent iCalendar parser (Python's `icalendar`), never by the writer. The
+//! application runs on a clock fixed at 15 February 2027, so the series of March 2027 crosses
+//! the Paris spring-forward of 28 March.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use chrono::{DateTime, Utc};
+use concierge_api::http::router;
+use concierge_domain::clock::ManualClock;
+use concierge_tests::TestApp;
+use concierge_tests::bookings::{book, floor};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const CASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+concierge_tests::scenarios_on_both_backends!(
+    feeds_list_exactly_the_bookings_with_series_as_rules,
+    a_feed_ends_with_its_revocation_or_its_owner,
+);
+
+const CREATE_FEED: &str = "mutation($r: ID) { createCalendarFeed(input: {roomId: $r}) {
+    url calendarFeed { id room { id } revokedAt } } }";
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("a date-time")
+        .with_timezone(&Utc)
+}
+
+async fn in_february_2027(app: &TestApp) -> TestApp {
+    app.clocked(Arc::new(ManualClock::new(at("2027-02-15T08:00:00Z"))))
+        .await
+}
+
+/// The feed at `url` as a calendar application fetches it: status and body.
+async fn fetch(app: &TestApp, url: &str) -> (StatusCode, String, String) {
+    let path = &url[url.find("/calendar/").expect("a feed path")..];
+    let response = router(app.state.clone())
+        .oneshot(
+            Request::builder()
+                .uri(path)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = to_bytes(response.into_body(), 1 << 22).await.expect("body");
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+/// The Python interpreter with `icalendar` installed (`scripts/test` makes it). Never skipped:
+/// missing, the test fails with the command that installs it.
+fn python() -> PathBuf {
+    let python = std::env::var_os("SCIM_CLIENT_PYTHON").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/scim-venv/bin/python"),
+        PathBuf::from,
+    );
+    let usable = std::process::Command::new(&python)
+        .args(["-c", "import icalendar"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        usable,
+        "the calendar tests need Python with icalendar at {}. Run ./scripts/test, or once:\n  \
+         python3 -m venv target/scim-venv && target/scim-venv/bin/pip install 'icalendar==6.3.1'",
+        python.display()
+    );
+    python
+}
+
+/// Every VEVENT of `ics` as Python's icalendar reads it.
+const PARSE: &str = r#"
+import json, sys, icalendar
+cal = icalendar.Calendar.from_ical(sys.stdin.read())
+events = []
+for ev in cal.walk("VEVENT"):
+    start = ev.decoded("DTSTART")
+    end = ev.decoded("DTEND") if "DTEND" in ev else start + ev.decoded("DURATION")
+    exdates = []
+    found = ev.get("EXDATE")
+    for group in (found if isinstance(found, list) else [found] if found is not None else []):
+        exdates += [d.dt.isoformat() for d in group.dts]
+    events.append({
+        "uid": str(ev["UID"]),
+        "summary": str(ev.get("SUMMARY")),
+        "location": str(ev.get("LOCATION")),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "tzid": ev["DTSTART"].params.get("TZID"),
+        "rrule": ev["RRULE"].to_ical().decode() if "RRULE" in ev else None,
+        "exdates": exdates,
+    })
+print(json.dumps(sorted(events, key=lambda e: e["start"])))
+"#;
+
+fn parse(ics: &str) -> Vec<Value> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(python())
+        .args(["-c", PARSE])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(ics.as_bytes())
+        .expect("write the feed");
+    let output = child.wait_with_output().expect("python ran");
+    assert!(
+        output.status.success(),
+        "icalendar could not read the feed: {}\n{ics}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+async fn feeds_list_exactly_the_bookings_with_series_as_rules(app: &TestApp) {
+    let app = in_february_2027(app).await;
+    let f = floor(&app, "Feeds").await;
+    // The booker: Tuesdays at 09:00 Paris time through March, one cancelled; one meeting alone.
+    let r = app
+        .gql(
+            Some(&f.booker_token),
+            "mutation($i: CreateBookingSeriesInput!) { createBookingSeries(input: $i) {
+                series { id } bookings { id start } } }",
+            json!({"i": {"roomId": f.room, "title": "Weekly", "start": "2027-03-02T08:00:00Z",
+                "end": "2027-03-02T09:00:00Z", "onConflict": "FAIL",
+                "rule": {"frequency": "WEEKLY", "byDay": ["TU"], "until": "2027-04-06"}}}),
+        )
+        .await;
+    let created = &r.ok()["createBookingSeries"];
+    let series_id = created["series"]["id"].as_str().expect("series").to_owned();
+    let third = created["bookings"][2]["id"].as_str().expect("occurrence");
+    let r = app
+        .gql(
+            Some(&f.booker_token),
+            "mutation($i: CancelBookingSeriesInput!) { cancelBookingSeries(input: $i) { bookings { id } } }",
+            json!({"i": {"id": third, "scope": "OCCURRENCE"}}),
+        )
+        .await;
+    r.ok();
+    let alone = book(
+        &app,
+        &f.booker_token,
+        json!({"roomId": f.room, "start": "2027-03-03T10:00:00Z", "end": "2027-03-03T11:00:00Z",
+            "title": "Design review"}),
+    )
+    .await;
+    let alone_id = alone.ok()["createBooking"]["booking"]["id"]
+        .as_str()
+        .expect("booking")
+        .to_owned();
+    // Someone else's meeting in the same room.
+    let board = book(
+        &app,
+        &f.company.admin_token,
+        json!({"roomId": f.room, "start": "2027-03-04T13:00:00Z", "end": "2027-03-04T14:00:00Z",
+            "title": "Board meeting"}),
+    )
+    .await;
+    board.ok();
+
+    // The booker's own feed: the series as one rule (09:00 Paris, the cancelled Tuesday
+    // excluded) and the meeting alone; nobody else's.
+    let r = app
+        .gql(Some(&f.booker_token), CREATE_FEED, json!({"r": null}))
+        .await;
+    let url = r.ok()["createCalendarFeed"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert!(
+        url.contains("/calendar/cal_") && url.ends_with(".ics"),
+        "{url}"
+    );
+    let (status, content_type, ics) = fetch(&app, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/calendar"), "{content_type}");
+    let events = parse(&ics);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    let series = &events[0];
+    assert_eq!(series["uid"], format!("{series_id}@concierge"));
+    assert_eq!(series["summary"], "Weekly");
+    assert_eq!(series["location"], "Touch Room");
+    assert_eq!(series["tzid"], "Europe/Paris");
+    assert_eq!(series["start"], "2027-03-02T09:00:00+01:00");
+    assert_eq!(series["end"], "2027-03-02T10:00:00+01:00");
+    assert_eq!(
+        series["rrule"],
+        "FREQ=WEEKLY;UNTIL=20270406T215959Z;INTERVAL=1;BYDAY=TU"
+    );
+    assert_eq!(series["exdates"], json!(["2027-03-16T09:00:00+01:00"]));
+    let single = &events[1];
+    assert_eq!(single["uid"], format!("{alone_id}@concierge"));
+    assert_eq!(single["summary"], "Design review");
+    assert_eq!(single["start"], "2027-03-03T10:00:00+00:00");
+    assert_eq!(single["end"], "2027-03-03T11:00:00+00:00");
+
+    // The room's feed, made by its administrator: every booking, other people's titles
+    // withheld.
+    let r = app
+        .gql(
+            Some(&f.company.admin_token),
+            CREATE_FEED,
+            json!({"r": f.room}),
+        )
+        .await;
+    let room_url = r.ok()["createCalendarFeed"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let events = parse(&fetch(&app, &room_url).await.2);
+    let summaries: Vec<&str> = events
+        .iter()
+        .map(|e| e["summary"].as_str().expect("summary"))
+        .collect();
+    assert_eq!(summaries, ["Booked", "Booked", "Booked"], "{events:#?}");
+    assert_eq!(events[2]["start"], "2027-03-04T13:00:00+00:00");
+    assert!(!ics.contains("Board meeting"));
+}
+
+async fn a_feed_ends_with_its_revocation_or_its_owner(app: &TestApp) {
+    let app = in_february_2027(app).await;
+    let f = floor(&app, "Revoked").await;
+    let r = app
+        .gql(Some(&f.booker_token), CREATE_FEED, json!({"r": f.room}))
+        .await;
+    let created = &r.ok()["createCalendarFeed"];
+    let (room_url, room_feed) = (
+        created["url"].as_str().expect("url").to_owned(),
+        created["calendarFeed"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned(),
+    );
+    let r = app
+        .gql(Some(&f.booker_token), CREATE_FEED, json!({"r": null}))
+        .await;
+    let own_url = r.ok()["createCalendarFeed"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert_eq!(fetch(&app, &room_url).await.0, StatusCode::OK);
+
+    // Listed without their addresses; someone else cannot revoke them.
+    let r = app
+        .gql(
+            Some(&f.booker_token),
+            "{ calendarFeeds { id room { id } revokedAt } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.ok()["calendarFeeds"].as_array().map(Vec::len), Some(2));
+    let revoke = "mutation($id: ID!) { revokeCalendarFeed(input: {calendarFeedId: $id}) {
+        calendarFeed { revokedAt } } }";
+    let r = app
+        .gql(
+            Some(&f.company.admin_token),
+            revoke,
+            json!({"id": room_feed}),
+        )
+        .await;
+    r.assert_error("NOT_FOUND", None);
+    let r = app
+        .gql(Some(&f.booker_token), revoke, json!({"id": room_feed}))
+        .await;
+    assert!(r.ok()["revokeCalendarFeed"]["calendarFeed"]["revokedAt"].is_string());
+    assert_eq!(fetch(&app, &room_url).await.0, StatusCode::NOT_FOUND);
+    // An address nobody was given, or malformed.
+    let forged = format!("{}Xx", &own_url[..own_url.len() - 6]);
+    assert_eq!(
+        fetch(&app, &format!("{forged}.ics")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        fetch(&app, "/calendar/nope.ics").await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // The owner deactivated: their feed answers nothing.
+    assert_eq!(fetch(&app, &own_url).await.0, StatusCode::OK);
+    let r = app
+        .gql(
+            Some(&f.company.admin_token),
+            "mutation($id: ID!) { deactivateUser(input: {userId: $id}) { user { status } } }",
+            json!({"id": f.booker_id}),
+        )
+        .await;
+    r.ok();
+    assert_eq!(fetch(&app, &own_url).await.0, StatusCode::NOT_FOUND);
+}
