@@ -437,3 +437,59 @@ async fn a_check_in_costs_six_statements_and_a_release_pass_as_many_for_one_or_n
     assert_eq!(none, 0);
     assert!(counts_none.statements <= 3, "{counts_none:?}");
 }
+
+#[tokio::test]
+async fn a_calendar_feed_costs_the_same_few_statements_whatever_it_holds() {
+    let counted = Counted::start().await;
+    let (_, token, room) = company_of(&counted, 0).await;
+    let app = &counted.app;
+    let r = app
+        .gql(
+            Some(&token),
+            "mutation { createCalendarFeed(input: {}) { url } }",
+            json!({}),
+        )
+        .await;
+    let url = r.ok()["createCalendarFeed"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let secret = url
+        .rsplit('/')
+        .next()
+        .and_then(|file| file.strip_suffix(".ics"))
+        .expect("the feed's token")
+        .to_owned();
+    let start = (Utc::now() + Duration::days(1))
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .expect("an hour");
+    let book = |offset: i64| {
+        json!({"i": {"roomId": room, "title": format!("Meeting {offset}"),
+            "start": (start + Duration::hours(offset)).to_rfc3339(),
+            "end": (start + Duration::hours(offset) + Duration::minutes(30)).to_rfc3339()}})
+    };
+    let query = "mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking { id } } }";
+    let cost = || async {
+        let before = counted.proxy.counters.snapshot();
+        let calendar = app.state.domain.calendar(&secret).await.expect("the feed");
+        (
+            (counted.proxy.counters.snapshot() - before).statements,
+            calendar.entries.len(),
+        )
+    };
+    counted.statements(&token, query, book(0)).await;
+    let (one, entries) = cost().await;
+    assert_eq!(entries, 1);
+    for offset in 1..10 {
+        counted.statements(&token, query, book(offset)).await;
+    }
+    let (ten, entries) = cost().await;
+    assert_eq!(entries, 10);
+    assert_eq!(one, ten, "the statements do not grow with the bookings");
+    assert!(
+        ten <= 7,
+        "a calendar feed took {ten} statements (budget: 7)"
+    );
+}

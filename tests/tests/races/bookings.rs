@@ -237,7 +237,11 @@ pub async fn a_series_vs_a_booking_of_one_of_its_slots(stage: &Stage) {
                 skipped == 1,
                 single_booked,
                 "round {round}: the series skipped {skipped} slot(s), the booking was {}",
-                if single_booked { "acknowledged" } else { "refused" }
+                if single_booked {
+                    "acknowledged"
+                } else {
+                    "refused"
+                }
             );
         } else {
             assert!(single_booked, "round {round}: neither holds the slot");
