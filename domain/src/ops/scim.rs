@@ -684,8 +684,8 @@ fn rename_field(error: DomainError, from: &str, to: &str) -> DomainError {
     }
 }
 
-/// A NOT_FOUND or FORBIDDEN about the token's profile, reported on `field`.
-fn on_field(error: DomainError, field: &str) -> DomainError {
+/// A NOT_FOUND or FORBIDDEN about a profile or a grant, reported on `field`.
+pub(crate) fn on_field(error: DomainError, field: &str) -> DomainError {
     match error {
         DomainError::NotFound(what) => {
             DomainError::validation(field, format!("{what} not found in the organization"))

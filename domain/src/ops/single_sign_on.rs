@@ -20,6 +20,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, SiteId, SsoLoginId, UserId};
 use crate::model::*;
 use crate::ops::mail::{Mail, mail_params, params};
+use crate::ops::scim::on_field;
 use crate::ops::{Domain, NewPassword, NewUserParts, SignIn, user_target};
 use crate::permissions::UsersPermission;
 use crate::secrets::{random_password, random_token};
@@ -847,19 +848,5 @@ impl Domain {
             .filter(|u| u.status == UserStatus::Active)
             .ok_or_else(expired_sign_in)?;
         self.session_or_challenge(&user, ip, "sso.login").await
-    }
-}
-
-/// A NOT_FOUND or FORBIDDEN about a grant, reported on `field`.
-fn on_field(error: DomainError, field: &str) -> DomainError {
-    match error {
-        DomainError::NotFound(what) => {
-            DomainError::validation(field, format!("{what} not found in the organization"))
-        }
-        DomainError::Forbidden(message) => DomainError::ForbiddenOn {
-            field: field.to_owned(),
-            message,
-        },
-        other => other,
     }
 }

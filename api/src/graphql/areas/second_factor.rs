@@ -56,6 +56,23 @@ pub struct VerifySecondFactorInput {
     pub code: String,
 }
 
+/// A session, or the challenge of a person with a second factor, as `signIn` answers them.
+pub(crate) async fn sign_in_payload(
+    ctx: &Context<'_>,
+    answer: d::SignIn,
+) -> async_graphql::Result<SignInPayload> {
+    Ok(match answer {
+        d::SignIn::Session(session) => SignInPayload {
+            session: Some(signed_in(ctx, *session).await?),
+            second_factor_challenge: None,
+        },
+        d::SignIn::Challenge(challenge) => SignInPayload {
+            session: None,
+            second_factor_challenge: Some(challenge.into()),
+        },
+    })
+}
+
 /// The key of a new enrolment, shown once.
 #[derive(SimpleObject)]
 pub struct TotpEnrollmentPayload {
@@ -166,16 +183,7 @@ impl SecondFactorMutation {
             .login(&input.login, &input.password, ip.as_deref())
             .await
             .gql()?;
-        Ok(match answer {
-            d::SignIn::Session(session) => SignInPayload {
-                session: Some(signed_in(ctx, *session).await?),
-                second_factor_challenge: None,
-            },
-            d::SignIn::Challenge(challenge) => SignInPayload {
-                session: None,
-                second_factor_challenge: Some(challenge.into()),
-            },
-        })
+        sign_in_payload(ctx, answer).await
     }
 
     /// Finishes a sign-in with a code of the authenticator app or a recovery code. A wrong

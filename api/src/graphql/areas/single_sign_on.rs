@@ -7,8 +7,8 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use concierge_domain as d;
 
-use crate::graphql::areas::auth::{OkPayload, signed_in};
-use crate::graphql::areas::second_factor::SignInPayload;
+use crate::graphql::areas::auth::OkPayload;
+use crate::graphql::areas::second_factor::{SignInPayload, sign_in_payload};
 use crate::graphql::context::{acting, client_ip, domain};
 use crate::graphql::errors::{GqlResult, parse_id, parse_ids, parse_opt_id};
 use crate::graphql::types::*;
@@ -213,15 +213,6 @@ impl SingleSignOnMutation {
             .complete_sso(&input.code, ip.as_deref())
             .await
             .gql()?;
-        Ok(match answer {
-            d::SignIn::Session(session) => SignInPayload {
-                session: Some(signed_in(ctx, *session).await?),
-                second_factor_challenge: None,
-            },
-            d::SignIn::Challenge(challenge) => SignInPayload {
-                session: None,
-                second_factor_challenge: Some(challenge.into()),
-            },
-        })
+        sign_in_payload(ctx, answer).await
     }
 }
