@@ -115,3 +115,83 @@ fn recurring(calendar: &Calendar, series: &BookingSeries, removed: &[DateTime<Ut
     }
     event.done()
 }
+
+/// The meeting an e-mail about a booking carries (RFC 5546 iTIP): written once the sender and
+/// the recipient are known (`ORGANIZER`, `ATTENDEE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// `REQUEST` (made or changed) or `CANCEL`.
+    pub method: &'static str,
+    pub uid: String,
+    pub sequence: i64,
+    pub summary: String,
+    pub location: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Invitation {
+    /// The invitation of a booking e-mail from its parameters; `None` for other messages.
+    pub fn of(
+        kind: concierge_domain::EmailKind,
+        params: &concierge_domain::EmailParams,
+    ) -> Option<Invitation> {
+        use concierge_domain::EmailKind;
+        use concierge_domain::ops::params as p;
+        let method = match kind {
+            EmailKind::BookingConfirmed | EmailKind::BookingChanged => "REQUEST",
+            EmailKind::BookingCancelled => "CANCEL",
+            _ => return None,
+        };
+        let get = |name: &str| params.get(name).map(String::as_str);
+        let instant = |name: &str| {
+            get(name)
+                .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let location = get(p::ROOM)?.to_owned();
+        Some(Invitation {
+            method,
+            uid: format!("{}@{UID_DOMAIN}", get(p::BOOKING)?),
+            sequence: get(p::SEQUENCE).and_then(|s| s.parse().ok()).unwrap_or(0),
+            summary: get(p::TITLE)
+                .filter(|t| !t.trim().is_empty())
+                .map_or_else(|| location.clone(), str::to_owned),
+            location,
+            start: instant(p::START)?,
+            end: instant(p::END)?,
+        })
+    }
+
+    /// The `.ics` for `attendee`, sent by `organizer`.
+    pub fn to_ics(&self, organizer: &str, attendee: &str) -> String {
+        let mut event = Event::new();
+        event
+            .uid(&self.uid)
+            .summary(&self.summary)
+            .location(&self.location)
+            .starts(self.start)
+            .ends(self.end)
+            .add_property("SEQUENCE", self.sequence.to_string())
+            .append_property(
+                Property::new("ORGANIZER", format!("mailto:{organizer}"))
+                    .add_parameter("CN", "Concierge")
+                    .done(),
+            )
+            .append_property(
+                Property::new("ATTENDEE", format!("mailto:{attendee}"))
+                    .add_parameter("ROLE", "REQ-PARTICIPANT")
+                    .add_parameter("PARTSTAT", "ACCEPTED")
+                    .done(),
+            )
+            .status(if self.method == "CANCEL" {
+                EventStatus::Cancelled
+            } else {
+                EventStatus::Confirmed
+            });
+        let mut ics = icalendar::Calendar::new();
+        ics.append_property(Property::new("METHOD", self.method));
+        ics.push(event.done());
+        ics.done().to_string()
+    }
+}

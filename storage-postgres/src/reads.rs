@@ -273,9 +273,11 @@ macro_rules! impl_reads {
             }
 
             async fn email(&self, id: EmailId) -> StorageResult<Option<OutboundEmail>> {
+                self.write_pending_emails().await?;
                 self.observe(emails::by_id(&mut *self.conn().await?, id).await)
             }
             async fn pending_email_count(&self) -> StorageResult<i64> {
+                self.write_pending_emails().await?;
                 self.observe(emails::pending_count(&mut *self.conn().await?).await)
             }
 

@@ -104,6 +104,9 @@ labels!(EmailKind, "e-mail kind", {
     EmailKind::BookingReleased => "BOOKING_RELEASED",
     EmailKind::SsoWelcome => "SSO_WELCOME",
     EmailKind::SsoLinked => "SSO_LINKED",
+    EmailKind::BookingConfirmed => "BOOKING_CONFIRMED",
+    EmailKind::BookingChanged => "BOOKING_CHANGED",
+    EmailKind::BookingCancelled => "BOOKING_CANCELLED",
 });
 labels!(Module, "module", {
     Module::Rooms => "rooms",

@@ -104,6 +104,11 @@ impl PgStore {
         Ok(())
     }
 
+    /// Likewise for outbox messages.
+    pub(crate) async fn write_pending_emails(&self) -> StorageResult<()> {
+        Ok(())
+    }
+
     pub(crate) fn observe<T>(&self, result: StorageResult<T>) -> StorageResult<T> {
         result
     }

@@ -53,6 +53,9 @@ pub(crate) struct PgTransaction {
     /// Audit events, written with the commit by the statement of its first booking event (or
     /// one of their own), or earlier if the transaction reads the log itself.
     audits: std::sync::Mutex<Vec<AuditEvent>>,
+    /// Outbox messages, written likewise (a booking's e-mail costs no statement of its own),
+    /// or earlier if the transaction reads the outbox itself.
+    emails: std::sync::Mutex<Vec<OutboundEmail>>,
 }
 
 impl PgTransaction {
@@ -65,6 +68,7 @@ impl PgTransaction {
             failed: AtomicBool::new(false),
             events: Vec::new(),
             audits: std::sync::Mutex::new(Vec::new()),
+            emails: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -83,6 +87,22 @@ impl PgTransaction {
         }
         let result =
             audit::insert_all(&mut *self.conn().await?, audit::AuditColumns::of(&pending)).await;
+        self.observe(result)
+    }
+
+    fn pending_emails(&self) -> std::sync::MutexGuard<'_, Vec<OutboundEmail>> {
+        self.emails
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the messages queued so far (before a read of the outbox by this transaction).
+    async fn write_pending_emails(&self) -> StorageResult<()> {
+        let pending = std::mem::take(&mut *self.pending_emails());
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let result = emails::insert_many(&mut *self.conn().await?, &pending).await;
         self.observe(result)
     }
 
@@ -542,14 +562,15 @@ impl Writes for PgTransaction {
     }
 
     async fn insert_email(&mut self, email: &OutboundEmail) -> StorageResult<()> {
-        let result = emails::insert(self.conn_mut()?, email).await;
-        self.observe(result)
+        self.pending_emails().push(email.clone());
+        Ok(())
     }
     async fn insert_emails(&mut self, emails: &[OutboundEmail]) -> StorageResult<()> {
         let result = emails::insert_many(self.conn_mut()?, emails).await;
         self.observe(result)
     }
     async fn update_email(&mut self, email: &OutboundEmail) -> StorageResult<()> {
+        self.write_pending_emails().await?;
         let result = emails::update(self.conn_mut()?, email).await;
         self.observe(result)
     }
@@ -559,6 +580,7 @@ impl Writes for PgTransaction {
         lease: chrono::Duration,
         limit: usize,
     ) -> StorageResult<Vec<OutboundEmail>> {
+        self.write_pending_emails().await?;
         let result = emails::claim(self.conn_mut()?, now, lease, limit).await;
         self.observe(result)
     }
@@ -580,8 +602,9 @@ impl Transaction for PgTransaction {
             });
         }
         let audits = audit::AuditColumns::of(&std::mem::take(&mut *self.pending_audits()));
+        let emails = std::mem::take(&mut *self.pending_emails());
         let events = std::mem::take(&mut self.events);
-        if let Err(error) = booking_events::append(&mut conn, &events, audits).await {
+        if let Err(error) = booking_events::append(&mut conn, &events, audits, emails).await {
             roll_back(conn).await;
             return Err(error);
         }

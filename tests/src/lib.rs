@@ -2,6 +2,7 @@
 //! set up the usual cast (platform operator, partner, company, sites, rooms, users).
 
 pub mod http;
+pub mod ical;
 pub mod oidc_provider;
 pub mod postgres;
 pub mod server;

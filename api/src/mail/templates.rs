@@ -15,6 +15,8 @@ pub struct RenderedEmail {
     pub subject: String,
     /// UTF-8 plain text, lines separated by `\n`.
     pub body: String,
+    /// The meeting of a booking's e-mail, attached as iCalendar.
+    pub invitation: Option<crate::calendar::Invitation>,
 }
 
 impl std::fmt::Debug for RenderedEmail {
@@ -43,10 +45,14 @@ pub fn render(
         EmailKind::SsoWelcome => sso_welcome(&p, language)?,
         EmailKind::SsoLinked => sso_linked(&p, language)?,
         EmailKind::BookingReleased => booking_released(&p, language)?,
+        EmailKind::BookingConfirmed | EmailKind::BookingChanged | EmailKind::BookingCancelled => {
+            booking_notice(kind, &p, language)?
+        }
     };
     Ok(RenderedEmail {
         subject: one_line(&subject),
         body,
+        invitation: crate::calendar::Invitation::of(kind, params),
     })
 }
 
@@ -407,6 +413,45 @@ fn sso_linked(p: &Params<'_>, lang: Language) -> Result<(String, String), MailEr
                  {organization} ; il est désormais lié à votre compte Concierge et vous \
                  connecte dorénavant.\n\n\
                  Si ce n'était pas vous, contactez sans attendre votre administrateur.\n\n\
+                 {SIGNATURE}\n"
+            ),
+        ),
+    })
+}
+
+/// A booking made, changed or cancelled for the person; the meeting itself is attached.
+fn booking_notice(
+    kind: EmailKind,
+    p: &Params<'_>,
+    lang: Language,
+) -> Result<(String, String), MailError> {
+    let name = p.required(params::NAME)?;
+    let room = p.required(params::ROOM)?;
+    let start = p.instant(params::START, lang)?;
+    let end = p.instant(params::END, lang)?;
+    p.required(params::BOOKING)?;
+    let what = p.optional(params::TITLE).unwrap_or(room);
+    let (en, fr) = match kind {
+        EmailKind::BookingChanged => ("was changed", "a été modifiée"),
+        EmailKind::BookingCancelled => ("was cancelled", "a été annulée"),
+        _ => ("is confirmed", "est confirmée"),
+    };
+    Ok(match lang {
+        Language::En => (
+            format!("Your booking of {room} {en}: {}", one_line(what)),
+            format!(
+                "Hello {name},\n\n\
+                 Your booking of {room} {en}: {what}, from {start} to {end}.\n\n\
+                 The meeting is attached for your calendar.\n\n\
+                 {SIGNATURE}\n"
+            ),
+        ),
+        Language::Fr => (
+            format!("Votre réservation de {room} {fr} : {}", one_line(what)),
+            format!(
+                "Bonjour {name},\n\n\
+                 Votre réservation de {room} {fr} : {what}, du {start} au {end}.\n\n\
+                 La réunion est jointe pour votre agenda.\n\n\
                  {SIGNATURE}\n"
             ),
         ),

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use concierge_domain::{EmailId, EmailKind};
 use lettre::message::header::{ContentType, MIME_VERSION_1_0};
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
 
 use super::MailError;
@@ -95,16 +95,34 @@ pub fn build_message(
         .trim()
         .parse()
         .map_err(|_| MailError::Address("recipient"))?;
-    Message::builder()
+    let builder = Message::builder()
         .from(from.clone())
-        .to(to)
+        .to(to.clone())
         .subject(email.content.subject.clone())
         .date(date)
         .message_id(Some(format!("<{}@{}>", email.id, from.email.domain())))
-        .header(MIME_VERSION_1_0)
-        .header(ContentType::TEXT_PLAIN)
-        .body(email.content.body.clone())
-        .map_err(|e| MailError::Transport(format!("building the message: {e}")))
+        .header(MIME_VERSION_1_0);
+    let built = match &email.content.invitation {
+        None => builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(email.content.body.clone()),
+        // The text, and the meeting as an `.ics` whose content type names its method, which
+        // is what Outlook and Google read to put it in the calendar.
+        Some(invitation) => {
+            let ics = invitation.to_ics(from.email.as_ref(), to.email.as_ref());
+            let calendar_type = ContentType::parse(&format!(
+                "text/calendar; charset=utf-8; method={}",
+                invitation.method
+            ))
+            .map_err(|e| MailError::Transport(format!("calendar content type: {e}")))?;
+            builder.multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(email.content.body.clone()))
+                    .singlepart(Attachment::new("invite.ics".to_owned()).body(ics, calendar_type)),
+            )
+        }
+    };
+    built.map_err(|e| MailError::Transport(format!("building the message: {e}")))
 }
 
 /// Writes each message to `dir/<sortable-time>-<id>.eml`, atomically (a hidden temporary file,

@@ -25,6 +25,12 @@ pub enum EmailKind {
     SsoWelcome,
     /// Notice that an account of the organization's identity provider now signs in as them.
     SsoLinked,
+    /// A booking made for the person, with the meeting for their calendar (`METHOD:REQUEST`).
+    BookingConfirmed,
+    /// A booking of theirs moved or renamed (`METHOD:REQUEST`, a later `SEQUENCE`).
+    BookingChanged,
+    /// A booking of theirs cancelled (`METHOD:CANCEL`).
+    BookingCancelled,
 }
 
 /// A message in the transactional outbox: written in the same transaction as the change that

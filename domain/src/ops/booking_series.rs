@@ -410,20 +410,28 @@ impl Domain {
             ));
         };
         let now = self.now();
+        let in_scope = |b: &Booking, named_start: DateTime<Utc>| {
+            b.id == seen.id
+                || (b.start > now && (scope == SeriesScope::All || b.start > named_start))
+        };
         let ids: Vec<BookingId> = match scope {
             SeriesScope::Occurrence => vec![seen.id],
             SeriesScope::ThisAndFollowing | SeriesScope::All => tx
                 .series_bookings(series)
                 .await?
                 .into_iter()
-                .filter(|b| {
-                    b.id == seen.id
-                        || (b.start > now && (scope == SeriesScope::All || b.start > seen.start))
-                })
+                .filter(|b| in_scope(b, seen.start))
                 .map(|b| b.id)
                 .collect(),
         };
-        let locked = tx.lock_bookings(&ids).await?;
+        let mut locked = tx.lock_bookings(&ids).await?;
+        // Decided again on the locked copies: one moved since read may have left the scope.
+        let named_start = locked
+            .iter()
+            .find(|b| b.id == seen.id)
+            .map(|b| b.start)
+            .ok_or(DomainError::NotFound("booking"))?;
+        locked.retain(|b| in_scope(b, named_start));
         for booking in &locked {
             self.require_booking_manager(actor, booking)?;
         }

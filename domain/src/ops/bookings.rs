@@ -282,8 +282,10 @@ impl Domain {
             created_at: self.now(),
             series_id: None,
         };
-        self.retrying("start", || self.insert_booking(actor, &booking, &holder))
-            .await?;
+        self.retrying("start", || {
+            self.insert_booking(actor, &booking, &holder, room)
+        })
+        .await?;
         Ok(booking)
     }
 
@@ -295,6 +297,7 @@ impl Domain {
         actor: &Actor,
         booking: &Booking,
         holder: &User,
+        room: &Room,
     ) -> DomainResult<()> {
         let mut tx = self.store.begin().await?;
         if !tx.insert_booking_held_by(booking, holder).await? {
@@ -302,6 +305,8 @@ impl Domain {
             return Err(self.holder_changed(holder).await);
         }
         self.booking_written(&mut *tx, actor, booking, BookingEventKind::Created)
+            .await?;
+        self.enqueue_booking_mail(&mut *tx, EmailKind::BookingConfirmed, booking, holder, room)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -488,6 +493,8 @@ impl Domain {
     ) -> DomainResult<Booking> {
         let seen = self.booking(actor, id).await?;
         let (room, site) = self.room_and_site(actor, seen.room_id).await?;
+        // A booking never changes holder: read before the transaction, for the e-mail.
+        let holder = self.store.user(seen.user_id).await?;
         let mut tx = self.store.begin().await?;
         let mut booking = self.lock_manageable_booking(&mut *tx, actor, id).await?;
         if booking.status != BookingStatus::Confirmed {
@@ -520,6 +527,10 @@ impl Domain {
         }
         self.write_locked_booking(&mut *tx, actor, &booking, BookingEventKind::Updated)
             .await?;
+        if let Some(holder) = &holder {
+            self.enqueue_booking_mail(&mut *tx, EmailKind::BookingChanged, &booking, holder, &room)
+                .await?;
+        }
         tx.commit().await?;
         Ok(booking.into_inner())
     }
@@ -530,7 +541,10 @@ impl Domain {
     }
 
     async fn cancel_booking_once(&self, actor: &Actor, id: BookingId) -> DomainResult<Booking> {
-        self.booking(actor, id).await?;
+        let seen = self.booking(actor, id).await?;
+        // Neither the holder nor the room of a booking changes: read for the e-mail.
+        let holder = self.store.user(seen.user_id).await?;
+        let room = self.store.room(seen.room_id).await?;
         let mut tx = self.store.begin().await?;
         let mut booking = self.lock_manageable_booking(&mut *tx, actor, id).await?;
         if booking.status != BookingStatus::Confirmed {
@@ -539,6 +553,16 @@ impl Domain {
         booking.status = BookingStatus::Cancelled;
         self.write_locked_booking(&mut *tx, actor, &booking, BookingEventKind::Cancelled)
             .await?;
+        if let (Some(holder), Some(room)) = (&holder, &room) {
+            self.enqueue_booking_mail(
+                &mut *tx,
+                EmailKind::BookingCancelled,
+                &booking,
+                holder,
+                room,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(booking.into_inner())
     }

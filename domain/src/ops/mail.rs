@@ -21,6 +21,12 @@ pub mod params {
     pub const AT: &str = "at";
     pub const ROOM: &str = "room";
     pub const START: &str = "start";
+    pub const END: &str = "end";
+    pub const TITLE: &str = "title";
+    /// A booking's id: the calendar's `UID`.
+    pub const BOOKING: &str = "booking";
+    /// The change's instant as a number (the calendar's `SEQUENCE`: later changes win).
+    pub const SEQUENCE: &str = "sequence";
 }
 
 /// A message to put in the outbox.

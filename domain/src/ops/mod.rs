@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod availability;
+mod booking_mail;
 mod booking_series;
 mod bookings;
 mod bootstrap;

@@ -12,3 +12,10 @@ CREATE TABLE calendar_feeds (
 );
 
 CREATE INDEX calendar_feeds_user ON calendar_feeds (user_id, id);
+
+-- The e-mails of a booking to its holder, each carrying the meeting as iCalendar.
+ALTER TABLE outbox_emails DROP CONSTRAINT outbox_emails_kind_check;
+ALTER TABLE outbox_emails ADD CONSTRAINT outbox_emails_kind_check
+    CHECK (kind IN ('CREDENTIALS', 'INVITATION', 'PASSWORD_RESET', 'PASSWORD_CHANGED',
+                    'SECOND_FACTOR_RESET', 'BOOKING_RELEASED', 'SSO_WELCOME', 'SSO_LINKED',
+                    'BOOKING_CONFIRMED', 'BOOKING_CHANGED', 'BOOKING_CANCELLED'));

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use super::Conn;
 use super::audit::AuditColumns;
+use super::emails::EmailColumns;
 use crate::errors::{IntoStorage, corrupt};
 use crate::rows::{BookingRow, Label, UserRow};
 use crate::schema::booking_events;
@@ -53,8 +54,10 @@ pub(crate) async fn append(
     conn: &mut Conn,
     pending: &[Pending],
     audits: AuditColumns,
+    emails: Vec<concierge_domain::model::OutboundEmail>,
 ) -> StorageResult<()> {
     let mut audits = Some(audits);
+    let mut emails = Some(emails);
     let mut rest = pending;
     while let Some(entry) = rest.first() {
         match entry {
@@ -67,7 +70,8 @@ pub(crate) async fn append(
                     Pending::Booking(event) => Some(event),
                     Pending::AccessEnded(_) => None,
                 });
-                append_bookings(conn, events, audits.take().unwrap_or_default()).await?;
+                let mailed = EmailColumns::of(&emails.take().unwrap_or_default());
+                append_bookings(conn, events, audits.take().unwrap_or_default(), mailed).await?;
                 rest = &rest[run..];
             }
             Pending::AccessEnded(fact) => {
@@ -79,6 +83,11 @@ pub(crate) async fn append(
     if let Some(audits) = audits {
         super::audit::insert_all(conn, audits).await?;
     }
+    if let Some(emails) = emails
+        && !emails.is_empty()
+    {
+        super::emails::insert_many(conn, &emails).await?;
+    }
     Ok(())
 }
 
@@ -86,9 +95,11 @@ async fn append_bookings(
     conn: &mut Conn,
     events: impl Iterator<Item = &BookingEvent>,
     audits: AuditColumns,
+    emails: EmailColumns,
 ) -> StorageResult<()> {
     let mut append = AppendBookings {
         audits,
+        emails,
         kinds: Vec::new(),
         booking_ids: Vec::new(),
         bookings: Vec::new(),
@@ -129,6 +140,8 @@ async fn append_access_ended(conn: &mut Conn, fact: &AccessEnded) -> StorageResu
 struct AppendBookings {
     /// Written first, by the same statement (none is fine).
     audits: AuditColumns,
+    /// Likewise (a booking's e-mail to its holder).
+    emails: EmailColumns,
     kinds: Vec<&'static str>,
     booking_ids: Vec<Uuid>,
     bookings: Vec<String>,
@@ -139,6 +152,8 @@ impl QueryFragment<Pg> for AppendBookings {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH audited AS (");
         self.audits.walk_insert(&mut out)?;
+        out.push_sql("), mailed AS (");
+        self.emails.walk_insert(&mut out)?;
         out.push_sql(
             "), appended AS (INSERT INTO booking_events (kind, booking_id, body) \
              SELECT e.kind, e.booking_id, json_build_object('booking', e.booking::json, \

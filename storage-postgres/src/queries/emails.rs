@@ -36,15 +36,6 @@ pub(crate) async fn pending_count(conn: &mut Conn) -> StorageResult<i64> {
         .storage()
 }
 
-pub(crate) async fn insert(conn: &mut Conn, email: &OutboundEmail) -> StorageResult<()> {
-    diesel::insert_into(outbox_emails::table)
-        .values(OutboxEmailRow::from(email))
-        .execute(conn)
-        .await
-        .storage()?;
-    Ok(())
-}
-
 pub(crate) async fn update(conn: &mut Conn, email: &OutboundEmail) -> StorageResult<()> {
     let affected = diesel::update(outbox_emails::table.find(email.id.0))
         .set(OutboxEmailRow::from(email))
@@ -113,4 +104,82 @@ pub(crate) async fn insert_many(conn: &mut Conn, emails: &[OutboundEmail]) -> St
             .storage()?;
     }
     Ok(())
+}
+
+/// Messages as columns, written by one `INSERT … SELECT * FROM unnest(…)` of fixed text
+/// whatever their number: part of the statement that appends a transaction's booking events
+/// (see `booking_events::append`), so that a booking's e-mail costs no statement of its own.
+#[derive(Debug, Default)]
+pub(crate) struct EmailColumns {
+    ids: Vec<uuid::Uuid>,
+    organization_ids: Vec<Option<uuid::Uuid>>,
+    recipients: Vec<String>,
+    languages: Vec<String>,
+    kinds: Vec<String>,
+    sealed_params: Vec<String>,
+    attempts: Vec<i32>,
+    next_attempt_at: Vec<DateTime<Utc>>,
+    sent_at: Vec<Option<DateTime<Utc>>>,
+    last_errors: Vec<Option<String>>,
+    created_at: Vec<DateTime<Utc>>,
+    abandoned_at: Vec<Option<DateTime<Utc>>>,
+}
+
+impl EmailColumns {
+    pub(crate) fn of(emails: &[OutboundEmail]) -> Self {
+        let mut columns = EmailColumns::default();
+        for row in emails.iter().map(OutboxEmailRow::from) {
+            columns.ids.push(row.id);
+            columns.organization_ids.push(row.organization_id);
+            columns.recipients.push(row.recipient);
+            columns.languages.push(row.language);
+            columns.kinds.push(row.kind);
+            columns.sealed_params.push(row.sealed_params);
+            columns.attempts.push(row.attempts);
+            columns.next_attempt_at.push(row.next_attempt_at);
+            columns.sent_at.push(row.sent_at);
+            columns.last_errors.push(row.last_error);
+            columns.created_at.push(row.created_at);
+            columns.abandoned_at.push(row.abandoned_at);
+        }
+        columns
+    }
+
+    /// `INSERT INTO outbox_emails (…) SELECT * FROM unnest(…)`, for zero or more messages.
+    pub(crate) fn walk_insert<'b>(
+        &'b self,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Int4, Nullable, Text, Uuid as SqlUuid};
+        out.push_sql(
+            "INSERT INTO outbox_emails (id, organization_id, recipient, language, kind, \
+             sealed_params, attempts, next_attempt_at, sent_at, last_error, created_at, \
+             abandoned_at) SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<Nullable<SqlUuid>>, _>(&self.organization_ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.recipients)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.languages)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.kinds)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.sealed_params)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Int4>, _>(&self.attempts)?;
+        out.push_sql("::int4[], ");
+        out.push_bind_param::<Array<Timestamptz>, _>(&self.next_attempt_at)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(&self.sent_at)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.last_errors)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Timestamptz>, _>(&self.created_at)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(&self.abandoned_at)?;
+        out.push_sql("::timestamptz[])");
+        Ok(())
+    }
 }

@@ -3,7 +3,6 @@
 //! application runs on a clock fixed at 15 February 2027, so the series of March 2027 crosses
 //! the Paris spring-forward of 28 March.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
@@ -13,7 +12,8 @@ use concierge_api::http::router;
 use concierge_domain::clock::ManualClock;
 use concierge_tests::TestApp;
 use concierge_tests::bookings::{book, floor};
-use serde_json::{Value, json};
+use concierge_tests::ical::parse;
+use serde_json::json;
 use tower::ServiceExt;
 
 const CASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -21,6 +21,7 @@ const CASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 concierge_tests::scenarios_on_both_backends!(
     feeds_list_exactly_the_bookings_with_series_as_rules,
     a_feed_ends_with_its_revocation_or_its_owner,
+    the_holder_is_mailed_each_change_of_their_booking,
 );
 
 const CREATE_FEED: &str = "mutation($r: ID) { createCalendarFeed(input: {roomId: $r}) {
@@ -62,75 +63,6 @@ async fn fetch(app: &TestApp, url: &str) -> (StatusCode, String, String) {
         content_type,
         String::from_utf8_lossy(&body).into_owned(),
     )
-}
-
-/// The Python interpreter with `icalendar` installed (`scripts/test` makes it). Never skipped:
-/// missing, the test fails with the command that installs it.
-fn python() -> PathBuf {
-    let python = std::env::var_os("SCIM_CLIENT_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/scim-venv/bin/python"),
-        PathBuf::from,
-    );
-    let usable = std::process::Command::new(&python)
-        .args(["-c", "import icalendar"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        usable,
-        "the calendar tests need Python with icalendar at {}. Run ./scripts/test, or once:\n  \
-         python3 -m venv target/scim-venv && target/scim-venv/bin/pip install 'icalendar==6.3.1'",
-        python.display()
-    );
-    python
-}
-
-/// Every VEVENT of `ics` as Python's icalendar reads it.
-const PARSE: &str = r#"
-import json, sys, icalendar
-cal = icalendar.Calendar.from_ical(sys.stdin.read())
-events = []
-for ev in cal.walk("VEVENT"):
-    start = ev.decoded("DTSTART")
-    end = ev.decoded("DTEND") if "DTEND" in ev else start + ev.decoded("DURATION")
-    exdates = []
-    found = ev.get("EXDATE")
-    for group in (found if isinstance(found, list) else [found] if found is not None else []):
-        exdates += [d.dt.isoformat() for d in group.dts]
-    events.append({
-        "uid": str(ev["UID"]),
-        "summary": str(ev.get("SUMMARY")),
-        "location": str(ev.get("LOCATION")),
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "tzid": ev["DTSTART"].params.get("TZID"),
-        "rrule": ev["RRULE"].to_ical().decode() if "RRULE" in ev else None,
-        "exdates": exdates,
-    })
-print(json.dumps(sorted(events, key=lambda e: e["start"])))
-"#;
-
-fn parse(ics: &str) -> Vec<Value> {
-    use std::io::Write as _;
-    let mut child = std::process::Command::new(python())
-        .args(["-c", PARSE])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(ics.as_bytes())
-        .expect("write the feed");
-    let output = child.wait_with_output().expect("python ran");
-    assert!(
-        output.status.success(),
-        "icalendar could not read the feed: {}\n{ics}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON")
 }
 
 async fn feeds_list_exactly_the_bookings_with_series_as_rules(app: &TestApp) {
@@ -307,4 +239,79 @@ async fn a_feed_ends_with_its_revocation_or_its_owner(app: &TestApp) {
         .await;
     r.ok();
     assert_eq!(fetch(&app, &own_url).await.0, StatusCode::NOT_FOUND);
+}
+
+/// Made, moved, cancelled: three messages to the holder, each with the meeting attached (see
+/// tests/tests/mail/invitations.rs for the attachment itself); nothing to a holder without
+/// e-mail.
+async fn the_holder_is_mailed_each_change_of_their_booking(app: &TestApp) {
+    let app = in_february_2027(app).await;
+    let f = floor(&app, "Mailed").await;
+    let pending = || async {
+        app.state
+            .domain
+            .store
+            .pending_email_count()
+            .await
+            .expect("the outbox")
+    };
+    let before = pending().await;
+    // The booker signs in with a username: no e-mail, no message.
+    book(
+        &app,
+        &f.booker_token,
+        json!({"roomId": f.room, "start": "2027-03-03T10:00:00Z", "end": "2027-03-03T11:00:00Z"}),
+    )
+    .await
+    .ok();
+    assert_eq!(pending().await, before);
+
+    let admin = &f.company.admin_token;
+    let made = book(
+        &app,
+        admin,
+        json!({"roomId": f.room, "start": "2027-03-04T10:00:00Z", "end": "2027-03-04T11:00:00Z",
+            "title": "Budget"}),
+    )
+    .await;
+    let id = made.ok()["createBooking"]["booking"]["id"]
+        .as_str()
+        .expect("booking")
+        .to_owned();
+    let r = app
+        .gql(
+            Some(admin),
+            "mutation($i: UpdateBookingInput!) { updateBooking(input: $i) { booking { id } } }",
+            json!({"i": {"id": id, "start": "2027-03-04T12:00:00Z", "end": "2027-03-04T13:00:00Z"}}),
+        )
+        .await;
+    r.ok();
+    let r = app
+        .gql(
+            Some(admin),
+            "mutation($i: CancelBookingInput!) { cancelBooking(input: $i) { booking { status } } }",
+            json!({"i": {"id": id}}),
+        )
+        .await;
+    assert_eq!(r.ok()["cancelBooking"]["booking"]["status"], "CANCELLED");
+    assert_eq!(pending().await, before + 3);
+    if app.memory.is_some() {
+        use concierge_domain::model::EmailKind;
+        let mails = app.mail_to(&f.company.admin_email);
+        let kinds: Vec<EmailKind> = mails
+            .iter()
+            .filter(|m| m.params.get("booking").map(String::as_str) == Some(id.as_str()))
+            .map(|m| m.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                EmailKind::BookingConfirmed,
+                EmailKind::BookingChanged,
+                EmailKind::BookingCancelled
+            ]
+        );
+        let moved = &mails[mails.len() - 2];
+        assert_eq!(moved.params["start"], "2027-03-04T12:00:00+00:00");
+    }
 }

@@ -19,6 +19,7 @@ fn outgoing(subject: &str, body: &str) -> OutgoingEmail {
         content: RenderedEmail {
             subject: subject.into(),
             body: body.into(),
+            invitation: None,
         },
     }
 }

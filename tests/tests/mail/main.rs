@@ -5,6 +5,7 @@
 //! virtual environment under `${XDG_CACHE_HOME:-~/.cache}/concierge-smtp-sink-venv`. They fail
 //! (never skip) when it cannot be set up.
 
+mod invitations;
 mod mailbox;
 mod smtp;
 mod support;

@@ -182,6 +182,7 @@ async fn messages_reach_an_smtp_server_named_by_smtp_url() {
         content: RenderedEmail {
             subject: "Votre mot de passe Concierge a été modifié".into(),
             body: "Bonjour Marc,\n\nÇa marche — 日本語 ✓\n".into(),
+            invitation: None,
         },
     };
     transport.send(&direct).await.expect("sent");

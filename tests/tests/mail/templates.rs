@@ -281,6 +281,17 @@ fn every_required_parameter_is_required() {
             vec![p::NAME, p::ORGANIZATION, p::LOGIN, p::BOOKING_CODE],
         ),
         (
+            EmailKind::BookingConfirmed,
+            params(&[
+                (p::NAME, "Ada Lovelace"),
+                (p::ROOM, "Atlas"),
+                (p::START, "2027-03-02T08:00:00Z"),
+                (p::END, "2027-03-02T09:00:00Z"),
+                (p::BOOKING, "0190f3a2-0000-7000-8000-000000000001"),
+            ]),
+            vec![p::NAME, p::ROOM, p::START, p::END, p::BOOKING],
+        ),
+        (
             EmailKind::SsoLinked,
             params(&[(p::NAME, "Ada Lovelace"), (p::ORGANIZATION, "Acme")]),
             vec![p::NAME, p::ORGANIZATION],
