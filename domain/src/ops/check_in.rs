@@ -264,9 +264,10 @@ impl Domain {
     pub async fn release_no_shows(&self, now: DateTime<Utc>) -> DomainResult<usize> {
         let mut released = 0;
         loop {
-            let (taken, done) = self.release_batch(now).await?;
+            let (taken, written, done) = self.release_batch(now).await?;
             released += done;
-            if taken < RELEASE_BATCH || done == 0 {
+            // Every row written is no longer due: the next batch takes others.
+            if taken < RELEASE_BATCH || written == 0 {
                 return Ok(released);
             }
         }
@@ -274,8 +275,8 @@ impl Domain {
 
     /// One transaction: lock what is due (skipping what others hold), decide again on the
     /// locked rows, release them all in one write, queue their events, e-mails and audit
-    /// events. Answers (rows taken, bookings released).
-    async fn release_batch(&self, now: DateTime<Utc>) -> DomainResult<(usize, usize)> {
+    /// events. Answers (rows taken, rows written, bookings released).
+    async fn release_batch(&self, now: DateTime<Utc>) -> DomainResult<(usize, usize, usize)> {
         let mut tx = self.store.begin().await?;
         let mut due = tx.lock_due_releases(now, RELEASE_BATCH).await?;
         let taken = due.len();
@@ -287,20 +288,31 @@ impl Domain {
                 && b.end > now
         });
         if due.is_empty() {
-            return Ok((taken, 0));
+            return Ok((taken, 0, 0));
         }
-        for booking in &mut due {
-            booking.status = BookingStatus::Released;
-        }
-        tx.update_bookings(&due).await?;
-        let mut holders: Vec<UserId> = due.iter().map(|b| b.user_id).collect();
-        holders.sort();
-        holders.dedup();
-        let holders = tx.users_by_ids(&holders).await?;
+        let written = due.len();
         let mut rooms: Vec<RoomId> = due.iter().map(|b| b.room_id).collect();
         rooms.sort();
         rooms.dedup();
         let rooms = tx.rooms_by_ids(&rooms).await?;
+        // The room's rule as it stands at the deadline decides: a room that no longer asks for
+        // check-in keeps the booking, which then has no deadline any more.
+        for booking in &mut due {
+            let asks = rooms
+                .iter()
+                .any(|r| r.id == booking.room_id && r.policy.check_in_required);
+            if asks {
+                booking.status = BookingStatus::Released;
+            } else {
+                booking.release_at = None;
+            }
+        }
+        tx.update_bookings(&due).await?;
+        due.retain(|b| b.status == BookingStatus::Released);
+        let mut holders: Vec<UserId> = due.iter().map(|b| b.user_id).collect();
+        holders.sort();
+        holders.dedup();
+        let holders = tx.users_by_ids(&holders).await?;
         let mut emails = Vec::new();
         for booking in &due {
             let holder = holders.iter().find(|u| u.id == booking.user_id);
@@ -335,6 +347,6 @@ impl Domain {
             .await?;
         }
         tx.commit().await?;
-        Ok((taken, due.len()))
+        Ok((taken, written, due.len()))
     }
 }

@@ -21,6 +21,7 @@ concierge_tests::scenarios_on_both_backends!(
     the_holder_checks_in_from_the_app_and_nobody_else,
     at_the_door_only_the_holders_code_checks_in_extends_and_ends,
     a_tablet_finds_the_free_rooms_of_its_own_site_only,
+    a_room_that_no_longer_asks_for_check_in_keeps_its_bookings,
 );
 
 use super::CASE_TIMEOUT;
@@ -461,4 +462,37 @@ async fn a_tablet_finds_the_free_rooms_of_its_own_site_only(base: &TestApp) {
         .gql(Some(&d.tablet), FIND, window(&lyon))
         .await
         .assert_error("NOT_FOUND", None);
+}
+
+async fn a_room_that_no_longer_asks_for_check_in_keeps_its_bookings(base: &TestApp) {
+    let d = door(base, "Relaxed").await;
+    let booking = d.book(&d.nadia, tomorrow(9, 0), tomorrow(9, 30)).await;
+    assert_eq!(booking["releaseAt"], json!(zulu(tomorrow(9, 10))));
+    d.app
+        .gql(
+            Some(&d.admin),
+            "mutation($r: ID!) { updateRoom(input: {id: $r, policy: {checkInRequired: false}}) {
+                room { id } } }",
+            json!({"r": d.room}),
+        )
+        .await
+        .ok();
+    d.set_clock(tomorrow(9, 10));
+    let domain = &d.app.state.domain;
+    assert_eq!(
+        domain
+            .release_no_shows(tomorrow(9, 10))
+            .await
+            .expect("pass"),
+        0
+    );
+    let kept = d.bookings("CONFIRMED").await;
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["releaseAt"], Value::Null, "no deadline any more");
+    assert!(
+        d.app
+            .audit_events(&d.admin, "booking.released")
+            .await
+            .is_empty()
+    );
 }
