@@ -216,17 +216,7 @@ impl Domain {
         ids: &[BookingSeriesId],
     ) -> DomainResult<Vec<BookingSeries>> {
         let series = self.store.booking_series_by_ids(ids).await?;
-        let rooms: Vec<RoomId> = series.iter().map(|s| s.room_id).collect();
-        let visible: Vec<RoomId> = self
-            .load_rooms(actor, &rooms)
-            .await?
-            .iter()
-            .map(|r| r.id)
-            .collect();
-        Ok(series
-            .into_iter()
-            .filter(|s| visible.contains(&s.room_id))
-            .collect())
+        self.in_visible_rooms(actor, series, |s| s.room_id).await
     }
 
     /// Every occurrence of a series the actor may see, cancelled ones included, by start.

@@ -421,16 +421,26 @@ impl Domain {
         ids: &[BookingId],
     ) -> DomainResult<Vec<Booking>> {
         let bookings = self.store.bookings_by_ids(ids).await?;
-        let room_ids: Vec<RoomId> = bookings.iter().map(|b| b.room_id).collect();
+        self.in_visible_rooms(actor, bookings, |b| b.room_id).await
+    }
+
+    /// Those of `items` in a room the actor may see (one batch of room reads).
+    pub(crate) async fn in_visible_rooms<T>(
+        &self,
+        actor: &Actor,
+        items: Vec<T>,
+        room_of: impl Fn(&T) -> RoomId,
+    ) -> DomainResult<Vec<T>> {
+        let room_ids: Vec<RoomId> = items.iter().map(&room_of).collect();
         let visible: Vec<RoomId> = self
             .load_rooms(actor, &room_ids)
             .await?
             .iter()
             .map(|r| r.id)
             .collect();
-        Ok(bookings
+        Ok(items
             .into_iter()
-            .filter(|b| visible.contains(&b.room_id))
+            .filter(|item| visible.contains(&room_of(item)))
             .collect())
     }
 
