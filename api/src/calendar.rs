@@ -117,7 +117,9 @@ fn recurring(calendar: &Calendar, series: &BookingSeries, removed: &[DateTime<Ut
 }
 
 /// The meeting an e-mail about a booking carries (RFC 5546 iTIP): written once the sender and
-/// the recipient are known (`ORGANIZER`, `ATTENDEE`).
+/// the recipient are known (`ORGANIZER`, `ATTENDEE`). A single booking is one `VEVENT` in UTC;
+/// a series is written in its site's time zone, whole (its `RRULE` and `EXDATE`s) or as the
+/// occurrences concerned (`RECURRENCE-ID`s).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invitation {
     /// `REQUEST` (made or changed) or `CANCEL`.
@@ -126,8 +128,26 @@ pub struct Invitation {
     pub sequence: i64,
     pub summary: String,
     pub location: String,
+    /// The site's time zone of a series; `None` for a single booking.
+    pub time_zone: Option<concierge_domain::values::TimeZone>,
+    pub parts: Vec<InvitationPart>,
+}
+
+/// One `VEVENT` of an invitation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationPart {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    pub rrule: Option<String>,
+    pub exdates: Vec<DateTime<Utc>>,
+    /// The occurrence of a series this part is about (the start the rule gave it).
+    pub recurrence_id: Option<DateTime<Utc>>,
+}
+
+fn instant(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 impl Invitation {
@@ -144,10 +164,37 @@ impl Invitation {
             _ => return None,
         };
         let get = |name: &str| params.get(name).map(String::as_str);
-        let instant = |name: &str| {
-            get(name)
-                .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
-                .map(|t| t.with_timezone(&Utc))
+        let (start, end) = (instant(get(p::START)?)?, instant(get(p::END)?)?);
+        let parts = match get(p::INSTANCES).filter(|l| !l.is_empty()) {
+            Some(list) => list
+                .split(';')
+                .filter_map(|entry| {
+                    let mut fields = entry.split(',');
+                    let original = instant(fields.next()?)?;
+                    let (now_start, now_end) = match (fields.next(), fields.next()) {
+                        (Some(s), Some(e)) => (instant(s)?, instant(e)?),
+                        _ => (original, original + (end - start)),
+                    };
+                    Some(InvitationPart {
+                        start: now_start,
+                        end: now_end,
+                        rrule: None,
+                        exdates: Vec::new(),
+                        recurrence_id: Some(original),
+                    })
+                })
+                .collect(),
+            None => vec![InvitationPart {
+                start,
+                end,
+                rrule: get(p::RRULE).map(str::to_owned),
+                exdates: get(p::EXDATES)
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(instant)
+                    .collect(),
+                recurrence_id: None,
+            }],
         };
         let location = get(p::ROOM)?.to_owned();
         Some(Invitation {
@@ -158,40 +205,79 @@ impl Invitation {
                 .filter(|t| !t.trim().is_empty())
                 .map_or_else(|| location.clone(), str::to_owned),
             location,
-            start: instant(p::START)?,
-            end: instant(p::END)?,
+            time_zone: get(p::TIME_ZONE)
+                .and_then(|z| concierge_domain::values::TimeZone::parse("time_zone", z).ok()),
+            parts,
         })
+    }
+
+    /// `at` as the invitation writes it: local time of the series' zone, else UTC.
+    fn when(&self, at: DateTime<Utc>) -> CalendarDateTime {
+        match self.time_zone {
+            Some(zone) => CalendarDateTime::WithTimezone {
+                date_time: at.with_timezone(&zone.tz()).naive_local(),
+                tzid: zone.name().to_owned(),
+            },
+            None => CalendarDateTime::Utc(at),
+        }
+    }
+
+    /// A date-time property (`EXDATE`, `RECURRENCE-ID`) in the invitation's time.
+    fn moment(&self, name: &str, at: DateTime<Utc>) -> Property {
+        match self.time_zone {
+            Some(zone) => Property::new(
+                name,
+                at.with_timezone(&zone.tz())
+                    .naive_local()
+                    .format("%Y%m%dT%H%M%S")
+                    .to_string(),
+            )
+            .add_parameter("TZID", zone.name())
+            .done(),
+            None => Property::new(name, at.format("%Y%m%dT%H%M%SZ").to_string()),
+        }
     }
 
     /// The `.ics` for `attendee`, sent by `organizer`.
     pub fn to_ics(&self, organizer: &str, attendee: &str) -> String {
-        let mut event = Event::new();
-        event
-            .uid(&self.uid)
-            .summary(&self.summary)
-            .location(&self.location)
-            .starts(self.start)
-            .ends(self.end)
-            .add_property("SEQUENCE", self.sequence.to_string())
-            .append_property(
-                Property::new("ORGANIZER", format!("mailto:{organizer}"))
-                    .add_parameter("CN", "Concierge")
-                    .done(),
-            )
-            .append_property(
-                Property::new("ATTENDEE", format!("mailto:{attendee}"))
-                    .add_parameter("ROLE", "REQ-PARTICIPANT")
-                    .add_parameter("PARTSTAT", "ACCEPTED")
-                    .done(),
-            )
-            .status(if self.method == "CANCEL" {
-                EventStatus::Cancelled
-            } else {
-                EventStatus::Confirmed
-            });
         let mut ics = icalendar::Calendar::new();
         ics.append_property(Property::new("METHOD", self.method));
-        ics.push(event.done());
+        for part in &self.parts {
+            let mut event = Event::new();
+            event
+                .uid(&self.uid)
+                .summary(&self.summary)
+                .location(&self.location)
+                .starts(self.when(part.start))
+                .ends(self.when(part.end))
+                .add_property("SEQUENCE", self.sequence.to_string())
+                .append_property(
+                    Property::new("ORGANIZER", format!("mailto:{organizer}"))
+                        .add_parameter("CN", "Concierge")
+                        .done(),
+                )
+                .append_property(
+                    Property::new("ATTENDEE", format!("mailto:{attendee}"))
+                        .add_parameter("ROLE", "REQ-PARTICIPANT")
+                        .add_parameter("PARTSTAT", "ACCEPTED")
+                        .done(),
+                )
+                .status(if self.method == "CANCEL" {
+                    EventStatus::Cancelled
+                } else {
+                    EventStatus::Confirmed
+                });
+            if let Some(rrule) = &part.rrule {
+                event.add_property("RRULE", rrule);
+            }
+            for exdate in &part.exdates {
+                event.append_multi_property(self.moment("EXDATE", *exdate));
+            }
+            if let Some(original) = part.recurrence_id {
+                event.append_property(self.moment("RECURRENCE-ID", original));
+            }
+            ics.push(event.done());
+        }
         ics.done().to_string()
     }
 }

@@ -49,6 +49,7 @@ for ev in cal.walk("VEVENT"):
         "start": start.isoformat(),
         "end": end.isoformat(),
         "tzid": ev["DTSTART"].params.get("TZID"),
+        "recurrence_id": ev.decoded("RECURRENCE-ID").isoformat() if "RECURRENCE-ID" in ev else None,
         "rrule": ev["RRULE"].to_ical().decode() if "RRULE" in ev else None,
         "exdates": exdates,
     })

@@ -17,6 +17,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{BookingId, BookingSeriesId, RoomId, UserId};
 use crate::model::*;
 use crate::ops::Domain;
+use crate::ops::booking_mail::SeriesInstance;
 use crate::ops::bookings::TITLE_MAX;
 use crate::recurrence::{RecurrenceRule, RuleInput, local_instant};
 use crate::storage::{Locked, StorageError, UniqueKey};
@@ -185,6 +186,19 @@ impl Domain {
             self.booking_written(&mut *tx, actor, booking, BookingEventKind::Created)
                 .await?;
         }
+        if let Some(first) = bookings.first() {
+            // One invitation for the whole series (its rule, its skipped dates).
+            self.enqueue_series_mail(
+                &mut *tx,
+                EmailKind::BookingConfirmed,
+                &series,
+                first,
+                holder,
+                room,
+                &[],
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(SeriesOutcome::Booked {
             series: Box::new(series),
@@ -248,6 +262,9 @@ impl Domain {
         scope: SeriesScope,
     ) -> DomainResult<Vec<Booking>> {
         let seen = self.booking(actor, id).await?;
+        // For the holder's e-mail: neither the holder, the room nor the series of a booking
+        // changes.
+        let mailed = self.series_recipient(&seen).await?;
         let mut tx = self.store.begin().await?;
         let mut in_scope = self
             .lock_series_scope(&mut *tx, actor, &seen, scope)
@@ -267,6 +284,30 @@ impl Domain {
         for booking in &changed {
             self.booking_written(&mut *tx, actor, booking, BookingEventKind::Cancelled)
                 .await?;
+        }
+        if let (Some((series, holder, room)), false) = (&mailed, changed.is_empty()) {
+            // The whole series cancelled, or only these occurrences of it.
+            let instances: Vec<SeriesInstance> = if scope == SeriesScope::All {
+                Vec::new()
+            } else {
+                changed
+                    .iter()
+                    .map(|b| SeriesInstance {
+                        original: b.start,
+                        now: None,
+                    })
+                    .collect()
+            };
+            self.enqueue_series_mail(
+                &mut *tx,
+                EmailKind::BookingCancelled,
+                series,
+                &seen,
+                holder,
+                room,
+                &instances,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(changed.into_iter().map(Locked::into_inner).collect())
@@ -296,6 +337,7 @@ impl Domain {
     ) -> DomainResult<Vec<Booking>> {
         let seen = self.booking(actor, id).await?;
         let (room, site) = self.room_and_site(actor, seen.room_id).await?;
+        let mailed = self.series_recipient(&seen).await?;
         let title = changes
             .title
             .as_deref()
@@ -324,6 +366,7 @@ impl Domain {
         let duration = new_end - new_start;
         let moved = (new_start, new_end) != (named.start, named.end);
         let now = self.now();
+        let originals: Vec<DateTime<Utc>> = in_scope.iter().map(|b| b.start).collect();
         for booking in in_scope.iter_mut() {
             if moved {
                 let start = local_instant(zone, local(booking.start, zone) + shift);
@@ -344,6 +387,26 @@ impl Domain {
         for booking in &in_scope {
             self.booking_written(&mut *tx, actor, booking, BookingEventKind::Updated)
                 .await?;
+        }
+        if let (Some((series, holder, room)), Some(shown)) = (&mailed, in_scope.first()) {
+            let instances: Vec<SeriesInstance> = in_scope
+                .iter()
+                .zip(&originals)
+                .map(|(b, original)| SeriesInstance {
+                    original: *original,
+                    now: Some((b.start, b.end)),
+                })
+                .collect();
+            self.enqueue_series_mail(
+                &mut *tx,
+                EmailKind::BookingChanged,
+                series,
+                shown,
+                holder,
+                room,
+                &instances,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(in_scope.into_iter().map(Locked::into_inner).collect())
@@ -452,5 +515,25 @@ fn on_occurrence(error: DomainError, start: DateTime<Utc>) -> DomainError {
             message: format!("the occurrence of {}: {message}", start.to_rfc3339()),
         },
         other => other,
+    }
+}
+
+impl Domain {
+    /// The series of occurrence `seen`, its holder and its room, for the holder's e-mail (read
+    /// before the transaction: none of them changes); `None` when one is gone.
+    async fn series_recipient(
+        &self,
+        seen: &Booking,
+    ) -> DomainResult<Option<(BookingSeries, User, Room)>> {
+        let Some(series_id) = seen.series_id else {
+            return Ok(None);
+        };
+        let series = self.store.booking_series(series_id).await?;
+        let holder = self.store.user(seen.user_id).await?;
+        let room = self.store.room(seen.room_id).await?;
+        Ok(match (series, holder, room) {
+            (Some(series), Some(holder), Some(room)) => Some((series, holder, room)),
+            _ => None,
+        })
     }
 }

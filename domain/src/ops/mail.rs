@@ -27,6 +27,14 @@ pub mod params {
     pub const BOOKING: &str = "booking";
     /// The change's instant as a number (the calendar's `SEQUENCE`: later changes win).
     pub const SEQUENCE: &str = "sequence";
+    /// A series' rule (`RRULE` value), in the site's time zone `TIME_ZONE`.
+    pub const RRULE: &str = "rrule";
+    pub const TIME_ZONE: &str = "time_zone";
+    /// The starts a series' rule made that it does not book (`EXDATE`), comma-separated.
+    pub const EXDATES: &str = "exdates";
+    /// Occurrences of a series this message is about, `;`-separated: the start the rule gave
+    /// each (`RECURRENCE-ID`), then `,start,end` where it is now (absent: cancelled).
+    pub const INSTANCES: &str = "instances";
 }
 
 /// A message to put in the outbox.

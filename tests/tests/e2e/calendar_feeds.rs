@@ -22,6 +22,7 @@ concierge_tests::scenarios_on_both_backends!(
     feeds_list_exactly_the_bookings_with_series_as_rules,
     a_feed_ends_with_its_revocation_or_its_owner,
     the_holder_is_mailed_each_change_of_their_booking,
+    a_series_is_one_invitation_and_its_changes_name_their_occurrences,
 );
 
 const CREATE_FEED: &str = "mutation($r: ID) { createCalendarFeed(input: {roomId: $r}) {
@@ -314,4 +315,132 @@ async fn the_holder_is_mailed_each_change_of_their_booking(app: &TestApp) {
         let moved = &mails[mails.len() - 2];
         assert_eq!(moved.params["start"], "2027-03-04T12:00:00+00:00");
     }
+}
+
+/// The invitations (as the holder's calendar reads them) of the messages queued for `to`
+/// about `uid`, in order: (kind, events).
+fn invitations(
+    app: &TestApp,
+    to: &str,
+    uid: &str,
+) -> Vec<(concierge_domain::model::EmailKind, Vec<serde_json::Value>)> {
+    app.mail_to(to)
+        .into_iter()
+        .filter(|m| m.params.get("booking").map(String::as_str) == Some(uid))
+        .map(|m| {
+            let invitation = concierge_api::calendar::Invitation::of(m.kind, &m.params)
+                .expect("a booking message carries a meeting");
+            (
+                m.kind,
+                parse(&invitation.to_ics("no-reply@rooms.example.com", to)),
+            )
+        })
+        .collect()
+}
+
+/// Creating a series sends one invitation with its rule; cancelling one occurrence sends a
+/// CANCEL of that occurrence only; moving the following ones sends a REQUEST naming each by
+/// the start the rule gave it, in the site's time zone.
+async fn a_series_is_one_invitation_and_its_changes_name_their_occurrences(app: &TestApp) {
+    use concierge_domain::model::EmailKind;
+    let app = in_february_2027(app).await;
+    let f = floor(&app, "Recurring").await;
+    let admin = &f.company.admin_token;
+    let pending = || async {
+        app.state
+            .domain
+            .store
+            .pending_email_count()
+            .await
+            .expect("the outbox")
+    };
+    let before = pending().await;
+    let r = app
+        .gql(
+            Some(admin),
+            "mutation($i: CreateBookingSeriesInput!) { createBookingSeries(input: $i) {
+                series { id } bookings { id start } } }",
+            json!({"i": {"roomId": f.room, "title": "Weekly", "start": "2027-03-02T08:00:00Z",
+                "end": "2027-03-02T09:00:00Z", "onConflict": "FAIL",
+                "rule": {"frequency": "WEEKLY", "byDay": ["TU"], "count": 4}}}),
+        )
+        .await;
+    let created = &r.ok()["createBookingSeries"];
+    let series = created["series"]["id"].as_str().expect("series").to_owned();
+    let second = created["bookings"][1]["id"]
+        .as_str()
+        .expect("occurrence")
+        .to_owned();
+    let third = created["bookings"][2]["id"]
+        .as_str()
+        .expect("occurrence")
+        .to_owned();
+    assert_eq!(pending().await, before + 1, "one message for the series");
+    let r = app
+        .gql(
+            Some(admin),
+            "mutation($i: CancelBookingSeriesInput!) { cancelBookingSeries(input: $i) { bookings { id } } }",
+            json!({"i": {"id": second, "scope": "OCCURRENCE"}}),
+        )
+        .await;
+    r.ok();
+    let r = app
+        .gql(
+            Some(admin),
+            "mutation($i: UpdateBookingSeriesInput!) { updateBookingSeries(input: $i) { bookings { id } } }",
+            json!({"i": {"id": third, "scope": "THIS_AND_FOLLOWING",
+                "start": "2027-03-16T09:00:00Z", "end": "2027-03-16T10:00:00Z"}}),
+        )
+        .await;
+    r.ok();
+    assert_eq!(pending().await, before + 3);
+    if app.memory.is_none() {
+        return;
+    }
+    let sent = invitations(&app, &f.company.admin_email, &series);
+    let kinds: Vec<EmailKind> = sent.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        kinds,
+        [
+            EmailKind::BookingConfirmed,
+            EmailKind::BookingCancelled,
+            EmailKind::BookingChanged
+        ]
+    );
+    let uid = format!("{series}@concierge");
+    let whole = &sent[0].1;
+    assert_eq!(whole.len(), 1);
+    assert_eq!(whole[0]["method"], "REQUEST");
+    assert_eq!(whole[0]["uid"], uid.as_str());
+    assert_eq!(whole[0]["tzid"], "Europe/Paris");
+    assert_eq!(whole[0]["start"], "2027-03-02T09:00:00+01:00");
+    assert_eq!(whole[0]["rrule"], "FREQ=WEEKLY;COUNT=4;INTERVAL=1;BYDAY=TU");
+    let cancelled = &sent[1].1;
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0]["method"], "CANCEL");
+    assert_eq!(cancelled[0]["uid"], uid.as_str());
+    assert_eq!(cancelled[0]["recurrence_id"], "2027-03-09T09:00:00+01:00");
+    // The third and fourth move an hour later, each named by the start its rule gave it.
+    let moved = &sent[2].1;
+    let ids: Vec<&str> = moved
+        .iter()
+        .map(|e| e["recurrence_id"].as_str().expect("an occurrence"))
+        .collect();
+    assert_eq!(
+        ids,
+        ["2027-03-16T09:00:00+01:00", "2027-03-23T09:00:00+01:00"]
+    );
+    let starts: Vec<&str> = moved
+        .iter()
+        .map(|e| e["start"].as_str().expect("start"))
+        .collect();
+    assert_eq!(
+        starts,
+        ["2027-03-16T10:00:00+01:00", "2027-03-23T10:00:00+01:00"]
+    );
+    assert!(
+        moved
+            .iter()
+            .all(|e| e["method"] == "REQUEST" && e["uid"] == uid.as_str())
+    );
 }
