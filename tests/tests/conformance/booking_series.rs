@@ -71,7 +71,7 @@ pub async fn a_series_and_its_occurrences_round_trip(store: &dyn Storage) {
             .booking_series_by_ids(&[BookingSeriesId::new(), series.id])
             .await
             .expect("read"),
-        [series.clone()]
+        vec![series.clone()]
     );
     assert_eq!(
         store
