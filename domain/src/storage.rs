@@ -496,16 +496,18 @@ pub trait Writes: Reads {
     async fn lock_sso_login_by_hash(&mut self, hash: &str) -> LockedResult<SsoLogin>;
     async fn update_sso_login(&mut self, login: &Locked<SsoLogin>) -> StorageResult<()>;
     async fn delete_sso_login(&mut self, login: Locked<SsoLogin>) -> StorageResult<()>;
-    /// Deletes the sign-ins of `organization` that expired before `before` (never finished).
+    /// Deletes the sign-ins of `organization` that expired before `now` (never finished) and
+    /// counts the others: all of them, and those started from `address`.
+    async fn sweep_sso_logins(
+        &mut self,
+        organization: OrganizationId,
+        now: chrono::DateTime<chrono::Utc>,
+        address: Option<&str>,
+    ) -> StorageResult<PendingSsoLogins>;
     /// A calendar feed, locked (lock order: with devices and SCIM tokens, alone).
     async fn lock_calendar_feed(&mut self, id: CalendarFeedId) -> LockedResult<CalendarFeed>;
     async fn insert_calendar_feed(&mut self, feed: &CalendarFeed) -> StorageResult<()>;
     async fn update_calendar_feed(&mut self, feed: &Locked<CalendarFeed>) -> StorageResult<()>;
-    async fn delete_expired_sso_logins(
-        &mut self,
-        organization: OrganizationId,
-        before: chrono::DateTime<chrono::Utc>,
-    ) -> StorageResult<()>;
 }
 
 /// A unit of work: everything written through it is committed together or not at all.

@@ -56,6 +56,13 @@ pub struct ThrottleRules {
     pub resets_per_account: u32,
     /// Password-reset requests from one client address per `reset_window`.
     pub resets_per_address: u32,
+    /// Sign-ins through an organization's provider pending at once from one client address.
+    /// Each start (`/auth/oidc/<org>/start`, no credentials needed) stores a pending sign-in
+    /// for 10 minutes; finished ones go at once, so only abandoned or forged starts add up.
+    pub sso_pending_per_address: u32,
+    /// Sign-ins pending at once for one organization, from all addresses together: what
+    /// rotating addresses can make the server store is bounded by this.
+    pub sso_pending_per_organization: u32,
 }
 
 impl Default for ThrottleRules {
@@ -69,6 +76,8 @@ impl Default for ThrottleRules {
             reset_window: Duration::hours(1),
             resets_per_account: 3,
             resets_per_address: 20,
+            sso_pending_per_address: 20,
+            sso_pending_per_organization: 5_000,
         }
     }
 }

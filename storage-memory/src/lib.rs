@@ -907,22 +907,32 @@ impl Writes for MemoryTransaction<'_> {
     async fn update_calendar_feed(&mut self, feed: &Locked<CalendarFeed>) -> StorageResult<()> {
         state::replace(&mut self.write().calendar_feeds, feed.id, &**feed)
     }
-    async fn delete_expired_sso_logins(
+    async fn sweep_sso_logins(
         &mut self,
         organization: OrganizationId,
-        before: chrono::DateTime<chrono::Utc>,
-    ) -> StorageResult<()> {
+        now: chrono::DateTime<chrono::Utc>,
+        address: Option<&str>,
+    ) -> StorageResult<PendingSsoLogins> {
         let state = self.write();
         let expired: Vec<SsoLoginId> = state
             .sso_logins
             .values()
-            .filter(|l| l.organization_id == organization && l.expires_at < before)
+            .filter(|l| l.organization_id == organization && l.expires_at < now)
             .map(|l| l.id)
             .collect();
         for id in expired {
             state.sso_logins.remove(&id);
         }
-        Ok(())
+        let mut pending = PendingSsoLogins::default();
+        for login in state.sso_logins.values() {
+            if login.organization_id == organization {
+                pending.total += 1;
+                if address.is_some() && login.client_address.as_deref() == address {
+                    pending.from_address += 1;
+                }
+            }
+        }
+        Ok(pending)
     }
 }
 

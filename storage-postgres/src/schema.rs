@@ -362,6 +362,7 @@ diesel::table! {
         sealed_pkce_verifier -> Text,
         return_to -> Text,
         user_id -> Nullable<Uuid>,
+        client_address -> Nullable<Text>,
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
     }

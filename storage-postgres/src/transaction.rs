@@ -531,12 +531,13 @@ impl Writes for PgTransaction {
         let result = crate::queries::calendar_feeds::update(self.conn_mut()?, feed).await;
         self.observe(result)
     }
-    async fn delete_expired_sso_logins(
+    async fn sweep_sso_logins(
         &mut self,
         organization: OrganizationId,
-        before: chrono::DateTime<chrono::Utc>,
-    ) -> StorageResult<()> {
-        let result = sso::delete_expired_logins(self.conn_mut()?, organization, before).await;
+        now: chrono::DateTime<chrono::Utc>,
+        address: Option<&str>,
+    ) -> StorageResult<PendingSsoLogins> {
+        let result = sso::sweep_logins(self.conn_mut()?, organization, now, address).await;
         self.observe(result)
     }
 

@@ -152,7 +152,9 @@ async fn start(
     State(state): State<AppState>,
     Path(org): Path<String>,
     Query(query): Query<StartQuery>,
+    request: Request,
 ) -> Response {
+    let ip = client_ip(&state, &request);
     let Some(org) = organization(&org) else {
         return plain(StatusCode::NOT_FOUND, "unknown organization");
     };
@@ -162,13 +164,24 @@ async fn start(
             "return_to must be a path of this server or a URL of an allowed origin",
         );
     };
-    let started = match state.domain.begin_sso(org, &return_to).await {
+    let started = match state.domain.begin_sso(org, &return_to, ip.as_deref()).await {
         Ok(started) => started,
         Err(DomainError::NotFound(_)) => {
             return plain(
                 StatusCode::NOT_FOUND,
                 "this organization does not sign in through an identity provider",
             );
+        }
+        Err(DomainError::RateLimited { retry_after_secs }) => {
+            tracing::warn!(organization = %org, ip = ?ip, "single sign-on: too many pending sign-ins");
+            let mut response = plain(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many sign-ins are under way; try again in a minute",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            return response;
         }
         Err(error) => {
             tracing::error!(%error, "single sign-on could not start");

@@ -75,6 +75,17 @@ pub struct SsoLogin {
     /// Where the front end wants the person back (a path, or a URL of an allowed origin).
     pub return_to: String,
     pub user_id: Option<UserId>,
+    /// The client address the sign-in was started from, when known: pending sign-ins are
+    /// limited per address (see `ThrottleRules::sso_pending_per_address`).
+    pub client_address: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// The sign-ins of an organization still pending (started, neither finished nor expired).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PendingSsoLogins {
+    pub total: u64,
+    /// Of those, the ones started from the address asked about.
+    pub from_address: u64,
 }

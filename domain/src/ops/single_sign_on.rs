@@ -459,6 +459,7 @@ impl Domain {
         &self,
         organization_id: OrganizationId,
         return_to: &str,
+        ip: Option<&str>,
     ) -> DomainResult<SsoStart> {
         let connection = self
             .store
@@ -478,12 +479,24 @@ impl Domain {
             sealed_pkce_verifier: self.secrets.seal(&pkce_verifier)?,
             return_to: return_to.to_owned(),
             user_id: None,
+            client_address: ip.map(str::to_owned),
             created_at: now,
             expires_at: now + Duration::minutes(LOGIN_TTL_MINUTES),
         };
         let mut tx = self.store.begin().await?;
-        // Abandoned sign-ins go with the next one: the table holds ten minutes of them.
-        tx.delete_expired_sso_logins(organization_id, now).await?;
+        // Abandoned sign-ins go with the next one: the table holds ten minutes of them, and
+        // no more than the limits let anyone start without credentials. (Starts racing past
+        // the count may overshoot a limit by a few: it bounds storage, it guards no secret.)
+        let pending = tx.sweep_sso_logins(organization_id, now, ip).await?;
+        let rules = &self.config.throttle;
+        if pending.from_address >= u64::from(rules.sso_pending_per_address)
+            || pending.total >= u64::from(rules.sso_pending_per_organization)
+        {
+            tx.commit().await?;
+            return Err(DomainError::RateLimited {
+                retry_after_secs: 60,
+            });
+        }
         tx.insert_sso_login(&login).await?;
         tx.commit().await?;
         Ok(SsoStart {

@@ -41,6 +41,8 @@ CREATE TABLE sso_logins (
     sealed_pkce_verifier text NOT NULL,
     return_to text NOT NULL,
     user_id uuid REFERENCES users (id) ON DELETE CASCADE,
+    -- Where the sign-in was started from: pending sign-ins are limited per address.
+    client_address text,
     created_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL,
     CONSTRAINT sso_logins_secret_hash_key UNIQUE (secret_hash)

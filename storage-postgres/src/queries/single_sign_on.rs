@@ -3,11 +3,14 @@
 use chrono::{DateTime, Utc};
 use concierge_domain::ids::{OrganizationId, SiteId, SsoLoginId, UserId};
 use concierge_domain::model::{
-    SsoConnection, SsoIdentity, SsoLogin, SsoLoginStage, SsoProvisioning,
+    PendingSsoLogins, SsoConnection, SsoIdentity, SsoLogin, SsoLoginStage, SsoProvisioning,
 };
 use concierge_domain::storage::{StorageError, StorageResult};
 use concierge_domain::values::Secret;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -204,6 +207,7 @@ struct LoginRow {
     sealed_pkce_verifier: String,
     return_to: String,
     user_id: Option<Uuid>,
+    client_address: Option<String>,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 }
@@ -224,6 +228,7 @@ impl From<&SsoLogin> for LoginRow {
             sealed_pkce_verifier: l.sealed_pkce_verifier.clone(),
             return_to: l.return_to.clone(),
             user_id: l.user_id.map(|u| u.0),
+            client_address: l.client_address.clone(),
             created_at: l.created_at,
             expires_at: l.expires_at,
         }
@@ -253,6 +258,7 @@ impl TryFrom<LoginRow> for SsoLogin {
             sealed_pkce_verifier: row.sealed_pkce_verifier,
             return_to: row.return_to,
             user_id: row.user_id.map(UserId),
+            client_address: row.client_address,
             created_at: row.created_at,
             expires_at: row.expires_at,
         })
@@ -313,18 +319,54 @@ pub(crate) async fn delete_login(conn: &mut Conn, id: SsoLoginId) -> StorageResu
     Ok(())
 }
 
-pub(crate) async fn delete_expired_logins(
+/// Deletes the organization's sign-ins expired at `now` and counts the others, all and those
+/// from `address`, in one statement (the count reads the snapshot before the delete, so it
+/// filters the expired out itself).
+pub(crate) async fn sweep_logins(
     conn: &mut Conn,
     organization: OrganizationId,
-    before: DateTime<Utc>,
-) -> StorageResult<()> {
-    diesel::delete(
-        sso_logins::table
-            .filter(sso_logins::organization_id.eq(organization.0))
-            .filter(sso_logins::expires_at.lt(before)),
-    )
-    .execute(conn)
+    now: DateTime<Utc>,
+    address: Option<&str>,
+) -> StorageResult<PendingSsoLogins> {
+    let (total, from_address): (i64, i64) = SweepLogins {
+        organization: organization.0,
+        now,
+        address: address.map(str::to_owned),
+    }
+    .get_result(conn)
     .await
     .storage()?;
-    Ok(())
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(PendingSsoLogins {
+        total: count(total),
+        from_address: count(from_address),
+    })
+}
+
+/// The statement of [`sweep_logins`]: of fixed text, so prepared once per connection.
+#[derive(QueryId)]
+struct SweepLogins {
+    organization: Uuid,
+    now: DateTime<Utc>,
+    address: Option<String>,
+}
+
+impl Query for SweepLogins {
+    type SqlType = (BigInt, BigInt);
+}
+
+impl QueryFragment<Pg> for SweepLogins {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH swept AS (DELETE FROM sso_logins WHERE organization_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.organization)?;
+        out.push_sql(" AND expires_at < ");
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(") SELECT count(*), count(*) FILTER (WHERE client_address = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.address)?;
+        out.push_sql(") FROM sso_logins WHERE organization_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.organization)?;
+        out.push_sql(" AND expires_at >= ");
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        Ok(())
+    }
 }

@@ -1,6 +1,6 @@
 use concierge_domain::ids::*;
 use concierge_domain::model::{
-    SsoConnection, SsoIdentity, SsoLogin, SsoLoginStage, SsoProvisioning, User,
+    PendingSsoLogins, SsoConnection, SsoIdentity, SsoLogin, SsoLoginStage, SsoProvisioning, User,
 };
 use concierge_domain::storage::{Storage, StorageError, UniqueKey};
 use concierge_domain::values::Secret;
@@ -24,6 +24,11 @@ fn connection(org: &Org, author: &User, site: Option<SiteId>) -> SsoConnection {
 }
 
 fn login(org: &Org, hash: &str, expires_in_minutes: i64) -> SsoLogin {
+    from(org, hash, expires_in_minutes, None)
+}
+
+/// A sign-in started from `address`.
+fn from(org: &Org, hash: &str, expires_in_minutes: i64, address: Option<&str>) -> SsoLogin {
     SsoLogin {
         id: SsoLoginId::new(),
         organization_id: org.id(),
@@ -34,6 +39,7 @@ fn login(org: &Org, hash: &str, expires_in_minutes: i64) -> SsoLogin {
         sealed_pkce_verifier: "sealed-verifier".into(),
         return_to: "/welcome".into(),
         user_id: None,
+        client_address: address.map(str::to_owned),
         created_at: now(),
         expires_at: at(expires_in_minutes),
     }
@@ -112,21 +118,41 @@ pub async fn single_sign_on_round_trip(store: &dyn Storage) {
         None
     );
 
-    // A sign-in found by its state, then by its one-time code; an expired one swept.
-    let pending = login(&company, "state-hash", 10);
-    let stale = login(&company, "stale-hash", -1);
+    // A sign-in found by its state, then by its one-time code; an expired one swept, the
+    // others counted (all, and those from one address), another organization's left alone.
+    let pending = from(&company, "state-hash", 10, Some("192.0.2.7"));
+    let stale = from(&company, "stale-hash", -1, Some("192.0.2.7"));
+    let elsewhere = from(&company, "elsewhere-hash", 10, Some("198.51.100.1"));
+    let unknown = login(&company, "unknown-hash", 10);
+    let other = from(&partner, "other-hash", 10, Some("192.0.2.7"));
     let mut tx = begin(store).await;
-    tx.insert_sso_login(&pending).await.expect("insert");
-    tx.insert_sso_login(&stale).await.expect("insert");
+    for login in [&pending, &stale, &elsewhere, &unknown, &other] {
+        tx.insert_sso_login(login).await.expect("insert");
+    }
     commit(tx).await;
     assert_eq!(
         store.sso_login_by_hash("state-hash").await.expect("read"),
         Some(pending.clone())
     );
     let mut tx = begin(store).await;
-    tx.delete_expired_sso_logins(company.id(), at(0))
-        .await
-        .expect("sweep");
+    assert_eq!(
+        tx.sweep_sso_logins(company.id(), at(0), Some("192.0.2.7"))
+            .await
+            .expect("sweep"),
+        PendingSsoLogins {
+            total: 3,
+            from_address: 1
+        }
+    );
+    assert_eq!(
+        tx.sweep_sso_logins(company.id(), at(0), None)
+            .await
+            .expect("count"),
+        PendingSsoLogins {
+            total: 3,
+            from_address: 0
+        }
+    );
     let mut locked = tx
         .lock_sso_login_by_hash("state-hash")
         .await
@@ -142,6 +168,10 @@ pub async fn single_sign_on_round_trip(store: &dyn Storage) {
     assert_eq!(
         store.sso_login_by_hash("stale-hash").await.expect("read"),
         None
+    );
+    assert_eq!(
+        store.sso_login_by_hash("other-hash").await.expect("read"),
+        Some(other)
     );
     assert_eq!(
         store.sso_login_by_hash("state-hash").await.expect("read"),

@@ -4,10 +4,16 @@
 //! end's address with a one-time code in the fragment → `completeSingleSignOn`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
+use chrono::{Duration, Utc};
+use concierge_api::app::AppState;
 use concierge_api::http::router;
+use concierge_domain::clock::ManualClock;
 use concierge_tests::oidc_provider::{CLIENT_ID, CLIENT_SECRET, Identity, Tamper, TestProvider};
 use concierge_tests::{Org, TestApp};
 use serde_json::{Value, json};
@@ -24,6 +30,7 @@ concierge_tests::scenarios_on_both_backends!(
     keys_rotated_at_the_provider_keep_working,
     requiring_sso_stops_passwords_except_for_break_glass_administrators,
     only_administrators_configure_and_the_secret_is_never_read_back,
+    starts_without_credentials_are_limited_per_address_and_per_organization,
 );
 
 /// Where a sign-in ended: the front end's address and its fragment's parameters.
@@ -705,7 +712,7 @@ async fn of_two_racing_uses_of_one_state_exactly_one_signs_in(app: &TestApp) {
     complete(app, &sign_in(app, &provider, &company.id).await).await;
     let org = company.id.parse().expect("organization id");
     let domain = &app.state.domain;
-    let started = domain.begin_sso(org, "/").await.expect("start");
+    let started = domain.begin_sso(org, "/", None).await.expect("start");
     let claims = concierge_domain::SsoClaims {
         issuer: provider.issuer.clone(),
         subject: "ada-at-provider".into(),
@@ -731,5 +738,85 @@ async fn of_two_racing_uses_of_one_state_exactly_one_signs_in(app: &TestApp) {
     assert_eq!(
         r.ok()["completeSingleSignOn"]["session"]["user"]["email"],
         "ada@acme.test"
+    );
+}
+
+/// A start from `address` through `state`'s router: the status and the `Retry-After` header.
+async fn start_from(state: &AppState, org: &str, address: [u8; 4]) -> (StatusCode, Option<String>) {
+    let mut request = Request::builder()
+        .uri(format!("/auth/oidc/{org}/start?return_to=/welcome"))
+        .body(Body::empty())
+        .expect("request");
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from((address, 40_000))));
+    let response = router(state.clone())
+        .oneshot(request)
+        .await
+        .expect("response");
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (response.status(), retry_after)
+}
+
+/// A start needs no credentials and stores a pending sign-in for ten minutes: a loop of them
+/// must not fill the database. Pending sign-ins are limited per address and per organization;
+/// other organizations and, once the pending ones expire, the same address start again.
+async fn starts_without_credentials_are_limited_per_address_and_per_organization(app: &TestApp) {
+    let provider = TestProvider::start().await;
+    let (partner, company) = app.company("Acme").await;
+    let other = app.create_company(&partner, "Globex").await;
+    configure(app, &company, &provider, json!({})).await;
+    configure(app, &other, &provider, json!({})).await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let mut state = app.state.clone();
+    let shared: Arc<dyn concierge_domain::clock::Clock> = clock.clone();
+    state.domain.clock = shared;
+    state.domain.config.throttle.sso_pending_per_address = 3;
+    state.domain.config.throttle.sso_pending_per_organization = 5;
+    let (a, b, c) = ([192, 0, 2, 1], [192, 0, 2, 2], [192, 0, 2, 3]);
+
+    for _ in 0..3 {
+        assert_eq!(
+            start_from(&state, &company.id, a).await.0,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let (status, retry_after) = start_from(&state, &company.id, a).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a fourth from one address"
+    );
+    assert_eq!(retry_after.as_deref(), Some("60"));
+    // Another address still starts, up to the organization's limit, which holds for all.
+    for _ in 0..2 {
+        assert_eq!(
+            start_from(&state, &company.id, b).await.0,
+            StatusCode::SEE_OTHER
+        );
+    }
+    assert_eq!(
+        start_from(&state, &company.id, c).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a sixth for the organization, from a fresh address"
+    );
+    // Another organization is not concerned.
+    assert_eq!(
+        start_from(&state, &other.id, a).await.0,
+        StatusCode::SEE_OTHER
+    );
+    // Ten minutes later the pending sign-ins have expired and are swept by the next start.
+    clock.advance(Duration::minutes(11));
+    assert_eq!(
+        start_from(&state, &company.id, a).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        start_from(&state, &company.id, c).await.0,
+        StatusCode::SEE_OTHER
     );
 }
