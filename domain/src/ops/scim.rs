@@ -17,7 +17,7 @@ use crate::access::Actor;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{OrganizationId, ProfileId, ScimTokenId, SiteGroupId, SiteId, UserId};
 use crate::model::*;
-use crate::ops::users::{NewUser, UserChanges};
+use crate::ops::users::{NewUser, UserChanges, refuse_self_deactivation};
 use crate::ops::{Domain, MAX_PAGE_SIZE, find_by_hash};
 use crate::permissions::UsersPermission;
 use crate::secrets::random_token;
@@ -407,6 +407,11 @@ impl Domain {
         changes: ScimUserChanges,
     ) -> DomainResult<User> {
         let current = self.scim_user(caller, id).await?;
+        // The change and the (de)activation are two units of work: what would refuse the
+        // second is checked before the first writes anything.
+        if changes.active == Some(false) && current.status != UserStatus::Inactive {
+            refuse_self_deactivation(&caller.actor, id)?;
+        }
         let mut update = UserChanges::default();
         if let Some(user_name) = &changes.user_name {
             let same = scim_user_name(&current).eq_ignore_ascii_case(user_name.trim());

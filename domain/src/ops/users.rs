@@ -905,9 +905,7 @@ impl Domain {
 
     /// Deactivates a user: they can no longer sign in and every session ends at once.
     pub async fn deactivate_user(&self, actor: &Actor, id: UserId) -> DomainResult<User> {
-        if id == actor.user.id {
-            return Err(DomainError::forbidden("you cannot deactivate yourself"));
-        }
+        refuse_self_deactivation(actor, id)?;
         self.retrying("userId", || self.deactivate_user_once(actor, id))
             .await
     }
@@ -961,6 +959,14 @@ impl Domain {
         tx.commit().await?;
         Ok(user.into_inner())
     }
+}
+
+/// Nobody deactivates themselves.
+pub(crate) fn refuse_self_deactivation(actor: &Actor, id: UserId) -> DomainResult<()> {
+    if id == actor.user.id {
+        return Err(DomainError::forbidden("you cannot deactivate yourself"));
+    }
+    Ok(())
 }
 
 /// Nobody assigns a profile that grants more than they hold.

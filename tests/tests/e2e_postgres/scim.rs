@@ -519,6 +519,32 @@ pub async fn a_scim_deactivation_ends_sessions_and_cancels_bookings(app: &TestAp
             && e["actor"]["id"] == json!(f.company.admin_id)),
         "{events:#?}"
     );
+
+    // The token acts as its creator, who cannot deactivate themselves: a PATCH that also
+    // renames them is refused whole, the name unchanged.
+    let refused = scim(
+        app,
+        Some(&token),
+        "PATCH",
+        &format!("/scim/v2/Users/{}", f.company.admin_id),
+        Some(patch(json!([
+            {"op": "replace", "path": "name.givenName", "value": "Renamed"},
+            {"op": "replace", "path": "active", "value": false}
+        ]))),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    let creator = scim(
+        app,
+        Some(&token),
+        "GET",
+        &format!("/scim/v2/Users/{}", f.company.admin_id),
+        None,
+    )
+    .await;
+    let creator = creator.expect(StatusCode::OK);
+    assert_eq!(creator["active"], json!(true));
+    assert_ne!(creator["name"]["givenName"], json!("Renamed"));
 }
 
 /// One organization's token sees nothing of another's people (404), a revoked or unknown token
