@@ -470,16 +470,7 @@ impl Domain {
         actor.require_person()?;
         let user = actor.user.clone();
         let ip = actor.ip.as_deref();
-        let codes: Vec<String> = (0..RECOVERY_CODE_COUNT).map(|_| recovery_code()).collect();
-        let hashes: Vec<Secret> = codes
-            .iter()
-            .map(|c| {
-                self.secrets.token_hash(
-                    RECOVERY_PURPOSE,
-                    &format!("{}:{}", user.id, normalize_code(c)),
-                )
-            })
-            .collect();
+        let (codes, hashes) = self.fresh_recovery_codes(user.id);
         let claimed = self.claim_code_attempt(&user, ip, "mfa.failed").await?;
         let outcome = self
             .retrying("code", || async {
@@ -508,6 +499,68 @@ impl Domain {
                     Some(actor),
                     Some(user.organization_id),
                     "mfa.enrolled",
+                    user_target(user.id),
+                );
+                tx.insert_audit_event(&event).await?;
+                tx.commit().await?;
+                Ok(())
+            })
+            .await;
+        self.settle_code_attempt(&user, ip, claimed, outcome)
+            .await?;
+        Ok(codes)
+    }
+
+    /// A full set of recovery codes for `user`, and their keyed hashes (what is stored).
+    fn fresh_recovery_codes(&self, user: UserId) -> (Vec<String>, Vec<Secret>) {
+        let codes: Vec<String> = (0..RECOVERY_CODE_COUNT).map(|_| recovery_code()).collect();
+        let hashes = codes
+            .iter()
+            .map(|c| {
+                self.secrets
+                    .token_hash(RECOVERY_PURPOSE, &format!("{user}:{}", normalize_code(c)))
+            })
+            .collect();
+        (codes, hashes)
+    }
+
+    /// Replaces the actor's recovery codes with a new set, shown this once, on a current code
+    /// of their authenticator (a recovery code does not do: it would renew itself). The old
+    /// codes stop working at once. Wrong codes are throttled like passwords.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> DomainResult<Vec<String>> {
+        actor.require_person()?;
+        let user = actor.user.clone();
+        let ip = actor.ip.as_deref();
+        let (codes, hashes) = self.fresh_recovery_codes(user.id);
+        let claimed = self.claim_code_attempt(&user, ip, "mfa.failed").await?;
+        let outcome = self
+            .retrying("code", || async {
+                let now = self.now();
+                let mut tx = self.store.begin().await?;
+                let active = tx
+                    .lock_second_factor(user.id)
+                    .await?
+                    .filter(|f| f.confirmed_at.is_some());
+                let Some(mut factor) = active else {
+                    return Err(DomainError::conflict(
+                        "code",
+                        "no second factor is active; enrol one first",
+                    ));
+                };
+                let totp = self.totp_of(&factor, &user)?;
+                let step = matching_step(&totp, &normalize_code(code), now, factor.last_used_step)
+                    .ok_or_else(wrong_code)?;
+                factor.last_used_step = Some(step);
+                factor.recovery_code_hashes = hashes.clone();
+                tx.update_second_factor(&factor).await?;
+                let event = self.audit(
+                    Some(actor),
+                    Some(user.organization_id),
+                    "mfa.recovery_codes_regenerated",
                     user_target(user.id),
                 );
                 tx.insert_audit_event(&event).await?;

@@ -266,6 +266,72 @@ async fn recovery_codes_sign_in_once_each() {
     verify(&app, &ch, &codes[3]).await.ok();
 }
 
+async fn regenerate(app: &TestApp, token: &str, code: &str) -> Gql {
+    app.gql(
+        Some(token),
+        "mutation($c: String!) { regenerateRecoveryCodes(input: {code: $c}) { recoveryCodes } }",
+        json!({"c": code}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn new_recovery_codes_replace_the_old_ones_on_a_current_code() {
+    let (app, clock) = app_with_clock().await;
+    let (_, company) = app.company("Renewal Co").await;
+    let token = company.admin_token.clone();
+    // Before any enrolment there is nothing to renew.
+    regenerate(&app, &token, "123456")
+        .await
+        .assert_error("CONFLICT", Some("code"));
+    let (secret, old) = enrol(&app, &clock, &token).await;
+    clock.advance(Duration::minutes(1));
+
+    // A recovery code, a wrong code or the code already used do not renew them.
+    regenerate(&app, &token, &old[0])
+        .await
+        .assert_error("VALIDATION", Some("code"));
+    regenerate(&app, &token, "000000")
+        .await
+        .assert_error("VALIDATION", Some("code"));
+    let renewed = regenerate(&app, &token, &code(&secret, &clock, 0)).await;
+    let new: Vec<String> = renewed.ok()["regenerateRecoveryCodes"]["recoveryCodes"]
+        .as_array()
+        .expect("recovery codes")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(new.len(), 10);
+    assert!(new.iter().all(|c| !old.contains(c)), "all new");
+    // The step's code is spent, here as at sign-in.
+    regenerate(&app, &token, &code(&secret, &clock, 0))
+        .await
+        .assert_error("VALIDATION", Some("code"));
+    let status = app
+        .gql(
+            Some(&token),
+            "{ secondFactorStatus { recoveryCodesLeft } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        status.ok()["secondFactorStatus"]["recoveryCodesLeft"],
+        json!(10)
+    );
+
+    // The old codes stop working; the new ones sign in.
+    let ch = challenge(&app, &company.admin_email).await;
+    verify(&app, &ch, &old[1])
+        .await
+        .assert_error("VALIDATION", Some("code"));
+    verify(&app, &ch, &new[0]).await.ok();
+    let audited = app
+        .audit_events(&token, "mfa.recovery_codes_regenerated")
+        .await;
+    assert_eq!(audited.len(), 1);
+    assert_eq!(audited[0]["targetId"], json!(company.admin_id));
+}
+
 #[tokio::test]
 async fn of_concurrent_answers_to_one_challenge_exactly_one_signs_in() {
     let (app, clock) = app_with_clock().await;

@@ -96,6 +96,12 @@ pub struct RecoveryCodesPayload {
 }
 
 #[derive(InputObject)]
+pub struct RegenerateRecoveryCodesInput {
+    /// A current code of the authenticator app (not a recovery code).
+    pub code: String,
+}
+
+#[derive(InputObject)]
 pub struct ResetSecondFactorInput {
     pub user_id: ID,
 }
@@ -227,6 +233,20 @@ impl SecondFactorMutation {
     ) -> async_graphql::Result<RecoveryCodesPayload> {
         let recovery_codes = domain(ctx)?
             .confirm_totp_enrollment(&*enrollment_actor(ctx)?, &input.code)
+            .await
+            .gql()?;
+        Ok(RecoveryCodesPayload { recovery_codes })
+    }
+
+    /// Replaces the caller's recovery codes with new ones, shown once; the old ones stop
+    /// working. Needs a current code of the authenticator app.
+    async fn regenerate_recovery_codes(
+        &self,
+        ctx: &Context<'_>,
+        input: RegenerateRecoveryCodesInput,
+    ) -> async_graphql::Result<RecoveryCodesPayload> {
+        let recovery_codes = domain(ctx)?
+            .regenerate_recovery_codes(&*actor(ctx)?, &input.code)
             .await
             .gql()?;
         Ok(RecoveryCodesPayload { recovery_codes })
