@@ -620,11 +620,7 @@ impl Writes for MemoryTransaction<'_> {
         holder: &User,
     ) -> StorageResult<bool> {
         let state = self.write();
-        if state
-            .users
-            .get(&holder.id)
-            .is_none_or(|u| u.status != holder.status)
-        {
+        if !state.holder_unchanged(holder) {
             return Ok(false);
         }
         state.put_booking(booking, false)?;
@@ -637,11 +633,7 @@ impl Writes for MemoryTransaction<'_> {
         holder: &User,
     ) -> StorageResult<bool> {
         let state = self.write();
-        if state
-            .users
-            .get(&holder.id)
-            .is_none_or(|u| u.status != holder.status)
-        {
+        if !state.holder_unchanged(holder) {
             return Ok(false);
         }
         state.put_series(series, bookings)?;

@@ -399,6 +399,14 @@ impl State {
         )
     }
 
+    /// Whether `holder` is still stored with the status they were checked with: what the
+    /// PostgreSQL store guards a booking's insert with (`FOR SHARE` on the holder's row).
+    pub fn holder_unchanged(&self, holder: &User) -> bool {
+        self.users
+            .get(&holder.id)
+            .is_some_and(|u| u.status == holder.status)
+    }
+
     /// Inserts a series and its occurrences, all or none: none when a confirmed one would
     /// overlap another booking of its room or another occurrence.
     pub fn put_series(

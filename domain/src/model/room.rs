@@ -98,10 +98,11 @@ impl BookingPolicy {
         Ok(next)
     }
 
-    /// When a booking starting at `start` is released unless checked in (`None`: no check-in).
-    pub fn release_at(&self, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.check_in_required
-            .then(|| start + chrono::Duration::minutes(i64::from(self.release_after_minutes)))
+    /// When a booking of `[start, end)` is released unless checked in. `None`: no check-in, or a
+    /// booking that ends before its deadline (there would be nothing left to free).
+    pub fn release_at(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let deadline = start + chrono::Duration::minutes(i64::from(self.release_after_minutes));
+        (self.check_in_required && deadline < end).then_some(deadline)
     }
 }
 

@@ -161,7 +161,7 @@ impl Domain {
                 source: plan.source,
                 status: BookingStatus::Confirmed,
                 checked_in_at: None,
-                release_at: room.policy.release_at(*start),
+                release_at: room.policy.release_at(*start, *start + plan.duration),
                 created_at: series.created_at,
                 series_id: Some(series.id),
             })
@@ -206,23 +206,6 @@ impl Domain {
         })
     }
 
-    /// A series the actor may see (its room is visible to them).
-    pub async fn booking_series(
-        &self,
-        actor: &Actor,
-        id: BookingSeriesId,
-    ) -> DomainResult<BookingSeries> {
-        let series = self
-            .store
-            .booking_series(id)
-            .await?
-            .ok_or(DomainError::NotFound("booking series"))?;
-        self.room(actor, series.room_id)
-            .await
-            .map_err(|_| DomainError::NotFound("booking series"))?;
-        Ok(series)
-    }
-
     /// The series of `ids` the actor may see (their rooms are visible to them): two reads.
     pub async fn load_booking_series(
         &self,
@@ -233,14 +216,11 @@ impl Domain {
         self.in_visible_rooms(actor, series, |s| s.room_id).await
     }
 
-    /// Every occurrence of a series the actor may see, cancelled ones included, by start.
-    pub async fn series_occurrences(
-        &self,
-        actor: &Actor,
-        id: BookingSeriesId,
-    ) -> DomainResult<Vec<Booking>> {
-        self.booking_series(actor, id).await?;
-        Ok(self.store.series_bookings(id).await?)
+    /// Every occurrence of `series`, cancelled ones included, by start. The series is one the
+    /// caller already holds through a read that checked the actor may see it
+    /// ([`Domain::load_booking_series`], or its creation): occurrences are in its room.
+    pub async fn series_occurrences(&self, series: &BookingSeries) -> DomainResult<Vec<Booking>> {
+        Ok(self.store.series_bookings(series.id).await?)
     }
 
     /// Cancels occurrence `id` of its series, and the following or all others as `scope`
@@ -261,10 +241,10 @@ impl Domain {
         id: BookingId,
         scope: SeriesScope,
     ) -> DomainResult<Vec<Booking>> {
-        let seen = self.booking(actor, id).await?;
         // For the holder's e-mail: neither the holder, the room nor the series of a booking
         // changes.
-        let mailed = self.series_recipient(&seen).await?;
+        let (seen, room, _) = self.booking_in_room(actor, id).await?;
+        let mailed = self.series_recipient(actor, &seen, room).await?;
         let mut tx = self.store.begin().await?;
         let mut in_scope = self
             .lock_series_scope(&mut *tx, actor, &seen, scope)
@@ -335,9 +315,8 @@ impl Domain {
         scope: SeriesScope,
         changes: &SeriesChanges,
     ) -> DomainResult<Vec<Booking>> {
-        let seen = self.booking(actor, id).await?;
-        let (room, site) = self.room_and_site(actor, seen.room_id).await?;
-        let mailed = self.series_recipient(&seen).await?;
+        let (seen, room, site) = self.booking_in_room(actor, id).await?;
+        let mailed = self.series_recipient(actor, &seen, room.clone()).await?;
         let title = changes
             .title
             .as_deref()
@@ -355,7 +334,7 @@ impl Domain {
         if named.status != BookingStatus::Confirmed {
             return Err(DomainError::validation(
                 "id",
-                "a cancelled booking cannot change",
+                "a cancelled or released booking cannot change",
             ));
         }
         in_scope.retain(|b| b.status == BookingStatus::Confirmed);
@@ -372,13 +351,24 @@ impl Domain {
                 let start = local_instant(zone, local(booking.start, zone) + shift);
                 check_policy(&room, zone, start, start + duration, now)
                     .map_err(|error| on_occurrence(error, booking.start))?;
+                if booking.checked_in_at.is_none() {
+                    // Moved or resized: the check-in deadline follows.
+                    booking.release_at = room.policy.release_at(start, start + duration);
+                }
                 booking.start = start;
                 booking.end = start + duration;
-                booking.release_at = room.policy.release_at(start);
             }
             if let Some(title) = &title {
                 booking.title = title.clone();
             }
+        }
+        if !moved
+            && in_scope
+                .iter()
+                .all(|b| title.as_ref().is_none_or(|t| *t == b.title))
+        {
+            // Nothing changes: nothing to write, publish or e-mail.
+            return Ok(in_scope.into_iter().map(Locked::into_inner).collect());
         }
         if moved {
             self.check_series_overlap(&*tx, &in_scope).await?;
@@ -519,21 +509,21 @@ fn on_occurrence(error: DomainError, start: DateTime<Utc>) -> DomainError {
 }
 
 impl Domain {
-    /// The series of occurrence `seen`, its holder and its room, for the holder's e-mail (read
-    /// before the transaction: none of them changes); `None` when one is gone.
+    /// The series of occurrence `seen` and its holder, with its `room`, for the holder's
+    /// e-mail (read before the transaction: none of them changes); `None` when one is gone.
     async fn series_recipient(
         &self,
+        actor: &Actor,
         seen: &Booking,
+        room: Room,
     ) -> DomainResult<Option<(BookingSeries, User, Room)>> {
         let Some(series_id) = seen.series_id else {
             return Ok(None);
         };
         let series = self.store.booking_series(series_id).await?;
-        let holder = self.store.user(seen.user_id).await?;
-        let room = self.store.room(seen.room_id).await?;
-        Ok(match (series, holder, room) {
-            (Some(series), Some(holder), Some(room)) => Some((series, holder, room)),
-            _ => None,
-        })
+        let holder = self.holder_for_mail(actor, seen).await?;
+        Ok(series
+            .zip(holder)
+            .map(|(series, holder)| (series, holder, room)))
     }
 }

@@ -278,7 +278,7 @@ impl Domain {
             source,
             status: BookingStatus::Confirmed,
             checked_in_at: None,
-            release_at: room.policy.release_at(start),
+            release_at: room.policy.release_at(start, end),
             created_at: self.now(),
             series_id: None,
         };
@@ -404,15 +404,41 @@ impl Domain {
 
     /// A booking the actor may see: in a room they may see.
     pub async fn booking(&self, actor: &Actor, id: BookingId) -> DomainResult<Booking> {
+        self.booking_in_room(actor, id)
+            .await
+            .map(|(booking, _, _)| booking)
+    }
+
+    /// A booking the actor may see, with its room and the room's site, read once for both the
+    /// visibility check and what the caller does next.
+    pub(crate) async fn booking_in_room(
+        &self,
+        actor: &Actor,
+        id: BookingId,
+    ) -> DomainResult<(Booking, Room, Site)> {
         let booking = self
             .store
             .booking(id)
             .await?
             .ok_or(DomainError::NotFound("booking"))?;
-        self.room(actor, booking.room_id)
+        let (room, site) = self
+            .room_and_site(actor, booking.room_id)
             .await
             .map_err(|_| DomainError::NotFound("booking"))?;
-        Ok(booking)
+        Ok((booking, room, site))
+    }
+
+    /// The holder of `booking`, for its e-mail: the actor themselves when it is theirs (no
+    /// read); a booking never changes holder, so this is read before the transaction.
+    pub(crate) async fn holder_for_mail(
+        &self,
+        actor: &Actor,
+        booking: &Booking,
+    ) -> DomainResult<Option<User>> {
+        if actor.is_self(booking.user_id) {
+            return Ok(Some(actor.user.clone()));
+        }
+        Ok(self.store.user(booking.user_id).await?)
     }
 
     pub async fn load_bookings(
@@ -501,10 +527,8 @@ impl Domain {
         id: BookingId,
         changes: &BookingChanges,
     ) -> DomainResult<Booking> {
-        let seen = self.booking(actor, id).await?;
-        let (room, site) = self.room_and_site(actor, seen.room_id).await?;
-        // A booking never changes holder: read before the transaction, for the e-mail.
-        let holder = self.store.user(seen.user_id).await?;
+        let (seen, room, site) = self.booking_in_room(actor, id).await?;
+        let holder = self.holder_for_mail(actor, &seen).await?;
         let mut tx = self.store.begin().await?;
         let mut booking = self.lock_manageable_booking(&mut *tx, actor, id).await?;
         if booking.status != BookingStatus::Confirmed {
@@ -531,9 +555,11 @@ impl Domain {
                 self.now(),
             )?;
         }
-        if booking.start != current.start && booking.checked_in_at.is_none() {
-            // Moved: the check-in deadline follows the new start.
-            booking.release_at = room.policy.release_at(booking.start);
+        if (booking.start, booking.end) != (current.start, current.end)
+            && booking.checked_in_at.is_none()
+        {
+            // Moved or resized: the check-in deadline follows.
+            booking.release_at = room.policy.release_at(booking.start, booking.end);
         }
         self.write_locked_booking(&mut *tx, actor, &booking, BookingEventKind::Updated)
             .await?;
@@ -551,10 +577,9 @@ impl Domain {
     }
 
     async fn cancel_booking_once(&self, actor: &Actor, id: BookingId) -> DomainResult<Booking> {
-        let seen = self.booking(actor, id).await?;
         // Neither the holder nor the room of a booking changes: read for the e-mail.
-        let holder = self.store.user(seen.user_id).await?;
-        let room = self.store.room(seen.room_id).await?;
+        let (seen, room, _) = self.booking_in_room(actor, id).await?;
+        let holder = self.holder_for_mail(actor, &seen).await?;
         let mut tx = self.store.begin().await?;
         let mut booking = self.lock_manageable_booking(&mut *tx, actor, id).await?;
         if booking.status != BookingStatus::Confirmed {
@@ -563,13 +588,13 @@ impl Domain {
         booking.status = BookingStatus::Cancelled;
         self.write_locked_booking(&mut *tx, actor, &booking, BookingEventKind::Cancelled)
             .await?;
-        if let (Some(holder), Some(room)) = (&holder, &room) {
+        if let Some(holder) = &holder {
             self.enqueue_booking_mail(
                 &mut *tx,
                 EmailKind::BookingCancelled,
                 &booking,
                 holder,
-                room,
+                &room,
             )
             .await?;
         }

@@ -107,6 +107,13 @@ pub struct SecondFactorStatus {
     pub required: bool,
 }
 
+/// Why recovery codes are handed out: the enrolment's confirmation, or a renewal.
+#[derive(Debug, Clone, Copy)]
+enum CodesFor {
+    Enrolment,
+    Renewal,
+}
+
 fn invalid_challenge() -> DomainError {
     DomainError::Unauthenticated(
         "the sign-in challenge is invalid, used or expired; sign in again".into(),
@@ -467,61 +474,8 @@ impl Domain {
         actor: &Actor,
         code: &str,
     ) -> DomainResult<Vec<String>> {
-        actor.require_person()?;
-        let user = actor.user.clone();
-        let ip = actor.ip.as_deref();
-        let (codes, hashes) = self.fresh_recovery_codes(user.id);
-        let claimed = self.claim_code_attempt(&user, ip, "mfa.failed").await?;
-        let outcome = self
-            .retrying("code", || async {
-                let now = self.now();
-                let mut tx = self.store.begin().await?;
-                let Some(mut factor) = tx.lock_second_factor(user.id).await? else {
-                    return Err(DomainError::conflict(
-                        "code",
-                        "no enrolment is pending; call startTotpEnrollment first",
-                    ));
-                };
-                if factor.confirmed_at.is_some() {
-                    return Err(DomainError::conflict(
-                        "code",
-                        "the second factor is already active",
-                    ));
-                }
-                let totp = self.totp_of(&factor, &user)?;
-                let step = matching_step(&totp, &normalize_code(code), now, None)
-                    .ok_or_else(wrong_code)?;
-                factor.confirmed_at = Some(now);
-                factor.last_used_step = Some(step);
-                factor.recovery_code_hashes = hashes.clone();
-                tx.update_second_factor(&factor).await?;
-                let event = self.audit(
-                    Some(actor),
-                    Some(user.organization_id),
-                    "mfa.enrolled",
-                    user_target(user.id),
-                );
-                tx.insert_audit_event(&event).await?;
-                tx.commit().await?;
-                Ok(())
-            })
-            .await;
-        self.settle_code_attempt(&user, ip, claimed, outcome)
-            .await?;
-        Ok(codes)
-    }
-
-    /// A full set of recovery codes for `user`, and their keyed hashes (what is stored).
-    fn fresh_recovery_codes(&self, user: UserId) -> (Vec<String>, Vec<Secret>) {
-        let codes: Vec<String> = (0..RECOVERY_CODE_COUNT).map(|_| recovery_code()).collect();
-        let hashes = codes
-            .iter()
-            .map(|c| {
-                self.secrets
-                    .token_hash(RECOVERY_PURPOSE, &format!("{user}:{}", normalize_code(c)))
-            })
-            .collect();
-        (codes, hashes)
+        self.issue_recovery_codes(actor, code, CodesFor::Enrolment)
+            .await
     }
 
     /// Replaces the actor's recovery codes with a new set, shown this once, on a current code
@@ -532,35 +486,72 @@ impl Domain {
         actor: &Actor,
         code: &str,
     ) -> DomainResult<Vec<String>> {
+        self.issue_recovery_codes(actor, code, CodesFor::Renewal)
+            .await
+    }
+
+    /// On a code of the actor's authenticator (a step later than the last accepted one; none
+    /// was accepted for a pending enrolment), stores a new set of recovery codes, activating
+    /// the factor when it was pending, and answers the codes in clear.
+    async fn issue_recovery_codes(
+        &self,
+        actor: &Actor,
+        code: &str,
+        purpose: CodesFor,
+    ) -> DomainResult<Vec<String>> {
         actor.require_person()?;
         let user = actor.user.clone();
         let ip = actor.ip.as_deref();
-        let (codes, hashes) = self.fresh_recovery_codes(user.id);
+        let codes: Vec<String> = (0..RECOVERY_CODE_COUNT).map(|_| recovery_code()).collect();
+        let hashes: Vec<Secret> = codes
+            .iter()
+            .map(|c| {
+                self.secrets.token_hash(
+                    RECOVERY_PURPOSE,
+                    &format!("{}:{}", user.id, normalize_code(c)),
+                )
+            })
+            .collect();
         let claimed = self.claim_code_attempt(&user, ip, "mfa.failed").await?;
         let outcome = self
             .retrying("code", || async {
                 let now = self.now();
                 let mut tx = self.store.begin().await?;
-                let active = tx
-                    .lock_second_factor(user.id)
-                    .await?
-                    .filter(|f| f.confirmed_at.is_some());
-                let Some(mut factor) = active else {
-                    return Err(DomainError::conflict(
-                        "code",
-                        "no second factor is active; enrol one first",
-                    ));
+                let factor = tx.lock_second_factor(user.id).await?;
+                let active = factor.as_ref().is_some_and(|f| f.confirmed_at.is_some());
+                let (mut factor, action) = match (purpose, factor) {
+                    (CodesFor::Enrolment, Some(f)) if !active => (f, "mfa.enrolled"),
+                    (CodesFor::Enrolment, Some(_)) => {
+                        return Err(DomainError::conflict(
+                            "code",
+                            "the second factor is already active",
+                        ));
+                    }
+                    (CodesFor::Enrolment, None) => {
+                        return Err(DomainError::conflict(
+                            "code",
+                            "no enrolment is pending; call startTotpEnrollment first",
+                        ));
+                    }
+                    (CodesFor::Renewal, Some(f)) if active => (f, "mfa.recovery_codes_regenerated"),
+                    (CodesFor::Renewal, _) => {
+                        return Err(DomainError::conflict(
+                            "code",
+                            "no second factor is active; enrol one first",
+                        ));
+                    }
                 };
                 let totp = self.totp_of(&factor, &user)?;
                 let step = matching_step(&totp, &normalize_code(code), now, factor.last_used_step)
                     .ok_or_else(wrong_code)?;
+                factor.confirmed_at.get_or_insert(now);
                 factor.last_used_step = Some(step);
                 factor.recovery_code_hashes = hashes.clone();
                 tx.update_second_factor(&factor).await?;
                 let event = self.audit(
                     Some(actor),
                     Some(user.organization_id),
-                    "mfa.recovery_codes_regenerated",
+                    action,
                     user_target(user.id),
                 );
                 tx.insert_audit_event(&event).await?;

@@ -246,7 +246,9 @@ pub(crate) async fn insert_held_by(
 /// Up to `limit` bookings due for release at `now` (confirmed, not checked in, `release_at` at
 /// or before `now`, not ended), locked in id order; rows another transaction holds are skipped
 /// (`FOR UPDATE SKIP LOCKED`), so concurrent passes on several replicas share them out. Served
-/// by the partial index `bookings_due_release_idx`.
+/// by the partial index `bookings_due_release_idx`, over a bounded range: a deadline falls
+/// before its booking's end, at most `MAX_BOOKING_MINUTES` after its start, so one older than
+/// that belongs to a booking that has ended (say, while no server ran) and is never due again.
 pub(crate) async fn lock_due_releases(
     conn: &mut Conn,
     now: DateTime<Utc>,
@@ -256,6 +258,7 @@ pub(crate) async fn lock_due_releases(
         .filter(bookings::status.eq(BookingStatus::Confirmed.label()))
         .filter(bookings::checked_in_at.is_null())
         .filter(bookings::release_at.le(now))
+        .filter(bookings::release_at.gt(now - Duration::minutes(MAX_BOOKING_MINUTES)))
         .filter(bookings::end_at.gt(now))
         .order(bookings::id)
         .limit(i64::try_from(limit).unwrap_or(i64::MAX))

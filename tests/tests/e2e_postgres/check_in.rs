@@ -22,6 +22,7 @@ concierge_tests::scenarios_on_both_backends!(
     at_the_door_only_the_holders_code_checks_in_extends_and_ends,
     a_tablet_finds_the_free_rooms_of_its_own_site_only,
     a_room_that_no_longer_asks_for_check_in_keeps_its_bookings,
+    a_booking_shorter_than_the_release_delay_has_no_deadline,
 );
 
 use super::CASE_TIMEOUT;
@@ -495,4 +496,41 @@ async fn a_room_that_no_longer_asks_for_check_in_keeps_its_bookings(base: &TestA
             .await
             .is_empty()
     );
+}
+
+/// A deadline after the booking's end would free nothing: such a booking has none, and one
+/// shortened below its deadline loses it (nor is it ever released).
+async fn a_booking_shorter_than_the_release_delay_has_no_deadline(base: &TestApp) {
+    let d = door(base, "Brief").await;
+    d.app
+        .gql(
+            Some(&d.admin),
+            "mutation($r: ID!) { updateRoom(input: {id: $r, policy: {releaseAfterMinutes: 20}}) {
+                room { id } } }",
+            json!({"r": d.room}),
+        )
+        .await
+        .ok();
+    let short = d.book(&d.nadia, tomorrow(9, 0), tomorrow(9, 15)).await;
+    assert_eq!(short["releaseAt"], Value::Null);
+    let long = d.book(&d.omar, tomorrow(10, 0), tomorrow(11, 0)).await;
+    assert_eq!(long["releaseAt"], json!(zulu(tomorrow(10, 20))));
+    let shortened = d
+        .app
+        .gql(
+            Some(&d.omar.token),
+            "mutation($i: UpdateBookingInput!) { updateBooking(input: $i) { booking { releaseAt } } }",
+            json!({"i": {"id": long["id"], "end": iso(tomorrow(10, 15))}}),
+        )
+        .await;
+    assert_eq!(
+        shortened.ok()["updateBooking"]["booking"]["releaseAt"],
+        Value::Null
+    );
+    let domain = &d.app.state.domain;
+    for at in [tomorrow(9, 14), tomorrow(10, 14)] {
+        d.set_clock(at);
+        assert_eq!(domain.release_no_shows(at).await.expect("pass"), 0);
+    }
+    assert_eq!(d.bookings("CONFIRMED").await.len(), 2);
 }
