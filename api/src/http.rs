@@ -51,16 +51,25 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The log span of a request: method, path and request id. Never the query string, which may
-/// carry GraphQL variables (passwords, tokens) on a GET.
+/// The log span of a request: method, route and request id. The route as declared
+/// (`/calendar/{token}`), never the path it matched, which may be a secret (a calendar feed's
+/// address), nor the query string, which may carry GraphQL variables (passwords, tokens) on a
+/// GET; a request no route matched is `unmatched`.
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let request_id = request
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+    let path = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or(UNMATCHED, axum::extract::MatchedPath::as_str);
+    tracing::info_span!("request", method = %request.method(), path = %path, request_id)
 }
+
+/// The route logged for a request no route matched (its path may be anything, a secret too).
+const UNMATCHED: &str = "unmatched";
 
 /// The token of a `connection_init` payload: `{"authorization": "Bearer <token>"}`.
 fn payload_bearer(payload: &serde_json::Value) -> Option<String> {

@@ -177,6 +177,20 @@ pub trait Reads: Send + Sync {
     ) -> StorageResult<Vec<BookingSeries>>;
     /// Every occurrence of a series (cancelled ones included), by start.
     async fn series_bookings(&self, id: BookingSeriesId) -> StorageResult<Vec<Booking>>;
+    /// Every occurrence (cancelled ones included) of each of the series `ids`, by series then
+    /// start: one read whatever the number of series (a series has at most
+    /// [`crate::recurrence::MAX_OCCURRENCES`] occurrences). The default reads series by series,
+    /// fine for a backend without round trips; PostgreSQL answers in one statement.
+    async fn series_bookings_of(&self, ids: &[BookingSeriesId]) -> StorageResult<Vec<Booking>> {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        let mut found = Vec::new();
+        for id in ids {
+            found.extend(self.series_bookings(id).await?);
+        }
+        Ok(found)
+    }
     /// Confirmed bookings of `room` overlapping `[from, to)`, by start.
     async fn room_bookings(
         &self,

@@ -203,6 +203,12 @@ macro_rules! impl_reads {
             async fn series_bookings(&self, id: BookingSeriesId) -> StorageResult<Vec<Booking>> {
                 self.observe(booking_series::occurrences(&mut *self.conn().await?, id).await)
             }
+            async fn series_bookings_of(
+                &self,
+                ids: &[BookingSeriesId],
+            ) -> StorageResult<Vec<Booking>> {
+                self.observe(booking_series::occurrences_of(&mut *self.conn().await?, ids).await)
+            }
             async fn room_bookings(
                 &self,
                 room: RoomId,

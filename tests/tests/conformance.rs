@@ -190,6 +190,7 @@ conformance!(
     bookings::update_bookings_keeps_the_overlap_rule,
     booking_series::a_series_and_its_occurrences_round_trip,
     booking_series::a_series_is_written_whole_or_not_at_all,
+    booking_series::the_occurrences_of_several_series_are_read_together,
     mail::invitations_round_trip,
     mail::password_resets_round_trip,
     mail::unique_link_tokens,

@@ -7,13 +7,16 @@
 //! its rule with the dates it no longer has (skipped, cancelled, released or moved); the API
 //! writes it as RFC 5545.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Duration, Utc};
 
 use crate::access::Actor;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{BookingSeriesId, CalendarFeedId, RoomId};
+use crate::ids::{BookingId, BookingSeriesId, CalendarFeedId, RoomId};
 use crate::model::*;
 use crate::ops::{Domain, find_by_hash};
+use crate::recurrence::MAX_OCCURRENCES;
 use crate::secrets::random_token;
 
 const FEED_PURPOSE: &str = "calendar-feed";
@@ -22,7 +25,7 @@ pub const FEED_TOKEN_PREFIX: &str = "cal_";
 /// How far back and ahead a feed reaches.
 const FEED_PAST_DAYS: i64 = 30;
 const FEED_AHEAD_DAYS: i64 = 366;
-/// At most this many bookings in one feed.
+/// At most this many (confirmed) bookings in one feed.
 const FEED_MAX_BOOKINGS: usize = 2000;
 
 /// What one feed holds.
@@ -30,8 +33,8 @@ const FEED_MAX_BOOKINGS: usize = 2000;
 pub enum CalendarEntry {
     /// A booking on its own (or an occurrence moved off its series' rule).
     Single(Booking),
-    /// A series: its rule, and the starts of the occurrences it no longer has within the
-    /// feed's window (`EXDATE`).
+    /// A series: its rule, and the starts of every occurrence of the rule it no longer has
+    /// (`EXDATE`), in or out of the feed's window: the rule puts them in the calendar.
     Series {
         series: BookingSeries,
         removed: Vec<DateTime<Utc>>,
@@ -143,6 +146,7 @@ impl Domain {
         if feed.revoked_at.is_some() {
             return Err(gone());
         }
+        let feed = self.rehash_calendar_feed_token(feed, token).await?;
         let owner = store
             .user(feed.user_id)
             .await?
@@ -160,7 +164,8 @@ impl Domain {
             user_id: Some(actor.user.id),
             from: Some(now - Duration::days(FEED_PAST_DAYS)),
             to: Some(now + Duration::days(FEED_AHEAD_DAYS)),
-            status: None,
+            // Only what stands: cancelled and released bookings would use up the cap.
+            status: Some(BookingStatus::Confirmed),
             after: None,
             first: FEED_MAX_BOOKINGS,
             count_total: false,
@@ -182,35 +187,74 @@ impl Domain {
             ids.dedup();
             ids
         };
-        let series = if series_ids.is_empty() {
-            Vec::new()
+        // Each series' own occurrences, whatever the feed's window and cap: which of the
+        // rule's dates still stand is theirs to say (two reads, whatever the number of series).
+        let (series, occurrences) = if series_ids.is_empty() {
+            (Vec::new(), Vec::new())
         } else {
-            store.booking_series_by_ids(&series_ids).await?
+            (
+                store.booking_series_by_ids(&series_ids).await?,
+                store.series_bookings_of(&series_ids).await?,
+            )
         };
         let mut room_ids: Vec<RoomId> = bookings.iter().map(|b| b.room_id).collect();
         room_ids.sort();
         room_ids.dedup();
         let rooms = store.rooms_by_ids(&room_ids).await?;
-        let window = (query.from.unwrap_or(now), query.to.unwrap_or(now));
         Ok(Calendar {
             name,
-            entries: calendar_entries(bookings, series, window),
+            entries: calendar_entries(bookings, series, &occurrences),
             rooms,
             private_titles,
         })
     }
+
+    /// A feed token still stored under the previous pepper is stored under the current one
+    /// from its first use on, so the calendar keeps working once the previous pepper is
+    /// dropped. The row is locked and changed only if its hash is still the one found (a
+    /// revocation committed meanwhile stays).
+    async fn rehash_calendar_feed_token(
+        &self,
+        found: CalendarFeed,
+        token: &str,
+    ) -> DomainResult<CalendarFeed> {
+        let current = self.secrets.token_hash(FEED_PURPOSE, token);
+        if found.token_hash == current {
+            return Ok(found);
+        }
+        let mut tx = self.store.begin().await?;
+        let Some(mut locked) = tx.lock_calendar_feed(found.id).await? else {
+            return Ok(found);
+        };
+        if locked.token_hash != found.token_hash {
+            return Ok(found);
+        }
+        locked.token_hash = current;
+        tx.update_calendar_feed(&locked).await?;
+        tx.commit().await?;
+        Ok(locked.into_inner())
+    }
 }
 
-/// Bookings as calendar entries: an occurrence that still stands where its series' rule puts
-/// it is the rule's; the rule's dates in the window without one are removed (`EXDATE`); an
-/// occurrence moved elsewhere stands on its own; cancelled and released bookings are not shown.
+/// Confirmed bookings as calendar entries. A series' rule date with a confirmed occurrence
+/// of the series standing where the rule puts it (its room, its start and length) is the
+/// rule's; every rule date without one is removed (`EXDATE`), wherever it falls; any other
+/// booking (one on its own, or an occurrence moved off its rule) stands on its own.
+/// `occurrences` are the series' own, of every status.
 fn calendar_entries(
     bookings: Vec<Booking>,
     series: Vec<BookingSeries>,
-    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    occurrences: &[Booking],
 ) -> Vec<CalendarEntry> {
+    // The confirmed occurrences by series, room, start and end: one lookup per rule date.
+    type Slot = (BookingSeriesId, RoomId, DateTime<Utc>, DateTime<Utc>);
+    let standing: HashMap<Slot, BookingId> = occurrences
+        .iter()
+        .filter(|b| b.status == BookingStatus::Confirmed)
+        .filter_map(|b| Some(((b.series_id?, b.room_id, b.start, b.end), b.id)))
+        .collect();
     let mut entries = Vec::new();
-    let mut covered = std::collections::HashSet::new();
+    let mut covered: HashSet<BookingId> = HashSet::new();
     for one in series {
         let Ok(starts) = one
             .rule
@@ -220,19 +264,12 @@ fn calendar_entries(
         };
         let duration = Duration::minutes(i64::from(one.duration_minutes));
         let mut removed = Vec::new();
-        for start in starts {
-            let standing = bookings.iter().find(|b| {
-                b.series_id == Some(one.id)
-                    && b.status == BookingStatus::Confirmed
-                    && b.start == start
-                    && b.end == start + duration
-            });
-            match standing {
-                Some(booking) => {
-                    covered.insert(booking.id);
+        for start in starts.into_iter().take(MAX_OCCURRENCES) {
+            match standing.get(&(one.id, one.room_id, start, start + duration)) {
+                Some(id) => {
+                    covered.insert(*id);
                 }
-                None if start + duration > from && start < to => removed.push(start),
-                None => {}
+                None => removed.push(start),
             }
         }
         entries.push(CalendarEntry::Series {

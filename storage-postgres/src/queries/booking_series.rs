@@ -147,6 +147,26 @@ pub(crate) async fn occurrences(
     convert(rows)
 }
 
+/// Every occurrence of each of the series `ids`, by series then start: ONE statement (over
+/// `bookings_series_id_idx`).
+pub(crate) async fn occurrences_of(
+    conn: &mut Conn,
+    ids: &[BookingSeriesId],
+) -> StorageResult<Vec<Booking>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+    let rows = bookings::table
+        .filter(bookings::series_id.eq_any(ids))
+        .order((bookings::series_id, bookings::start_at, bookings::id))
+        .select(BookingRow::as_select())
+        .load(conn)
+        .await
+        .storage()?;
+    convert(rows)
+}
+
 /// Inserts the series and its occurrences in ONE statement, guarded by the holder as
 /// `bookings::insert_held_by` is (`FOR SHARE` on their row while their status is still
 /// `holder_status`): `false`, nothing written, when it is not. An occurrence overlapping a

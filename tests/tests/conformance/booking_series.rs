@@ -132,3 +132,69 @@ pub async fn a_series_is_written_whole_or_not_at_all(store: &dyn Storage) {
             .is_empty()
     );
 }
+
+/// The occurrences of several series in one read (a calendar feed's): every status, by series
+/// then start; none for an unknown series or none asked; a booking of no series never.
+pub async fn the_occurrences_of_several_series_are_read_together(store: &dyn Storage) {
+    let c = cast(store).await;
+    let rule = || {
+        RecurrenceRule::parse(RuleInput {
+            frequency: Some(Frequency::Daily),
+            count: Some(3),
+            ..Default::default()
+        })
+        .expect("rule")
+    };
+    let mut written = Vec::new();
+    for (holder, offset) in [(&c.ada, 0), (&c.bob, 2000)] {
+        let mut occurrences = vec![
+            booking(&c.touch, holder, offset + 1440, offset + 1470),
+            booking(&c.touch, holder, offset, offset + 30),
+            booking(&c.touch, holder, offset + 2880, offset + 2910),
+        ];
+        occurrences[0].status = BookingStatus::Cancelled;
+        let series = series_of(&occurrences[1], rule());
+        for b in &mut occurrences {
+            b.series_id = Some(series.id);
+        }
+        let mut tx = begin(store).await;
+        assert!(
+            tx.insert_booking_series_held_by(&series, &occurrences, holder)
+                .await
+                .expect("insert")
+        );
+        commit(tx).await;
+        written.push(series.id);
+    }
+    let alone = booking(&c.touch, &c.ada, 5000, 5030);
+    let mut tx = begin(store).await;
+    tx.insert_booking(&alone).await.expect("booking");
+    commit(tx).await;
+
+    let mut ids = written.clone();
+    ids.sort();
+    let mut expected = Vec::new();
+    for id in &ids {
+        let one = store.series_bookings(*id).await.expect("read");
+        assert_eq!(one.len(), 3, "cancelled occurrences included");
+        expected.extend(one);
+    }
+    let asked = [written[1], BookingSeriesId::new(), written[0], written[1]];
+    let read = store.series_bookings_of(&asked).await.expect("read");
+    assert_eq!(read, expected);
+    assert!(read.iter().all(|b| b.id != alone.id));
+    assert!(
+        store
+            .series_bookings_of(&[BookingSeriesId::new()])
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert!(
+        store
+            .series_bookings_of(&[])
+            .await
+            .expect("read")
+            .is_empty()
+    );
+}

@@ -540,3 +540,51 @@ async fn due_releases_held_by_one_pass_are_skipped_by_another() {
     assert_eq!(rest.len(), 1);
     assert_ne!(rest[0].id, held[0].id);
 }
+
+const CALENDAR_FEEDS_DOWN: &str =
+    include_str!("../../../storage-postgres/migrations/2026-12-04-000003_calendar_feeds/down.sql");
+
+/// The calendar feeds' down migration puts back the narrower check of outbox kinds: the booking
+/// e-mails it allowed are deleted first (the check would refuse them), the others stay.
+#[tokio::test]
+async fn the_calendar_feeds_down_migration_drops_the_booking_mails_first() {
+    use diesel_async::SimpleAsyncConnection;
+    let database = fresh_database().await;
+    let mut conn = AsyncPgConnection::establish(database.url())
+        .await
+        .expect("connect");
+    let kinds = [
+        "CREDENTIALS",
+        "BOOKING_CONFIRMED",
+        "BOOKING_CHANGED",
+        "BOOKING_CANCELLED",
+        "BOOKING_RELEASED",
+    ];
+    for kind in kinds {
+        diesel::sql_query(
+            "INSERT INTO outbox_emails (id, organization_id, recipient, language, kind, \
+             sealed_params, attempts, next_attempt_at, created_at) \
+             VALUES ($1, NULL, 'someone@example.com', 'en', $2, 'sealed', 0, now(), now())",
+        )
+        .bind::<Uuid, _>(BookingId::new().0)
+        .bind::<Text, _>(kind)
+        .execute(&mut conn)
+        .await
+        .expect("a queued message");
+    }
+    conn.batch_execute(CALENDAR_FEEDS_DOWN)
+        .await
+        .expect("the down migration runs with booking e-mails queued");
+
+    #[derive(diesel::QueryableByName)]
+    struct Kind {
+        #[diesel(sql_type = Text)]
+        kind: String,
+    }
+    let left: Vec<Kind> = diesel::sql_query("SELECT kind FROM outbox_emails ORDER BY kind")
+        .load(&mut conn)
+        .await
+        .expect("read");
+    let left: Vec<String> = left.into_iter().map(|k| k.kind).collect();
+    assert_eq!(left, ["BOOKING_RELEASED", "CREDENTIALS"]);
+}

@@ -332,6 +332,23 @@ fn the_proxy_balances_round_robin_and_passes_websocket_upgrades() {
         has("proxy_read_timeout"),
         "quiet subscriptions are not cut after nginx's default 60 s"
     );
+    // A calendar feed's path is its secret: proxied like the rest, never in the access log.
+    let feeds: Vec<&String> = directives
+        .iter()
+        .skip_while(|d| !d.starts_with("location /calendar/ {"))
+        .skip(1)
+        .take_while(|d| d.as_str() != "}")
+        .collect();
+    assert!(
+        feeds.iter().any(|d| d.as_str() == "access_log off;"),
+        "calendar feeds are not logged by the proxy: {feeds:?}"
+    );
+    assert!(
+        feeds
+            .iter()
+            .any(|d| d.as_str() == "proxy_pass http://concierge;"),
+        "calendar feeds are proxied to the API: {feeds:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

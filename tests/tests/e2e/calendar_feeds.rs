@@ -23,6 +23,7 @@ concierge_tests::scenarios_on_both_backends!(
     a_feed_ends_with_its_revocation_or_its_owner,
     the_holder_is_mailed_each_change_of_their_booking,
     a_series_is_one_invitation_and_its_changes_name_their_occurrences,
+    a_feed_shows_what_stands_whatever_was_cancelled_and_whenever,
 );
 
 const CREATE_FEED: &str = "mutation($r: ID) { createCalendarFeed(input: {roomId: $r}) {
@@ -161,14 +162,137 @@ async fn feeds_list_exactly_the_bookings_with_series_as_rules(app: &TestApp) {
         .as_str()
         .expect("url")
         .to_owned();
-    let events = parse(&fetch(&app, &room_url).await.2);
+    let (status, _, room_ics) = fetch(&app, &room_url).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = parse(&room_ics);
     let summaries: Vec<&str> = events
         .iter()
         .map(|e| e["summary"].as_str().expect("summary"))
         .collect();
     assert_eq!(summaries, ["Booked", "Booked", "Booked"], "{events:#?}");
     assert_eq!(events[2]["start"], "2027-03-04T13:00:00+00:00");
-    assert!(!ics.contains("Board meeting"));
+    assert!(
+        ics.contains("Design review"),
+        "the booker's own titles: {ics}"
+    );
+    assert!(!ics.contains("Board meeting"), "nobody else's: {ics}");
+    assert!(!room_ics.contains("Board meeting"), "{room_ics}");
+    assert!(!room_ics.contains("Design review"), "{room_ics}");
+    assert!(!room_ics.contains("Weekly"), "{room_ics}");
+}
+
+/// Cancelled bookings do not use up a feed's room: two thousand of them before the booker's
+/// series and their meeting alone hide neither, and no date of the series that still stands
+/// is excluded. A date cancelled long ago stays excluded once the feed's window has moved
+/// past it (the rule still puts it in the calendar).
+async fn a_feed_shows_what_stands_whatever_was_cancelled_and_whenever(app: &TestApp) {
+    use concierge_domain::ids::BookingId;
+    use concierge_domain::model::BookingStatus;
+    let clock = Arc::new(ManualClock::new(at("2027-02-15T08:00:00Z")));
+    let app = app.clocked(clock.clone()).await;
+    let f = floor(&app, "Crowded").await;
+    // Tuesdays at 09:00 Paris time through March and into April; the first one cancelled.
+    let r = app
+        .gql(
+            Some(&f.booker_token),
+            "mutation($i: CreateBookingSeriesInput!) { createBookingSeries(input: $i) {
+                series { id } bookings { id start } } }",
+            json!({"i": {"roomId": f.room, "title": "Weekly", "start": "2027-03-02T08:00:00Z",
+                "end": "2027-03-02T09:00:00Z", "onConflict": "FAIL",
+                "rule": {"frequency": "WEEKLY", "byDay": ["TU"], "until": "2027-04-06"}}}),
+        )
+        .await;
+    let created = &r.ok()["createBookingSeries"];
+    let series_id = created["series"]["id"].as_str().expect("series").to_owned();
+    let first = created["bookings"][0]["id"].as_str().expect("occurrence");
+    let r = app
+        .gql(
+            Some(&f.booker_token),
+            "mutation($i: CancelBookingSeriesInput!) { cancelBookingSeries(input: $i) { bookings { id } } }",
+            json!({"i": {"id": first, "scope": "OCCURRENCE"}}),
+        )
+        .await;
+    r.ok();
+    let late = book(
+        &app,
+        &f.booker_token,
+        json!({"roomId": f.room, "start": "2027-05-04T10:00:00Z", "end": "2027-05-04T11:00:00Z",
+            "title": "Late review"}),
+    )
+    .await;
+    let late_id = late.ok()["createBooking"]["booking"]["id"]
+        .as_str()
+        .expect("booking")
+        .to_owned();
+    // Two thousand cancelled meetings of the booker in the same room, all before the series
+    // (more than a feed holds).
+    let store = &app.state.domain.store;
+    let template = store
+        .booking(late_id.parse().expect("a booking id"))
+        .await
+        .expect("read")
+        .expect("the meeting");
+    let mut tx = store.begin().await.expect("a transaction");
+    for minute in 0..2000 {
+        let start = at("2027-02-16T00:00:00Z") + chrono::Duration::minutes(minute);
+        let cancelled = concierge_domain::model::Booking {
+            id: BookingId::new(),
+            title: Some("Called off".into()),
+            start,
+            end: start + chrono::Duration::minutes(30),
+            status: BookingStatus::Cancelled,
+            release_at: None,
+            checked_in_at: None,
+            ..template.clone()
+        };
+        tx.insert_booking(&cancelled).await.expect("insert");
+    }
+    tx.commit().await.expect("commit");
+
+    let r = app
+        .gql(Some(&f.booker_token), CREATE_FEED, json!({"r": null}))
+        .await;
+    let url = r.ok()["createCalendarFeed"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let expect_feed = |ics: &str| {
+        let events = parse(ics);
+        assert_eq!(events.len(), 2, "{events:#?}");
+        assert_eq!(events[0]["uid"], format!("{series_id}@concierge"));
+        assert_eq!(
+            events[0]["rrule"],
+            "FREQ=WEEKLY;UNTIL=20270406T215959Z;INTERVAL=1;BYDAY=TU"
+        );
+        // Only the cancelled Tuesday: none of those standing, wherever the cap fell.
+        assert_eq!(events[0]["exdates"], json!(["2027-03-02T09:00:00+01:00"]));
+        assert_eq!(events[1]["uid"], format!("{late_id}@concierge"));
+        assert_eq!(events[1]["summary"], "Late review");
+        assert!(!ics.contains("Called off"), "{ics}");
+    };
+    let (status, _, ics) = fetch(&app, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    expect_feed(&ics);
+    // The room's feed as well.
+    let r = app
+        .gql(Some(&f.booker_token), CREATE_FEED, json!({"r": f.room}))
+        .await;
+    let room_url = r.ok()["createCalendarFeed"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let (status, _, room_ics) = fetch(&app, &room_url).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = parse(&room_ics);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[0]["exdates"], json!(["2027-03-02T09:00:00+01:00"]));
+
+    // Ten weeks on: the cancelled Tuesday is more than thirty days past, the series' last
+    // dates still in the window; it stays excluded.
+    clock.advance(chrono::Duration::days(70));
+    let (status, _, ics) = fetch(&app, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    expect_feed(&ics);
 }
 
 async fn a_feed_ends_with_its_revocation_or_its_owner(app: &TestApp) {

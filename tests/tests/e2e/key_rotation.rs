@@ -310,3 +310,91 @@ async fn reusing_a_refresh_token_spent_before_the_rotation_still_ends_the_sessio
         .await;
     assert_eq!(events.ok()["auditEvents"]["totalCount"], json!(1));
 }
+
+/// The status of a calendar application's fetch of the feed at `url`.
+async fn fetch_feed(app: &TestApp, url: &str) -> axum::http::StatusCode {
+    use tower::ServiceExt as _;
+    let path = &url[url.find("/calendar/").expect("a feed path")..];
+    concierge_api::http::router(app.state.clone())
+        .oneshot(
+            axum::http::Request::builder()
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response")
+        .status()
+}
+
+/// A calendar feed made under K1 keeps working through the rotation: fetched under K2 + K1, its
+/// token is hashed again under K2 and it still answers under K2 alone. One nobody fetched
+/// during the transition stops with the old pepper; a revoked one stays revoked.
+#[tokio::test]
+async fn a_calendar_feed_outlives_a_pepper_rotation_once_fetched() {
+    use axum::http::StatusCode;
+    let store = MemoryStore::new();
+    let k1 = app_with(&store, K1).await;
+    let f = floor(&k1, "Feeds").await;
+    let create = "mutation($r: ID) { createCalendarFeed(input: {roomId: $r}) {
+        url calendarFeed { id } } }";
+    let feed = |r: Gql| {
+        let created = &r.ok()["createCalendarFeed"];
+        (
+            string(&created["url"]),
+            string(&created["calendarFeed"]["id"]),
+        )
+    };
+    let (fetched, _) = feed(
+        k1.gql(Some(&f.booker_token), create, json!({"r": null}))
+            .await,
+    );
+    let (idle, _) = feed(
+        k1.gql(Some(&f.booker_token), create, json!({"r": f.room}))
+            .await,
+    );
+    let (revoked, revoked_id) = feed(
+        k1.gql(Some(&f.booker_token), create, json!({"r": null}))
+            .await,
+    );
+    let r = k1
+        .gql(
+            Some(&f.booker_token),
+            "mutation($id: ID!) { revokeCalendarFeed(input: {calendarFeedId: $id}) {
+                calendarFeed { revokedAt } } }",
+            json!({"id": revoked_id}),
+        )
+        .await;
+    r.ok();
+    for url in [&fetched, &idle] {
+        assert_eq!(fetch_feed(&k1, url).await, StatusCode::OK);
+    }
+
+    let both = app_with(&store, K2_AND_K1).await;
+    assert_eq!(fetch_feed(&both, &fetched).await, StatusCode::OK);
+    assert_eq!(fetch_feed(&both, &fetched).await, StatusCode::OK);
+    assert_eq!(fetch_feed(&both, &revoked).await, StatusCode::NOT_FOUND);
+
+    let k2 = app_with(&store, K2).await;
+    assert_eq!(fetch_feed(&k2, &fetched).await, StatusCode::OK);
+    assert_eq!(fetch_feed(&k2, &idle).await, StatusCode::NOT_FOUND);
+    assert_eq!(fetch_feed(&k2, &revoked).await, StatusCode::NOT_FOUND);
+    // Re-hashed, not re-made: still one feed of each, the revoked one still revoked.
+    let r = both
+        .gql(
+            Some(&f.booker_token),
+            "{ calendarFeeds { id revokedAt } }",
+            json!({}),
+        )
+        .await;
+    let listed = r.ok()["calendarFeeds"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(listed.len(), 3, "{listed:#?}");
+    let still_revoked = listed
+        .iter()
+        .find(|feed| feed["id"] == revoked_id.as_str())
+        .expect("the revoked feed");
+    assert!(still_revoked["revokedAt"].is_string());
+}

@@ -113,6 +113,34 @@ async fn secrets_never_reach_the_logs() {
         )
         .await;
 
+    // A calendar feed, fetched as a calendar application does: its address is a secret.
+    let r = server
+        .gql(
+            Some(&admin),
+            "mutation { createCalendarFeed(input: {}) { url } }",
+            json!({}),
+        )
+        .await;
+    let feed_url = text(&r.ok()["createCalendarFeed"]["url"]);
+    let feed_path = feed_url[feed_url.find("/calendar/").expect("a feed path")..].to_owned();
+    let feed_token = feed_path
+        .trim_start_matches("/calendar/")
+        .trim_end_matches(".ics")
+        .to_owned();
+    assert!(feed_token.starts_with("cal_"), "{feed_url}");
+    secrets.push(feed_token.clone());
+    let fetched = server
+        .request("GET", &feed_path, None, None)
+        .await
+        .expect("the feed");
+    assert_eq!(fetched.status, 200, "the feed answers");
+    // An address no route matches is not logged either (it may be a mistyped secret).
+    let stray = "Stray-Path-Secret-9";
+    secrets.push(stray.to_owned());
+    let _ = server
+        .request("GET", &format!("/{stray}"), None, None)
+        .await;
+
     // A GET whose query string carries a password in its variables.
     let get_secret = "Get-Query-String-Secret-5";
     secrets.push(get_secret.to_owned());
@@ -136,6 +164,15 @@ async fn secrets_never_reach_the_logs() {
     assert!(
         log.contains("Concierge listening"),
         "the log was captured:\n{log}"
+    );
+    // The request spans name routes, not paths.
+    assert!(
+        log.contains("/calendar/{token}"),
+        "the feed's request is logged by its route:\n{log}"
+    );
+    assert!(
+        log.contains("unmatched"),
+        "an unmatched request is logged as such:\n{log}"
     );
     for secret in &secrets {
         assert!(
