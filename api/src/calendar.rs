@@ -160,7 +160,7 @@ impl Invitation {
         use concierge_domain::ops::params as p;
         let method = match kind {
             EmailKind::BookingConfirmed | EmailKind::BookingChanged => "REQUEST",
-            EmailKind::BookingCancelled => "CANCEL",
+            EmailKind::BookingCancelled | EmailKind::BookingReleased => "CANCEL",
             _ => return None,
         };
         let get = |name: &str| params.get(name).map(String::as_str);

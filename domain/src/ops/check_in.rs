@@ -17,7 +17,6 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{BookingId, RoomId, UserId};
 use crate::model::*;
 use crate::ops::Domain;
-use crate::ops::mail::{Mail, mail_params, params};
 use crate::storage::{Locked, Transaction};
 
 /// How many due bookings one release transaction takes at most.
@@ -167,7 +166,7 @@ impl Domain {
             });
         }
         self.retrying("bookingId", || {
-            self.at_the_door_once(actor, id, person.id, &room, &site, action)
+            self.at_the_door_once(actor, id, &person, &room, &site, action)
         })
         .await
     }
@@ -176,7 +175,7 @@ impl Domain {
         &self,
         actor: &Actor,
         id: BookingId,
-        holder: UserId,
+        holder: &User,
         room: &Room,
         site: &Site,
         action: DoorAction,
@@ -187,7 +186,7 @@ impl Domain {
             .await?
             .pop()
             .ok_or(DomainError::NotFound("booking"))?;
-        if booking.user_id != holder || booking.room_id != room.id {
+        if booking.user_id != holder.id || booking.room_id != room.id {
             // Changed hands since checked (bookings never do today): decide again.
             return Err(DomainError::Contended);
         }
@@ -233,6 +232,15 @@ impl Domain {
                     "booking.extended",
                 )
                 .await?;
+                // The holder's calendar follows (the meeting's new end).
+                self.enqueue_booking_mail(
+                    &mut *tx,
+                    EmailKind::BookingChanged,
+                    &booking,
+                    holder,
+                    room,
+                )
+                .await?;
             }
             DoorAction::EndNow => {
                 under_way(&booking, now)?;
@@ -240,16 +248,18 @@ impl Domain {
                     .min(booking.end);
                 // The holder is at the door: present, whatever the check-in asked.
                 booking.checked_in_at.get_or_insert(now);
-                let kind = if end <= booking.start {
+                let (kind, mail) = if end <= booking.start {
                     // Ended at its very start: nothing of it remains.
                     booking.status = BookingStatus::Cancelled;
-                    BookingEventKind::Cancelled
+                    (BookingEventKind::Cancelled, EmailKind::BookingCancelled)
                 } else {
                     booking.end = end;
-                    BookingEventKind::Updated
+                    (BookingEventKind::Updated, EmailKind::BookingChanged)
                 };
                 tx.update_bookings(std::slice::from_ref(&booking)).await?;
                 self.record_booking_change(&mut *tx, Some(actor), &booking, kind, "booking.ended")
+                    .await?;
+                self.enqueue_booking_mail(&mut *tx, mail, &booking, holder, room)
                     .await?;
             }
         }
@@ -313,28 +323,20 @@ impl Domain {
         holders.sort();
         holders.dedup();
         let holders = tx.users_by_ids(&holders).await?;
-        let mut emails = Vec::new();
         for booking in &due {
             let holder = holders.iter().find(|u| u.id == booking.user_id);
             let room = rooms.iter().find(|r| r.id == booking.room_id);
-            if let (Some(holder), Some(room)) = (holder, room)
-                && let Some(to) = holder.email.clone()
-            {
-                emails.push(self.outbound(Mail {
-                    organization: Some(booking.organization_id),
-                    to,
-                    language: holder.language,
-                    kind: EmailKind::BookingReleased,
-                    params: mail_params([
-                        (params::NAME, holder.display_name()),
-                        (params::ROOM, room.name.to_string()),
-                        (params::START, booking.start.to_rfc3339()),
-                    ]),
-                })?);
+            if let (Some(holder), Some(room)) = (holder, room) {
+                // Like a cancellation: the calendar takes the meeting out.
+                self.enqueue_booking_mail(
+                    &mut *tx,
+                    EmailKind::BookingReleased,
+                    booking,
+                    holder,
+                    room,
+                )
+                .await?;
             }
-        }
-        if !emails.is_empty() {
-            tx.insert_emails(&emails).await?;
         }
         for booking in &due {
             self.record_booking_change(

@@ -284,6 +284,14 @@ async fn a_no_show_is_released_on_time_with_its_event_and_email(base: &TestApp) 
     assert_eq!(mail.language, Language::Fr);
     assert_eq!(mail.params["room"], "Touch Room");
     assert_eq!(mail.params["name"], "Nadia Benali");
+    // It names the meeting, so that its calendar invitation is a cancellation of it.
+    assert_eq!(
+        Some(mail.params["booking"].as_str()),
+        booking["id"].as_str()
+    );
+    let invitation =
+        concierge_api::calendar::Invitation::of(mail.kind, &mail.params).expect("a calendar part");
+    assert_eq!(invitation.method, "CANCEL");
     let rendered = concierge_api::mail::templates::render(mail.kind, mail.language, &mail.params)
         .expect("renders");
     assert_eq!(
@@ -422,6 +430,17 @@ async fn at_the_door_only_the_holders_code_checks_in_extends_and_ends(base: &Tes
             "{action}"
         );
     }
+    // The holder's calendar follows: the meeting's end moved twice (extended, then ended).
+    let changed: Vec<String> = outbox_for(&d.app, &d.nadia.email)
+        .await
+        .into_iter()
+        .filter(|m| m.kind == EmailKind::BookingChanged)
+        .map(|m| m.params["end"].clone())
+        .collect();
+    assert_eq!(
+        changed,
+        [tomorrow(9, 45).to_rfc3339(), tomorrow(9, 30).to_rfc3339()]
+    );
     // Once over, nothing more to do at the door.
     d.set_clock(tomorrow(9, 31));
     d.at_the_door(EXTEND_WITH_CODE, &booking, &d.nadia.code)
