@@ -57,6 +57,7 @@ impl AppState {
             DomainConfig {
                 public_url: config.public_url.clone(),
                 invitation_ttl: config.invitation_ttl,
+                allow_loopback_issuers: !config.production,
                 ..DomainConfig::default()
             },
         );

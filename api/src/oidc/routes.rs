@@ -271,7 +271,9 @@ async fn callback(
         ),
         Err(error) => refused(&state, &pending.return_to, &error),
     };
-    // The state is spent either way: the browser forgets it.
+    // The browser forgets the state either way. Only a finished sign-in spent it (swapped for
+    // the one-time code); after a refusal its pending sign-in stays until it expires (ten
+    // minutes), but a callback without the cookie is refused as "started elsewhere".
     let expired = binding_cookie(&state.domain.config.public_url, org, "", 0);
     if let Ok(cookie) = HeaderValue::from_str(&expired) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);

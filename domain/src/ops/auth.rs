@@ -179,7 +179,8 @@ impl Domain {
         match user {
             Some(user) if password_ok && user.status == UserStatus::Active => {
                 release(&*self.attempts, &claimed).await?;
-                self.check_password_allowed(&user).await?;
+                self.check_password_allowed(user.organization_id, user.id, Some(user.profile_id))
+                    .await?;
                 self.session_or_challenge(&user, ip, "login.succeeded")
                     .await
             }

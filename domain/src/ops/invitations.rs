@@ -435,7 +435,9 @@ impl Domain {
     }
 
     /// Accepts an invitation: sets the password, activates the account, signs the person in.
-    /// The token is single-use; guesses are throttled per client address.
+    /// The token is single-use; guesses are throttled per client address. FORBIDDEN on
+    /// `password`, as `login`, when the organization requires single sign-on and the person is
+    /// not one of its break-glass administrators (the invitation stays pending).
     pub async fn accept_invitation(
         &self,
         token: &str,
@@ -461,6 +463,11 @@ impl Domain {
             return Err(bad_token());
         };
         release(&*self.attempts, &claimed).await?;
+        // An organization that requires its identity provider gives nobody a password by
+        // invitation either (its break-glass administrators aside): refused like `login`,
+        // before anything is written.
+        self.check_password_allowed(found.organization_id, found.user_id, None)
+            .await?;
         check_password_policy("password", password)?;
         // Argon2 before the transaction: no lock is held while hashing.
         let password_hash = self.secrets.hash_password(password).await?;

@@ -61,7 +61,7 @@ use crate::access::Actor;
 use crate::clock::Clock;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{AuditEventId, OrganizationId, UserId};
-use crate::model::{AuditEvent, Invitation, PasswordResetToken, Session};
+use crate::model::{AuditEvent, Invitation, PasswordResetToken, Session, SsoLogin};
 use crate::secrets::Secrets;
 use crate::storage::{
     Locked, LockedResult, Reference, Storage, StorageError, Transaction, UniqueKey,
@@ -79,6 +79,10 @@ pub struct DomainConfig {
     pub public_url: String,
     pub invitation_ttl: chrono::Duration,
     pub password_reset_ttl: chrono::Duration,
+    /// Whether a single sign-on issuer may be a plain-http loopback URL (a provider on the same
+    /// machine, for development and tests). Off in production (`APP_ENV=production`): an
+    /// organization's administrator could otherwise make the server call its local services.
+    pub allow_loopback_issuers: bool,
 }
 
 impl Default for DomainConfig {
@@ -90,6 +94,7 @@ impl Default for DomainConfig {
             public_url: "http://127.0.0.1:8080".to_owned(),
             invitation_ttl: chrono::Duration::days(7),
             password_reset_ttl: chrono::Duration::hours(1),
+            allow_loopback_issuers: true,
         }
     }
 }
@@ -230,6 +235,15 @@ impl LockedByHash for PasswordResetToken {
         hash: &'a str,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = LockedResult<Self>> + Send + 'a>> {
         tx.lock_password_reset_by_token_hash(hash)
+    }
+}
+
+impl LockedByHash for SsoLogin {
+    fn lock<'a>(
+        tx: &'a mut dyn Transaction,
+        hash: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = LockedResult<Self>> + Send + 'a>> {
+        tx.lock_sso_login_by_hash(hash)
     }
 }
 

@@ -17,11 +17,13 @@ use chrono::Duration;
 
 use crate::access::Actor;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{OrganizationId, SiteId, SsoLoginId, UserId};
+use crate::ids::{OrganizationId, ProfileId, SiteId, SsoLoginId, UserId};
 use crate::model::*;
 use crate::ops::mail::{Mail, mail_params, params};
 use crate::ops::scim::on_field;
-use crate::ops::{Domain, NewPassword, NewUserParts, SignIn, user_target};
+use crate::ops::{
+    Domain, NewPassword, NewUserParts, SignIn, find_by_hash, lock_by_hash, user_target,
+};
 use crate::permissions::UsersPermission;
 use crate::secrets::{random_password, random_token};
 use crate::values::{EmailAddress, Language, Name};
@@ -68,7 +70,7 @@ impl std::fmt::Debug for SsoProvider {
 
 /// A sign-in sent to the provider: `state`, `nonce` and the PKCE verifier go into the
 /// authorization request (the verifier as its challenge).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SsoStart {
     pub provider: SsoProvider,
     pub state: String,
@@ -76,13 +78,30 @@ pub struct SsoStart {
     pub pkce_verifier: String,
 }
 
+impl std::fmt::Debug for SsoStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoStart")
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A sign-in coming back from the provider, with what finishing the protocol needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SsoCallback {
     pub provider: SsoProvider,
     pub nonce: String,
     pub pkce_verifier: String,
     pub return_to: String,
+}
+
+impl std::fmt::Debug for SsoCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoCallback")
+            .field("provider", &self.provider)
+            .field("return_to", &self.return_to)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the provider's ID token says, once the API verified it.
@@ -179,15 +198,18 @@ fn require_sso_admin(actor: &Actor, org: &Organization) -> DomainResult<()> {
 }
 
 /// An issuer is an https URL without query or fragment (plain http only on the loopback, for
-/// a provider on the same machine).
-fn parse_issuer(raw: &str) -> DomainResult<String> {
+/// a provider on the same machine, and only when `allow_loopback` — never in production, where
+/// it would let an administrator make the server call its own local services).
+fn parse_issuer(raw: &str, allow_loopback: bool) -> DomainResult<String> {
     // Kept as typed, trailing slash included: discovery compares it with the provider's own.
     let issuer = raw.trim();
     let invalid =
         || DomainError::validation("issuer", "must be an https URL (the provider's issuer)");
     let rest = if let Some(rest) = issuer.strip_prefix("https://") {
         rest
-    } else if let Some(rest) = issuer.strip_prefix("http://") {
+    } else if let Some(rest) = issuer.strip_prefix("http://")
+        && allow_loopback
+    {
         let host = rest.split(['/', ':']).next().unwrap_or_default();
         if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
             return Err(invalid());
@@ -287,7 +309,7 @@ impl Domain {
             )
             .await?;
         require_sso_admin(actor, &org)?;
-        let issuer = parse_issuer(&settings.issuer)?;
+        let issuer = parse_issuer(&settings.issuer, self.config.allow_loopback_issuers)?;
         let client_id = parse_text("clientId", &settings.client_id, 255)?;
         let sealed_secret = match settings.client_secret.as_deref().map(str::trim) {
             Some(secret) if !secret.is_empty() => Some(self.secrets.seal(&parse_text(
@@ -442,15 +464,38 @@ impl Domain {
     }
 
     /// Password sign-in is refused to the people of an organization that requires its provider,
-    /// except its break-glass administrators.
-    pub(crate) async fn check_password_allowed(&self, user: &User) -> DomainResult<()> {
-        match self.store.sso_connection(user.organization_id).await? {
-            Some(c) if c.require_sso && !c.break_glass_user_ids.contains(&user.id) => Err(refused(
-                "password",
-                "your organization signs in through its identity provider: use single sign-on",
-            )),
-            _ => Ok(()),
+    /// except its break-glass administrators while they still manage its users (their profile
+    /// is read only then: nobody else pays a statement for it). `profile_id` is the person's
+    /// profile when the caller has it at hand; else, on that rare path, the person is read.
+    pub(crate) async fn check_password_allowed(
+        &self,
+        organization_id: OrganizationId,
+        user_id: UserId,
+        profile_id: Option<ProfileId>,
+    ) -> DomainResult<()> {
+        let Some(connection) = self.store.sso_connection(organization_id).await? else {
+            return Ok(());
+        };
+        if !connection.require_sso {
+            return Ok(());
         }
+        if connection.break_glass_user_ids.contains(&user_id) {
+            let profile_id = match profile_id {
+                Some(id) => Some(id),
+                None => self.store.user(user_id).await?.map(|u| u.profile_id),
+            };
+            let profile = match profile_id {
+                Some(id) => self.store.profile(id).await?,
+                None => None,
+            };
+            if profile.is_some_and(|p| p.permissions.users >= UsersPermission::Manage) {
+                return Ok(());
+            }
+        }
+        Err(refused(
+            "password",
+            "your organization signs in through its identity provider: use single sign-on",
+        ))
     }
 
     /// Starts a sign-in through the organization's provider (NOT_FOUND when it has none).
@@ -527,13 +572,14 @@ impl Domain {
         organization_id: OrganizationId,
         state: &str,
     ) -> DomainResult<SsoCallback> {
-        let hash = self.secrets.token_hash(STATE_PURPOSE, state);
-        let login = self
-            .store
-            .sso_login_by_hash(hash.expose())
-            .await?
-            .filter(|l| self.awaits_provider(l, organization_id))
-            .ok_or_else(expired_sign_in)?;
+        let store = &*self.store;
+        let (login, _) = find_by_hash(
+            self.secrets.token_hashes(STATE_PURPOSE, state),
+            |hash| async move { store.sso_login_by_hash(hash.expose()).await },
+        )
+        .await?
+        .filter(|(l, _)| self.awaits_provider(l, organization_id))
+        .ok_or_else(expired_sign_in)?;
         let connection = self
             .store
             .sso_connection(organization_id)
@@ -744,13 +790,14 @@ impl Domain {
         arrival: &Arrival,
         ip: Option<&str>,
     ) -> DomainResult<SsoSignedIn> {
-        let hash = self.secrets.token_hash(STATE_PURPOSE, state);
         let mut tx = self.store.begin().await?;
-        let mut login = tx
-            .lock_sso_login_by_hash(hash.expose())
-            .await?
-            .filter(|l| self.awaits_provider(l, org.id) && l.issuer == connection.issuer)
-            .ok_or_else(expired_sign_in)?;
+        // Under the current pepper's hash first (the common case: one statement), then the
+        // previous one's, for a sign-in started before a rotation.
+        let (mut login, _) =
+            lock_by_hash::<SsoLogin>(&mut *tx, self.secrets.token_hashes(STATE_PURPOSE, state))
+                .await?
+                .filter(|(l, _)| self.awaits_provider(l, org.id) && l.issuer == connection.issuer)
+                .ok_or_else(expired_sign_in)?;
         let link = |user: &User| SsoIdentity {
             issuer: claims.issuer.clone(),
             subject: claims.subject.clone(),
@@ -838,15 +885,17 @@ impl Domain {
     /// Spends the one-time code of a verified sign-in and answers like `login`: a session
     /// (audited `sso.login`), or the challenge of a person with a second factor.
     pub async fn complete_sso(&self, code: &str, ip: Option<&str>) -> DomainResult<SignIn> {
-        let hash = self.secrets.token_hash(HANDOFF_PURPOSE, code.trim());
+        let code = code.trim();
         let user_id = self
             .retrying("code", || async {
                 let mut tx = self.store.begin().await?;
-                let login = tx
-                    .lock_sso_login_by_hash(hash.expose())
-                    .await?
-                    .filter(|l| l.stage == SsoLoginStage::SignedIn && l.expires_at > self.now())
-                    .ok_or_else(expired_sign_in)?;
+                let (login, _) = lock_by_hash::<SsoLogin>(
+                    &mut *tx,
+                    self.secrets.token_hashes(HANDOFF_PURPOSE, code),
+                )
+                .await?
+                .filter(|(l, _)| l.stage == SsoLoginStage::SignedIn && l.expires_at > self.now())
+                .ok_or_else(expired_sign_in)?;
                 let user_id = login.user_id.ok_or_else(expired_sign_in)?;
                 tx.delete_sso_login(login).await?;
                 tx.commit().await?;
@@ -861,5 +910,60 @@ impl Domain {
             .filter(|u| u.status == UserStatus::Active)
             .ok_or_else(expired_sign_in)?;
         self.session_or_challenge(&user, ip, "sso.login").await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider() -> SsoProvider {
+        SsoProvider {
+            issuer: "https://sso.example.com/realms/acme".into(),
+            client_id: "concierge".into(),
+            client_secret: "client-secret-value".into(),
+        }
+    }
+
+    #[test]
+    fn debug_output_redacts_the_secrets_of_a_sign_in() {
+        let start = SsoStart {
+            provider: provider(),
+            state: "state-value".into(),
+            nonce: "nonce-value".into(),
+            pkce_verifier: "verifier-value".into(),
+        };
+        let callback = SsoCallback {
+            provider: provider(),
+            nonce: "nonce-value".into(),
+            pkce_verifier: "verifier-value".into(),
+            return_to: "/welcome".into(),
+        };
+        for printed in [format!("{start:?}"), format!("{callback:?}")] {
+            for secret in [
+                "state-value",
+                "nonce-value",
+                "verifier-value",
+                "client-secret-value",
+            ] {
+                assert!(!printed.contains(secret), "{secret} in {printed}");
+            }
+            assert!(printed.contains("sso.example.com"), "{printed}");
+        }
+        assert!(format!("{callback:?}").contains("/welcome"));
+    }
+
+    #[test]
+    fn loopback_issuers_only_where_allowed() {
+        for issuer in ["http://127.0.0.1:9000/realms/acme", "http://localhost/"] {
+            assert_eq!(parse_issuer(issuer, true).ok().as_deref(), Some(issuer));
+            let refused = parse_issuer(issuer, false).expect_err(issuer);
+            assert_eq!(refused.code(), crate::error::ErrorCode::Validation);
+            assert_eq!(refused.field(), Some("issuer"));
+        }
+        for allow in [true, false] {
+            assert!(parse_issuer("https://sso.example.com/realms/acme", allow).is_ok());
+            assert!(parse_issuer("http://sso.example.com/realms/acme", allow).is_err());
+        }
     }
 }

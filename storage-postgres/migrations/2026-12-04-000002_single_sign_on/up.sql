@@ -2,7 +2,8 @@
 
 -- One provider per organization. The client secret is sealed by the domain (never in clear);
 -- the default site and the break-glass administrators carry no foreign key, as for SCIM
--- tokens: the domain checks them when the connection is saved and when they are used.
+-- tokens: the domain checks them when the connection is saved and when they are used (a
+-- break-glass administrator keeps a password only while their profile manages users).
 CREATE TABLE sso_connections (
     organization_id uuid PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE,
     issuer text NOT NULL,

@@ -31,6 +31,10 @@ concierge_tests::scenarios_on_both_backends!(
     requiring_sso_stops_passwords_except_for_break_glass_administrators,
     only_administrators_configure_and_the_secret_is_never_read_back,
     starts_without_credentials_are_limited_per_address_and_per_organization,
+    an_invitation_gives_no_password_where_sso_is_required,
+    a_break_glass_administrator_who_no_longer_manages_users_loses_their_password,
+    sign_ins_under_way_survive_a_pepper_rotation,
+    loopback_issuers_are_refused_outside_development,
 );
 
 /// Where a sign-in ended: the front end's address and its fragment's parameters.
@@ -819,4 +823,350 @@ async fn starts_without_credentials_are_limited_per_address_and_per_organization
         start_from(&state, &company.id, c).await.0,
         StatusCode::SEE_OTHER
     );
+}
+
+const LOGIN: &str = "mutation($l: String!, $p: String!) { login(input: {login: $l, password: $p}) { accessToken } }";
+const INVITE: &str = "mutation($i: InviteCollaboratorInput!) { inviteCollaborator(input: $i) {
+    user { id status } invitation { status } } }";
+const ACCEPT: &str =
+    "mutation($t: String!, $p: String!) { acceptInvitation(input: {token: $t, password: $p}) {
+    accessToken user { status } } }";
+
+/// Invites `email` into `company` (with `extra` fields of the input); returns the person's id
+/// and the invitation's token.
+async fn invite(app: &TestApp, company: &Org, email: &str, extra: Value) -> (String, String) {
+    let mut input = json!({"organizationId": company.id, "email": email,
+        "firstName": "Ines", "lastName": "Roux"});
+    if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+        input.extend(extra.clone());
+    }
+    let r = app
+        .gql(Some(&company.admin_token), INVITE, json!({"i": input}))
+        .await;
+    let invited = &r.ok()["inviteCollaborator"];
+    assert_eq!(invited["user"]["status"], "INVITED", "{invited}");
+    let id = invited["user"]["id"].as_str().expect("user id").to_owned();
+    (id, link_token(app, email).await)
+}
+
+/// The token of the last link e-mailed to `to`, read from the outbox on either backend (the
+/// messages read are claimed, as a sender would).
+async fn link_token(app: &TestApp, to: &str) -> String {
+    let domain = &app.state.domain;
+    let mut tx = domain.store.begin().await.expect("transaction");
+    let claimed = tx
+        .claim_emails(Utc::now() + Duration::days(1), Duration::zero(), 1_000)
+        .await
+        .expect("the outbox");
+    tx.commit().await.expect("commit");
+    let link = claimed
+        .iter()
+        .rev()
+        .filter(|m| m.to.as_str() == to)
+        .find_map(|m| {
+            let params: HashMap<String, String> =
+                serde_json::from_str(&domain.secrets.open(&m.sealed_params)?).ok()?;
+            params.get("link").cloned()
+        })
+        .expect("a link was e-mailed");
+    link.split("token=")
+        .nth(1)
+        .expect("a token in the link")
+        .to_owned()
+}
+
+/// Accepting an invitation sets a password and opens a session: where the organization
+/// requires its provider, it is refused as a password sign-in is, before anything is written,
+/// however often it is tried; a break-glass administrator invited still accepts.
+async fn an_invitation_gives_no_password_where_sso_is_required(app: &TestApp) {
+    let provider = TestProvider::start().await;
+    let (_, company) = app.company("Acme").await;
+    let admins = app
+        .create_profile(
+            &company.admin_token,
+            &company.id,
+            "Admins",
+            json!({"users": "MANAGE"}),
+        )
+        .await;
+    let (_, ines_token) = invite(app, &company, "ines@acme.test", json!({})).await;
+    let (vera, vera_token) = invite(
+        app,
+        &company,
+        "vera@acme.test",
+        json!({"profileId": admins}),
+    )
+    .await;
+    configure(
+        app,
+        &company,
+        &provider,
+        json!({"requireSso": true, "breakGlassUserIds": [vera]}),
+    )
+    .await;
+
+    for password in ["ines-chooses-this", "another-password"] {
+        let r = app
+            .gql(None, ACCEPT, json!({"t": ines_token, "p": password}))
+            .await;
+        r.assert_error("FORBIDDEN", Some("password"));
+        assert!(
+            r.data.get("acceptInvitation").is_none_or(Value::is_null),
+            "no session: {:?}",
+            r.data
+        );
+    }
+    // Nothing was written: still invited, no password to sign in with, the invitation pending.
+    let r = app
+        .gql(
+            Some(&company.admin_token),
+            "{ users(filter: {status: INVITED}) { edges { node { email } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        r.ok()["users"]["edges"]
+            .to_string()
+            .contains("ines@acme.test"),
+        "{}",
+        r.ok()
+    );
+    app.gql(
+        None,
+        LOGIN,
+        json!({"l": "ines@acme.test", "p": "ines-chooses-this"}),
+    )
+    .await
+    .assert_error("UNAUTHENTICATED", None);
+    // The break-glass administrator, invited, still gets a password.
+    let r = app
+        .gql(
+            None,
+            ACCEPT,
+            json!({"t": vera_token, "p": "vera-chooses-this"}),
+        )
+        .await;
+    assert_eq!(r.ok()["acceptInvitation"]["user"]["status"], "ACTIVE");
+    assert!(r.ok()["acceptInvitation"]["accessToken"].is_string());
+    // Without the requirement the same invitation is accepted.
+    configure(app, &company, &provider, json!({"requireSso": false})).await;
+    let r = app
+        .gql(
+            None,
+            ACCEPT,
+            json!({"t": ines_token, "p": "ines-chooses-this"}),
+        )
+        .await;
+    assert_eq!(r.ok()["acceptInvitation"]["user"]["status"], "ACTIVE");
+}
+
+/// A break-glass administrator keeps a password only while they manage the organization's
+/// people: once their profile loses users MANAGE, a password is refused as for anyone.
+async fn a_break_glass_administrator_who_no_longer_manages_users_loses_their_password(
+    app: &TestApp,
+) {
+    let provider = TestProvider::start().await;
+    let (_, company) = app.company("Acme").await;
+    let keepers = app
+        .create_profile(
+            &company.admin_token,
+            &company.id,
+            "Keepers",
+            json!({"users": "MANAGE"}),
+        )
+        .await;
+    let (keeper, _) = app
+        .user_with_token(
+            &company.admin_token,
+            &company.id,
+            json!({"firstName": "Kim", "lastName": "Keeper", "email": "kim@acme.test",
+                "profileId": keepers}),
+        )
+        .await;
+    configure(
+        app,
+        &company,
+        &provider,
+        json!({"requireSso": true, "breakGlassUserIds": [keeper]}),
+    )
+    .await;
+    let kim = json!({"l": "kim@acme.test", "p": concierge_tests::CHOSEN_PASSWORD});
+    let r = app.gql(None, LOGIN, kim.clone()).await;
+    assert!(r.ok()["login"]["accessToken"].is_string());
+
+    let r = app
+        .gql(
+            Some(&company.admin_token),
+            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { profile { id } } }",
+            json!({"i": {"id": keepers,
+                "permissions": TestApp::permissions(json!({"users": "READ"}))}}),
+        )
+        .await;
+    assert_eq!(r.ok()["updateProfile"]["profile"]["id"], keepers.as_str());
+    let r = app.gql(None, LOGIN, kim.clone()).await;
+    r.assert_error("FORBIDDEN", Some("password"));
+    // Given users MANAGE again, they have their password back.
+    app.gql(
+        Some(&company.admin_token),
+        "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { profile { id } } }",
+        json!({"i": {"id": keepers,
+            "permissions": TestApp::permissions(json!({"users": "MANAGE"}))}}),
+    )
+    .await
+    .ok();
+    let r = app.gql(None, LOGIN, kim).await;
+    assert!(r.ok()["login"]["accessToken"].is_string());
+}
+
+/// The domain of `app` with other keys: `pepper` current, `previous` the one before it.
+fn with_pepper(
+    app: &TestApp,
+    pepper: &str,
+    previous: Option<&str>,
+) -> concierge_domain::ops::Domain {
+    let keys = concierge_domain::secrets::Keys {
+        jwt: b"test-jwt-secret".to_vec(),
+        pepper: pepper.as_bytes().to_vec(),
+        jwt_previous: None,
+        pepper_previous: previous.map(|p| p.as_bytes().to_vec()),
+    };
+    let mut domain = app.state.domain.clone();
+    domain.secrets = concierge_domain::secrets::Secrets::new(
+        keys,
+        concierge_domain::secrets::Argon2Cost::FAST_INSECURE,
+    )
+    .expect("secrets");
+    domain
+}
+
+/// A sign-in started (or finished) before `CODE_PEPPER` rotates is finished (or exchanged)
+/// after it, while the old pepper is the previous one; not once it is gone.
+async fn sign_ins_under_way_survive_a_pepper_rotation(app: &TestApp) {
+    let provider = TestProvider::start().await;
+    let (_, company) = app.company("Acme").await;
+    configure(
+        app,
+        &company,
+        &provider,
+        json!({"firstSignIn": "CREATE_PERSON"}),
+    )
+    .await;
+    let org = company.id.parse().expect("organization id");
+    let before = with_pepper(app, "test-pepper", None);
+    let during = with_pepper(app, "rotated-pepper", Some("test-pepper"));
+    let after = with_pepper(app, "rotated-pepper", None);
+    let claims = concierge_domain::SsoClaims {
+        issuer: provider.issuer.clone(),
+        subject: "ada-at-provider".into(),
+        email: Some("ada@acme.test".into()),
+        email_verified: true,
+        ..Default::default()
+    };
+
+    // Started before, come back from the provider during the rotation.
+    let started = before.begin_sso(org, "/", None).await.expect("start");
+    let pending = during
+        .sso_callback(org, &started.state)
+        .await
+        .expect("the state is found under the previous pepper");
+    assert_eq!(pending.nonce, started.nonce);
+    let signed_in = during
+        .finish_sso(org, &started.state, claims.clone(), None)
+        .await
+        .expect("finished under the previous pepper");
+    let session = during
+        .complete_sso(&signed_in.code, None)
+        .await
+        .expect("exchanged");
+    assert!(
+        matches!(session, concierge_domain::ops::SignIn::Session(_)),
+        "{session:?}"
+    );
+
+    // Finished before, the code exchanged during the rotation.
+    let started = before.begin_sso(org, "/", None).await.expect("start");
+    let signed_in = before
+        .finish_sso(org, &started.state, claims.clone(), None)
+        .await
+        .expect("finished");
+    during
+        .complete_sso(&signed_in.code, None)
+        .await
+        .expect("the code is found under the previous pepper");
+
+    // Once the old pepper is dropped, what it hashed is not found.
+    let started = before.begin_sso(org, "/", None).await.expect("start");
+    let lost = after
+        .sso_callback(org, &started.state)
+        .await
+        .expect_err("gone");
+    assert_eq!(
+        lost.code(),
+        concierge_domain::ErrorCode::Unauthenticated,
+        "{lost:?}"
+    );
+    let signed_in = before
+        .finish_sso(org, &started.state, claims, None)
+        .await
+        .expect("finished");
+    let lost = after
+        .complete_sso(&signed_in.code, None)
+        .await
+        .expect_err("gone");
+    assert_eq!(
+        lost.code(),
+        concierge_domain::ErrorCode::Unauthenticated,
+        "{lost:?}"
+    );
+}
+
+/// A plain-http issuer on the loopback (the test provider's) is for development: with
+/// `APP_ENV=production` (`allow_loopback_issuers` off) it is refused like any other http URL,
+/// so an administrator cannot make the server call its own local services.
+async fn loopback_issuers_are_refused_outside_development(app: &TestApp) {
+    let provider = TestProvider::start().await;
+    let (_, company) = app.company("Acme").await;
+    assert!(app.state.domain.config.allow_loopback_issuers);
+    let mut state = app.state.clone();
+    state.domain.config.allow_loopback_issuers = false;
+    state.schema = concierge_api::graphql::build_schema(
+        Some(state.domain.clone()),
+        false,
+        Some(Arc::clone(&state.metrics)),
+    );
+    let production = TestApp {
+        state,
+        memory: app.memory.clone(),
+        operator_token: String::new(),
+    };
+    for issuer in [
+        provider.issuer.clone(),
+        "http://localhost:8080/realms/acme".to_owned(),
+    ] {
+        let input = json!({"organizationId": company.id, "issuer": issuer,
+            "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "allowedDomains": ["acme.test"]});
+        let r = production
+            .gql(Some(&company.admin_token), CONFIGURE, json!({"i": input}))
+            .await;
+        r.assert_error("VALIDATION", Some("issuer"));
+    }
+    let r = production
+        .gql(
+            Some(&company.admin_token),
+            "query($o: ID) { singleSignOn(organizationId: $o) { issuer } }",
+            json!({"o": company.id}),
+        )
+        .await;
+    assert!(r.ok()["singleSignOn"].is_null(), "{}", r.ok());
+    // https stays allowed there, and the loopback where it is allowed.
+    let input = json!({"organizationId": company.id, "issuer": "https://sso.example.com/realms/acme",
+        "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "allowedDomains": ["acme.test"]});
+    let r = production
+        .gql(Some(&company.admin_token), CONFIGURE, json!({"i": input}))
+        .await;
+    assert_eq!(
+        r.ok()["configureSingleSignOn"]["singleSignOn"]["issuer"],
+        "https://sso.example.com/realms/acme"
+    );
+    configure(app, &company, &provider, json!({})).await;
 }
