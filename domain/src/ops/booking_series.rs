@@ -18,7 +18,7 @@ use crate::ids::{BookingId, BookingSeriesId, RoomId, UserId};
 use crate::model::*;
 use crate::ops::Domain;
 use crate::ops::booking_mail::SeriesInstance;
-use crate::ops::bookings::TITLE_MAX;
+use crate::ops::bookings::{TITLE_MAX, conflict};
 use crate::recurrence::{RecurrenceRule, RuleInput, local_instant};
 use crate::storage::{Locked, StorageError, UniqueKey};
 use crate::values::{TimeZone, optional_text};
@@ -428,10 +428,7 @@ impl Domain {
                     .any(|o| o.id != b.id && o.overlaps(b.start, b.end))
         });
         if clash {
-            return Err(DomainError::conflict(
-                "start",
-                "the room is already booked at that time",
-            ));
+            return Err(conflict());
         }
         Ok(())
     }

@@ -77,7 +77,9 @@ pub type ScheduleKey = (RoomId, SiteId, NaiveDate);
 /// `[from, to)`.
 type Interval = (DateTime<Utc>, DateTime<Utc>);
 
-fn conflict() -> DomainError {
+/// A booking overlapping another confirmed one of its room: one error whatever found it (the
+/// domain's check or the storage's backstop).
+pub(crate) fn conflict() -> DomainError {
     DomainError::conflict("start", "the room is already booked at that time")
 }
 

@@ -278,9 +278,7 @@ impl From<StorageError> for DomainError {
             StorageError::Unique(UniqueKey::BookingCode) => {
                 DomainError::conflict("code", "this booking code is already in use")
             }
-            StorageError::Unique(UniqueKey::BookingOverlap) => {
-                DomainError::conflict("start", "the room is already booked at that time")
-            }
+            StorageError::Unique(UniqueKey::BookingOverlap) => bookings::conflict(),
             StorageError::Unique(UniqueKey::LinkToken) => {
                 DomainError::internal("link token collision")
             }
