@@ -125,7 +125,8 @@ async fn the_holder_checks_in_extends_and_ends_at_the_door_with_their_code() {
         )
         .await;
     let other_code = text(&r.ok()["createUser"]["credentials"]["bookingCode"]);
-    let id = book_for(&server, &floor, slot_now(), 30, "Point d'équipe").await;
+    // Longer than the deadline: a deadline at the booking's end would free nothing (none is set).
+    let id = book_for(&server, &floor, slot_now(), 45, "Point d'équipe").await;
 
     let browser = Browser::launch("fr-FR").await;
     browser.viewport(1280, 800).await;
